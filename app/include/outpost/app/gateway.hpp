@@ -1,0 +1,60 @@
+#pragma once
+// The composition root of `outpost run`: sources -> mapper -> outbox (group commit) -> uplink,
+// on one io_context thread, with one shutdown path (signal -> stop sources -> commit -> disconnect).
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "outpost/app/site_config.hpp"
+#include "outpost/ingest/candump_replay.hpp"
+#include "outpost/mapping/mapper.hpp"
+#include "outpost/outbox/outbox.hpp"
+#include "outpost/uplink/uplink.hpp"
+
+namespace outpost::app {
+
+enum class ExitAfter { never, ingest, drain };
+
+class Gateway : public ingest::FrameSink {
+public:
+    // Throws OutboxError or std::system_error on start-up problems.
+    Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_after);
+    ~Gateway() override;
+
+    void start();
+    void on_frame(const core::CanFrame& frame) override;
+    // Returns the process exit code once the io_context has stopped.
+    int exit_code() const noexcept { return exit_code_; }
+
+private:
+    void commit();
+    void schedule_commit();
+    void schedule_stats();
+    void check_exit();
+    void shutdown(const char* why);
+    nlohmann::json counters() const;
+
+    boost::asio::io_context& io_;
+    SiteConfig config_;
+    ExitAfter exit_after_;
+    mapping::Mapper mapper_;
+    outbox::Outbox outbox_;
+    uplink::Uplink uplink_;
+    std::vector<std::unique_ptr<ingest::CandumpReplay>> replays_;
+    std::size_t sources_running_ = 0;
+    std::vector<core::Message> scratch_;
+    boost::asio::steady_timer commit_timer_;
+    boost::asio::steady_timer stats_timer_;
+    boost::asio::signal_set signals_;
+    std::chrono::steady_clock::time_point started_;
+    std::chrono::steady_clock::time_point ingest_done_{};
+    core::LogLimiter commit_log_;
+    bool stopping_ = false;
+    int exit_code_ = 0;
+};
+
+}  // namespace outpost::app

@@ -1,0 +1,41 @@
+#pragma once
+// One JSON file per site: gateway id, broker, outbox, buses and the mapping files they use.
+// load_site_config() reads the site file and every mapping file it names, and throws one
+// ConfigError listing every problem found, each with its file and JSON path.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "outpost/core/config_error.hpp"
+#include "outpost/ingest/candump_replay.hpp"
+#include "outpost/mapping/mapping.hpp"
+#include "outpost/outbox/outbox.hpp"
+#include "outpost/uplink/uplink.hpp"
+
+namespace outpost::app {
+
+enum class BusType { candump_replay };
+
+struct BusConfig {
+    std::string name;
+    BusType type = BusType::candump_replay;
+    ingest::ReplayOptions replay;  // for candump_replay
+};
+
+struct SiteConfig {
+    std::string file;
+    std::string gateway_id;
+    uplink::UplinkOptions broker;
+    outbox::OutboxOptions outbox;
+    std::chrono::milliseconds commit_interval{200};
+    std::size_t commit_batch = 2000;
+    std::chrono::seconds stats_interval{10};
+    std::vector<BusConfig> buses;
+    std::vector<std::string> mapping_files;
+    mapping::Mapping mapping;  // all mapping files, merged
+};
+
+// Throws ConfigError with every problem found.
+SiteConfig load_site_config(const std::string& path);
+
+}  // namespace outpost::app

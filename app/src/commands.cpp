@@ -1,0 +1,179 @@
+#include "outpost/app/commands.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include <boost/asio/io_context.hpp>
+
+#include "outpost/app/gateway.hpp"
+#include "outpost/app/site_config.hpp"
+#include "outpost/core/log.hpp"
+#include "outpost/outbox/outbox_error.hpp"
+
+namespace outpost::app {
+namespace {
+
+constexpr const char* usage_text = R"(usage: outpost <command> [options]
+
+commands:
+  run    --config SITE.json [--exit-after ingest|drain]   run the gateway
+  check  --config SITE.json                               validate a site and its mappings
+  outbox stats --config SITE.json                         what the outbox holds, and its loss records
+  version
+
+common options:
+  --log-format json|text   (default json: one JSON object per line on stderr)
+  --log-level debug|info|warn|error   (default info)
+)";
+
+struct Options {
+    std::string command;
+    std::string subcommand;
+    std::map<std::string, std::string> values;
+};
+
+std::optional<Options> parse(const std::vector<std::string>& args, std::string& error) {
+    Options o;
+    std::size_t i = 0;
+    if (i < args.size()) o.command = args[i++];
+    if (o.command == "outbox" && i < args.size() && args[i].rfind("--", 0) != 0) o.subcommand = args[i++];
+    static const std::map<std::string, bool> known = {
+        {"--config", true}, {"--exit-after", true}, {"--log-format", true}, {"--log-level", true}, {"--help", false}};
+    for (; i < args.size(); ++i) {
+        const auto it = known.find(args[i]);
+        if (it == known.end()) {
+            error = "unknown option " + args[i];
+            return std::nullopt;
+        }
+        if (it->second) {
+            if (i + 1 >= args.size()) {
+                error = args[i] + " needs a value";
+                return std::nullopt;
+            }
+            o.values[args[i]] = args[i + 1];
+            ++i;
+        } else {
+            o.values[args[i]] = "1";
+        }
+    }
+    return o;
+}
+
+bool apply_log_options(const Options& o, std::string& error) {
+    if (const auto it = o.values.find("--log-format"); it != o.values.end()) {
+        if (it->second == "json") core::set_log_format(core::LogFormat::json);
+        else if (it->second == "text") core::set_log_format(core::LogFormat::text);
+        else {
+            error = "--log-format is json or text";
+            return false;
+        }
+    }
+    if (const auto it = o.values.find("--log-level"); it != o.values.end()) {
+        static const std::map<std::string, core::LogLevel> levels = {{"debug", core::LogLevel::debug},
+            {"info", core::LogLevel::info}, {"warn", core::LogLevel::warn}, {"error", core::LogLevel::error}};
+        const auto l = levels.find(it->second);
+        if (l == levels.end()) {
+            error = "--log-level is debug, info, warn or error";
+            return false;
+        }
+        core::set_log_level(l->second);
+    }
+    return true;
+}
+
+int usage(const std::string& error) {
+    if (!error.empty()) std::cerr << "outpost: " << error << "\n\n";
+    std::cerr << usage_text;
+    return exit_usage;
+}
+
+int run(const Options& o) {
+    ExitAfter exit_after = ExitAfter::never;
+    if (const auto it = o.values.find("--exit-after"); it != o.values.end()) {
+        if (it->second == "ingest") exit_after = ExitAfter::ingest;
+        else if (it->second == "drain") exit_after = ExitAfter::drain;
+        else return usage("--exit-after is ingest or drain");
+    }
+    auto site = load_site_config(o.values.at("--config"));
+    boost::asio::io_context io(1);
+    Gateway gateway(io, std::move(site), exit_after);
+    gateway.start();
+    io.run();
+    return gateway.exit_code();
+}
+
+int check(const Options& o) {
+    const auto site = load_site_config(o.values.at("--config"));
+    std::size_t signals = 0;
+    for (const auto& rule : site.mapping.can) signals += rule.signals.size();
+    std::cout << site.file << ": OK: gateway \"" << site.gateway_id << "\", " << site.buses.size() << " bus(es), "
+              << site.mapping_files.size() << " mapping file(s), " << site.mapping.can.size() << " CAN message(s), "
+              << signals << " signal(s)\n";
+    return exit_ok;
+}
+
+std::string format_ns(std::int64_t ns) {
+    const auto secs = static_cast<std::time_t>(ns / 1'000'000'000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+int outbox_stats(const Options& o) {
+    const auto site = load_site_config(o.values.at("--config"));
+    const auto s = outbox::inspect_outbox(site.outbox.path);
+    nlohmann::json j = {{"path", site.outbox.path}, {"rows", s.rows}, {"bytes", s.bytes}, {"next_seq", s.next_seq},
+                        {"rows_by_priority", s.rows_by_priority}};
+    if (s.oldest_seq) {
+        j["oldest"] = {{"seq", s.oldest_seq}, {"created", format_ns(s.oldest_created_ns)}};
+    }
+    j["losses"] = nlohmann::json::array();
+    for (const auto& l : s.losses) {
+        j["losses"].push_back({{"at", format_ns(l.at_ns)}, {"reason", l.reason}, {"priority", l.priority},
+                               {"count", l.count}, {"first_seq", l.first_seq}, {"last_seq", l.last_seq}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return exit_ok;
+}
+
+}  // namespace
+
+int command_main(const std::vector<std::string>& args) {
+    std::string error;
+    const auto options = parse(args, error);
+    if (!options) return usage(error);
+    const auto& o = *options;
+    if (o.command.empty() || o.command == "help" || o.command == "--help" || o.values.count("--help")) {
+        std::cout << usage_text;
+        return exit_ok;
+    }
+    if (o.command == "version") {
+        std::cout << "outpost 0.1.0\n";
+        return exit_ok;
+    }
+    if (!apply_log_options(o, error)) return usage(error);
+    const bool needs_config = o.command == "run" || o.command == "check" || o.command == "outbox";
+    if (!needs_config) return usage("unknown command " + o.command);
+    if (!o.values.count("--config")) return usage(o.command + " needs --config SITE.json");
+    if (o.command == "outbox" && o.subcommand != "stats") return usage("outbox takes: stats");
+    try {
+        if (o.command == "run") return run(o);
+        if (o.command == "check") return check(o);
+        return outbox_stats(o);
+    } catch (const core::ConfigError& e) {
+        std::cerr << e.what();
+        return exit_config;
+    } catch (const outbox::OutboxError& e) {
+        core::log_error("outbox.error", e.what(), {{"sqlite_code", e.sqlite_code()}});
+        return exit_outbox;
+    } catch (const std::exception& e) {
+        core::log_error("startup.error", e.what());
+        return exit_startup;
+    }
+}
+
+}  // namespace outpost::app

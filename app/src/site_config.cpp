@@ -1,0 +1,173 @@
+#include "outpost/app/site_config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "outpost/core/json_reader.hpp"
+#include "outpost/mapping/mapping_loader.hpp"
+
+namespace outpost::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool valid_identifier(const std::string& s) {
+    if (s.empty() || s.size() > 64) return false;
+    for (char c : s) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                        c == '_' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+std::string resolve_path(const fs::path& base, const std::string& p) {
+    if (p.empty()) return p;
+    const fs::path path(p);
+    return path.is_absolute() ? p : (base / path).lexically_normal().string();
+}
+
+void read_broker(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
+    auto& b = site.broker;
+    b.gateway_id = site.gateway_id;
+    b.host = r.require_string("host").value_or("");
+    if (r.has("host") && b.host.empty()) r.issue("host", "must not be empty");
+    b.port = static_cast<std::uint16_t>(r.integer("port", 1883, 1, 65535));
+    b.client_id = r.string("client_id", "outpost-" + site.gateway_id);
+    if (b.client_id.empty()) r.issue("client_id", "must not be empty");
+    b.protocol = r.choice("protocol", "mqtt5", {"mqtt5", "mqtt3.1.1"}) == "mqtt5" ? uplink::MqttProtocol::v5
+                                                                                  : uplink::MqttProtocol::v311;
+    b.keepalive_s = static_cast<int>(r.integer("keepalive_s", 30, 5, 65535));
+    b.username = r.string("username", "");
+    if (const auto pw_file = r.string("password_file", ""); !pw_file.empty()) {
+        std::ifstream in(resolve_path(base, pw_file));
+        if (!in) {
+            r.issue("password_file", "cannot read " + resolve_path(base, pw_file));
+        } else {
+            std::getline(in, b.password);
+        }
+        if (b.username.empty()) r.issue("password_file", "a password needs a \"username\"");
+    }
+    b.connect_timeout = std::chrono::milliseconds(r.integer("connect_timeout_ms", 10'000, 100, 600'000));
+    b.inflight_window = static_cast<std::size_t>(r.integer("inflight_window", 256, 1, 20'000));
+    if (auto t = r.child("tls")) {
+        b.tls.enabled = t->boolean("enabled", false);
+        for (auto [key, target] : {std::pair{"ca_file", &b.tls.ca_file}, std::pair{"cert_file", &b.tls.cert_file},
+                                   std::pair{"key_file", &b.tls.key_file}}) {
+            *target = resolve_path(base, t->string(key, ""));
+            if (b.tls.enabled && !target->empty() && !fs::exists(*target)) t->issue(key, "no such file: " + *target);
+        }
+        b.tls.verify_hostname = t->boolean("verify_hostname", true);
+        if (b.tls.enabled && b.tls.ca_file.empty()) t->issue("ca_file", "TLS needs a CA file to verify the broker");
+        if (b.tls.cert_file.empty() != b.tls.key_file.empty()) {
+            t->issue(b.tls.cert_file.empty() ? "cert_file" : "key_file", "a client certificate needs both cert_file and key_file");
+        }
+        t->finish();
+    }
+    if (auto bo = r.child("backoff")) {
+        b.backoff_initial = std::chrono::milliseconds(bo->integer("initial_ms", 500, 10, 3'600'000));
+        b.backoff_max = std::chrono::milliseconds(bo->integer("max_ms", 60'000, 10, 86'400'000));
+        if (b.backoff_max < b.backoff_initial) bo->issue("max_ms", "must be at least initial_ms");
+        bo->finish();
+    }
+    r.finish();
+}
+
+void read_outbox(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
+    auto& o = site.outbox;
+    o.path = resolve_path(base, r.require_string("path").value_or(""));
+    if (!o.path.empty() && fs::is_directory(o.path)) r.issue("path", "is a directory; name the database file");
+    o.max_rows = static_cast<std::uint64_t>(r.integer("max_rows", 2'000'000, 1000, 1'000'000'000));
+    o.max_bytes = static_cast<std::uint64_t>(r.integer("max_bytes", 512ll << 20, 1 << 20, 1ll << 40));
+    o.synchronous_full = r.choice("synchronous", "full", {"full", "normal"}) == "full";
+    site.commit_interval = std::chrono::milliseconds(r.integer("commit_interval_ms", 200, 1, 60'000));
+    site.commit_batch = static_cast<std::size_t>(r.integer("commit_batch", 2000, 1, 100'000));
+    r.finish();
+}
+
+void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, SiteConfig& site) {
+    BusConfig bus;
+    bus.name = r.require_string("name").value_or("");
+    if (r.has("name") && !valid_identifier(bus.name)) r.issue("name", "use letters, digits, '-', '_' and '.' only");
+    r.choice("type", "candump_replay", {"candump_replay"});
+    if (!r.has("type")) r.issue("type", "missing (one of \"candump_replay\")");
+    auto& rp = bus.replay;
+    rp.bus = static_cast<std::uint16_t>(index);
+    rp.bus_name = bus.name;
+    rp.path = resolve_path(base, r.require_string("file").value_or(""));
+    if (!rp.path.empty() && !fs::is_regular_file(rp.path)) r.issue("file", "no such file: " + rp.path);
+    if (const auto* speed = r.member("speed")) {
+        if (speed->is_string() && speed->get<std::string>() == "max") {
+            rp.speed = 0;
+        } else if (speed->is_number() && speed->get<double>() > 0 && speed->get<double>() <= 1e6) {
+            rp.speed = speed->get<double>();
+        } else {
+            r.issue("speed", "expected \"max\" or a factor above 0 (1 = as recorded)");
+        }
+    }
+    rp.interface = r.string("interface", "");
+    rp.restamp = r.boolean("restamp", true);
+    r.finish();
+    site.buses.push_back(std::move(bus));
+}
+
+}  // namespace
+
+SiteConfig load_site_config(const std::string& path) {
+    core::ConfigIssues issues;
+    SiteConfig site;
+    site.file = path;
+    const fs::path base = fs::absolute(path).parent_path();
+    const auto json = core::read_json_file(path, issues);
+    if (json.is_null()) throw core::ConfigError(issues);
+
+    core::JsonReader root(json, path, "", issues);
+    site.gateway_id = root.require_string("gateway_id").value_or("");
+    if (root.has("gateway_id") && !valid_identifier(site.gateway_id)) {
+        root.issue("gateway_id", "use 1-64 letters, digits, '-', '_' and '.' (it goes into topics and payloads)");
+    }
+    if (auto b = root.child("broker")) {
+        read_broker(*b, base, site);
+    } else {
+        root.issue("broker", "missing (an object with at least \"host\")");
+    }
+    if (auto o = root.child("outbox")) {
+        read_outbox(*o, base, site);
+    } else {
+        root.issue("outbox", "missing (an object with at least \"path\")");
+    }
+    site.stats_interval = std::chrono::seconds(root.integer("stats_interval_s", 10, 1, 3600));
+    std::set<std::string> bus_names;
+    if (const auto* buses = root.array("buses", true)) {
+        for (std::size_t i = 0; i < buses->size(); ++i) {
+            core::JsonReader r((*buses)[i], path, "/buses/" + std::to_string(i), issues);
+            read_bus(r, base, i, site);
+            const auto& name = site.buses.back().name;
+            if (!name.empty() && !bus_names.insert(name).second) r.issue("name", "another bus has this name");
+        }
+    }
+    if (const auto* files = root.array("mappings", true)) {
+        if (files->empty()) root.issue("mappings", "name at least one mapping file");
+        for (std::size_t i = 0; i < files->size(); ++i) {
+            const auto& f = (*files)[i];
+            if (!f.is_string()) {
+                issues.add(path, "/mappings/" + std::to_string(i), "expected a file name");
+                continue;
+            }
+            site.mapping_files.push_back(resolve_path(base, f.get<std::string>()));
+        }
+    }
+    root.finish();
+
+    mapping::MappingContext context{site.gateway_id, {}};
+    for (const auto& b : site.buses) context.bus_names.push_back(b.name);
+    for (const auto& file : site.mapping_files) {
+        auto m = mapping::load_mapping_file(file, context, issues);
+        for (auto& rule : m.can) site.mapping.can.push_back(std::move(rule));
+    }
+    if (!issues.empty()) throw core::ConfigError(issues);
+    return site;
+}
+
+}  // namespace outpost::app

@@ -1,0 +1,76 @@
+#pragma once
+// Replays a `candump -l` log into a FrameSink: paced as recorded (or faster or slower by a
+// factor), or as fast as possible in slices that leave the io_context free for the uplink.
+// Malformed lines are counted and logged (rate-limited) with their line numbers; the replay goes on.
+// Thread: everything runs on the io_context's thread.
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "outpost/core/log.hpp"
+#include "outpost/ingest/frame_sink.hpp"
+
+namespace outpost::ingest {
+
+struct ReplayOptions {
+    std::string path;
+    std::string bus_name;       // for logs
+    std::uint16_t bus = 0;      // stamped on every frame
+    double speed = 1.0;         // 1.0 = as recorded, 2.0 = twice as fast; 0 = as fast as possible
+    std::string interface;      // only lines of this interface ("" = all)
+    bool restamp = true;        // replace the log's timestamps with the time of replay
+    std::size_t lines_per_slice = 512;  // as-fast-as-possible mode: lines per io_context turn
+};
+
+struct ReplayStats {
+    std::uint64_t lines = 0;
+    std::uint64_t frames = 0;
+    std::uint64_t malformed = 0;
+    std::uint64_t other_interface = 0;
+};
+
+class CandumpReplay {
+public:
+    // Throws std::system_error if the log cannot be opened (a start-up problem).
+    CandumpReplay(boost::asio::io_context& io, ReplayOptions options, FrameSink& sink);
+    ~CandumpReplay();
+    CandumpReplay(const CandumpReplay&) = delete;
+    CandumpReplay& operator=(const CandumpReplay&) = delete;
+
+    // Starts the replay; `on_done` runs once, when the end of the log is reached or stop() is called.
+    void start(std::function<void()> on_done);
+    void stop();
+
+    const ReplayStats& stats() const noexcept { return stats_; }
+    bool finished() const noexcept { return finished_; }
+
+private:
+    void run_slice();
+    // Reads the next frame into pending_; false at end of file.
+    bool read_next();
+    void finish();
+
+    boost::asio::io_context& io_;
+    ReplayOptions options_;
+    FrameSink& sink_;
+    std::ifstream in_;
+    std::unique_ptr<char[]> buffer_;
+    std::string line_;
+    boost::asio::steady_timer timer_;
+    std::function<void()> on_done_;
+    ReplayStats stats_;
+    core::CanFrame pending_{};
+    bool have_pending_ = false;
+    bool have_origin_ = false;
+    std::int64_t first_ts_ns_ = 0;
+    std::chrono::steady_clock::time_point start_{};
+    bool finished_ = false;
+    core::LogLimiter malformed_log_;
+};
+
+}  // namespace outpost::ingest

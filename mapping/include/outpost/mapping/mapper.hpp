@@ -1,0 +1,54 @@
+#pragma once
+// The mapping engine (Sans-I/O): frames in, messages out. Unknown ids, error frames and frames
+// too short for a signal are counted, never thrown.
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "outpost/core/can_frame.hpp"
+#include "outpost/core/message.hpp"
+#include "outpost/mapping/mapping.hpp"
+
+namespace outpost::mapping {
+
+struct MapperStats {
+    std::uint64_t frames = 0;           // frames offered
+    std::uint64_t unmapped_frames = 0;  // no rule for the id (or the bus)
+    std::uint64_t error_frames = 0;     // CAN error frames (bus state, not data)
+    std::uint64_t remote_frames = 0;    // RTR frames carry no data
+    std::uint64_t decode_errors = 0;    // a signal the frame was too short for, or a NaN/inf value
+    std::uint64_t readings = 0;         // messages produced
+};
+
+class Mapper {
+public:
+    explicit Mapper(Mapping mapping);
+
+    // Appends the messages `frame` produces to `out` and returns how many it appended.
+    std::size_t map(const core::CanFrame& frame, std::vector<core::Message>& out);
+
+    const MapperStats& stats() const noexcept { return stats_; }
+    const Mapping& mapping() const noexcept { return mapping_; }
+    // Ids that arrived without any rule (id | 1<<31 for extended) with their counts; at most
+    // max_unmapped_ids distinct ids are remembered so hostile traffic cannot grow it without bound.
+    static constexpr std::size_t max_unmapped_ids = 4096;
+    const std::unordered_map<std::uint32_t, std::uint64_t>& unmapped_ids() const noexcept { return unmapped_; }
+
+private:
+    static std::uint64_t key(std::uint32_t id, bool extended) noexcept {
+        return (std::uint64_t{extended} << 32) | id;
+    }
+
+    Mapping mapping_;
+    std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_id_;
+    std::unordered_map<std::uint32_t, std::uint64_t> unmapped_;
+    MapperStats stats_;
+};
+
+// Appends `value` as JSON text: fixed with `decimals` digits (trailing zeros trimmed) or, for -1,
+// the shortest form that reads back exactly. False for NaN and infinities (not JSON).
+bool append_json_number(std::string& out, double value, int decimals);
+// Appends nanoseconds since the epoch as seconds with microseconds: 1700000000.123456.
+void append_timestamp(std::string& out, std::int64_t ns);
+
+}  // namespace outpost::mapping

@@ -1,0 +1,21 @@
+#include "outpost/uplink/envelope.hpp"
+
+#include <charconv>
+
+namespace outpost::uplink {
+
+void render_payload(std::string& out, std::string_view gateway, std::uint64_t seq, std::string_view body) {
+    out.clear();
+    out.reserve(gateway.size() + body.size() + 32);
+    out += "{\"gw\":\"";
+    out += gateway;
+    out += "\",\"seq\":";
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, seq);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+    if (!body.empty()) out += ',';
+    out += body;
+    out += '}';
+}
+
+}  // namespace outpost::uplink

@@ -1,0 +1,375 @@
+#include "outpost/uplink/uplink.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+
+#include <boost/asio/post.hpp>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include "outpost/core/log.hpp"
+#include "outpost/uplink/envelope.hpp"
+
+namespace outpost::uplink {
+namespace {
+
+constexpr std::size_t fetch_batch = 512;
+
+void init_library_once() {
+    static std::once_flag once;
+    std::call_once(once, [] { mosquitto_lib_init(); });
+}
+
+std::uint64_t random_seed() {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
+}
+
+}  // namespace
+
+Uplink::Uplink(boost::asio::io_context& io, UplinkOptions options, outbox::Outbox& outbox)
+    : io_(io),
+      options_(std::move(options)),
+      outbox_(outbox),
+      resolver_(io),
+      socket_(io),
+      retry_timer_(io),
+      connect_timer_(io),
+      tick_timer_(io),
+      backoff_(options_.backoff_initial, options_.backoff_max, random_seed()),
+      window_(options_.inflight_window) {
+    init_library_once();
+    if (options_.client_id.empty()) options_.client_id = "outpost-" + options_.gateway_id;
+    payload_.reserve(256);
+}
+
+Uplink::~Uplink() {
+    close_handle();
+}
+
+void Uplink::start() {
+    started_ = std::chrono::steady_clock::now();
+    state_ = State::idle;
+    resolve();
+    tick();
+}
+
+void Uplink::stop() {
+    state_ = State::stopped;
+    retry_timer_.cancel();
+    connect_timer_.cancel();
+    tick_timer_.cancel();
+    resolver_.cancel();
+    if (mosq_ && stats_.connected) {
+        mosquitto_disconnect(mosq_);
+        mosquitto_loop_write(mosq_, 1);
+    }
+    close_handle();
+    stats_.connected = false;
+}
+
+bool Uplink::drained() const {
+    return stats_.connected && window_.empty() && ready_pos_ >= ready_.size() && outbox_.stats().rows == 0 &&
+           outbox_.staged() == 0;
+}
+
+void Uplink::notify() {
+    if (state_ == State::connected && !in_after_io_) after_io();
+}
+
+void Uplink::resolve() {
+    state_ = State::resolving;
+    const auto gen = ++generation_;
+    resolver_.async_resolve(options_.host, std::to_string(options_.port),
+                            [this, gen](boost::system::error_code ec, boost::asio::ip::tcp::resolver::results_type r) {
+                                if (gen != generation_ || state_ == State::stopped) return;
+                                if (ec || r.empty()) {
+                                    lost("cannot resolve " + options_.host + ": " + ec.message());
+                                    return;
+                                }
+                                // With TLS, libmosquitto needs the name to verify the certificate.
+                                open(options_.tls.enabled ? options_.host
+                                                          : r.begin()->endpoint().address().to_string());
+                            });
+}
+
+void Uplink::open(const std::string& address) {
+    close_handle();
+    ++stats_.connect_attempts;
+    mosq_ = mosquitto_new(options_.client_id.c_str(), true, this);
+    if (!mosq_) {
+        lost("mosquitto_new failed (out of memory?)");
+        return;
+    }
+    mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION,
+                         options_.protocol == MqttProtocol::v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    mosquitto_connect_v5_callback_set(mosq_, &Uplink::on_connect_cb);
+    mosquitto_disconnect_v5_callback_set(mosq_, &Uplink::on_disconnect_cb);
+    mosquitto_publish_v5_callback_set(mosq_, &Uplink::on_publish_cb);
+    if (!options_.username.empty()) {
+        mosquitto_username_pw_set(mosq_, options_.username.c_str(),
+                                  options_.password.empty() ? nullptr : options_.password.c_str());
+    }
+    if (options_.tls.enabled) {
+        const auto opt = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
+        const int rc = mosquitto_tls_set(mosq_, opt(options_.tls.ca_file), nullptr, opt(options_.tls.cert_file),
+                                         opt(options_.tls.key_file), nullptr);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            lost(std::string("TLS set-up failed: ") + mosquitto_strerror(rc));
+            return;
+        }
+        mosquitto_tls_insecure_set(mosq_, !options_.tls.verify_hostname);
+    }
+    connack_rc_ = -1;
+    disconnect_seen_ = false;
+    completions_.clear();
+    const int rc = mosquitto_connect_bind_async(mosq_, address.c_str(), options_.port, options_.keepalive_s, nullptr);
+    const int fd = mosquitto_socket(mosq_);
+    if (rc != MOSQ_ERR_SUCCESS || fd < 0) {
+        lost(std::string("connect to ") + address + ":" + std::to_string(options_.port) + " failed: " +
+             (rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc)));
+        return;
+    }
+    boost::system::error_code ec;
+    socket_.assign(fd, ec);
+    if (ec) {
+        lost("cannot watch the MQTT socket: " + ec.message());
+        return;
+    }
+    state_ = State::connecting;
+    const auto gen = ++generation_;
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([this, gen](boost::system::error_code tec) {
+        if (!tec && gen == generation_ && state_ == State::connecting) lost("no CONNACK within the connect timeout");
+    });
+    wait_read();
+    arm_write();
+}
+
+void Uplink::close_handle() {
+    write_waiting_ = false;
+    if (socket_.is_open()) {
+        boost::system::error_code ignored;
+        socket_.cancel(ignored);
+        // libmosquitto owns the descriptor: release it from Asio without closing it.
+        (void)socket_.release();
+    }
+    if (mosq_) {
+        mosquitto_destroy(mosq_);
+        mosq_ = nullptr;
+    }
+    ++generation_;
+}
+
+void Uplink::lost(const std::string& why) {
+    if (state_ == State::stopped) return;
+    const bool was_connected = stats_.connected;
+    if (was_connected) {
+        ++stats_.disconnects;
+        core::log_warn("uplink.disconnected", "lost the broker connection; messages stay in the outbox",
+                       {{"reason", why}, {"inflight", window_.size()}, {"backlog", outbox_.stats().rows}});
+    } else {
+        ++stats_.connect_failures;
+    }
+    close_handle();
+    stats_.connected = false;
+    window_.clear();
+    stats_.inflight = 0;
+    ready_.clear();
+    ready_pos_ = 0;
+    connect_timer_.cancel();
+    schedule_reconnect();
+    if (!was_connected) {
+        core::log_warn("uplink.connect_failed", "could not connect to the broker",
+                       {{"reason", why}, {"host", options_.host}, {"port", options_.port},
+                        {"attempt", backoff_.attempts()}});
+    }
+}
+
+void Uplink::schedule_reconnect() {
+    state_ = State::waiting;
+    const auto delay = backoff_.next();
+    retry_timer_.expires_after(delay);
+    const auto gen = generation_;
+    core::log(core::LogLevel::debug, "uplink.retry", "next connection attempt scheduled", {{"delay_ms", delay.count()}});
+    retry_timer_.async_wait([this, gen](boost::system::error_code ec) {
+        if (!ec && gen == generation_ && state_ == State::waiting) resolve();
+    });
+}
+
+void Uplink::wait_read() {
+    const auto gen = generation_;
+    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this, gen](boost::system::error_code ec) {
+        if (ec || gen != generation_ || !mosq_) return;
+        const int rc = mosquitto_loop_read(mosq_, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            handle_completions();
+            lost(rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO ? "connection closed by the broker or the network"
+                                                                   : mosquitto_strerror(rc));
+            return;
+        }
+        after_io();
+        if (gen == generation_) wait_read();
+    });
+}
+
+void Uplink::arm_write() {
+    if (write_waiting_ || !mosq_ || !mosquitto_want_write(mosq_)) return;
+    write_waiting_ = true;
+    const auto gen = generation_;
+    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write, [this, gen](boost::system::error_code ec) {
+        if (gen != generation_) return;
+        write_waiting_ = false;
+        if (ec || !mosq_) return;
+        const int rc = mosquitto_loop_write(mosq_, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            lost(std::string("write failed: ") + mosquitto_strerror(rc));
+            return;
+        }
+        after_io();
+    });
+}
+
+void Uplink::handle_completions() {
+    for (const auto& c : completions_) {
+        const auto entry = window_.release(c.mid);
+        if (!entry) continue;  // an ack for a packet of an earlier connection
+        if (c.reason >= 0x80) {
+            ++stats_.rejected;
+            outbox_.discard(entry->seq, entry->priority, "rejected_by_broker");
+            core::log_error("uplink.rejected", "the broker refused a message; it is recorded as a loss",
+                            {{"seq", entry->seq}, {"reason_code", c.reason}, {"reason", mosquitto_reason_string(c.reason)}});
+        } else {
+            ++stats_.acknowledged;
+            outbox_.acknowledge(entry->seq);
+        }
+    }
+    completions_.clear();
+    stats_.inflight = window_.size();
+}
+
+void Uplink::after_io() {
+    if (!mosq_ || in_after_io_) return;
+    in_after_io_ = true;
+    for (;;) {
+        handle_completions();
+        if (disconnect_seen_) {
+            in_after_io_ = false;
+            lost("the broker ended the session");
+            return;
+        }
+        if (connack_rc_ >= 0) {
+            const int rc = connack_rc_;
+            connack_rc_ = -1;
+            if (rc != 0) {
+                in_after_io_ = false;
+                const char* text = options_.protocol == MqttProtocol::v5 ? mosquitto_reason_string(rc)
+                                                                          : mosquitto_connack_string(rc);
+                lost(std::string("broker refused the connection: ") + text);
+                return;
+            }
+            state_ = State::connected;
+            stats_.connected = true;
+            ++stats_.connects;
+            backoff_.reset();
+            connect_timer_.cancel();
+            // Resend what the last connection left unacknowledged: start every priority over.
+            cursor_.reset();
+            ready_.clear();
+            ready_pos_ = 0;
+            core::log_info("uplink.connected", "connected to the broker",
+                           {{"host", options_.host}, {"port", options_.port}, {"client_id", options_.client_id},
+                            {"protocol", options_.protocol == MqttProtocol::v5 ? "mqtt5" : "mqtt3.1.1"},
+                            {"backlog", outbox_.stats().rows}});
+        }
+        pump();
+        if (!mosq_ || (completions_.empty() && !disconnect_seen_ && connack_rc_ < 0)) break;
+    }
+    in_after_io_ = false;
+    arm_write();
+}
+
+void Uplink::pump() {
+    if (state_ != State::connected || !mosq_) return;
+    const bool v5 = options_.protocol == MqttProtocol::v5;
+    char seq_text[24];
+    while (window_.room() > 0) {
+        if (ready_pos_ >= ready_.size()) {
+            ready_.clear();
+            ready_pos_ = 0;
+            if (outbox_.fetch(cursor_, std::min(fetch_batch, std::max<std::size_t>(window_.capacity(), 1)), ready_) == 0) {
+                return;
+            }
+        }
+        const auto& m = ready_[ready_pos_];
+        render_payload(payload_, options_.gateway_id, m.seq, m.message.body);
+        mosquitto_property* props = nullptr;
+        if (v5) {
+            const auto r = std::to_chars(seq_text, seq_text + sizeof seq_text - 1, m.seq);
+            *r.ptr = '\0';
+            mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "gw", options_.gateway_id.c_str());
+            mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "seq", seq_text);
+        }
+        int mid = 0;
+        const int rc = mosquitto_publish_v5(mosq_, &mid, m.message.topic.c_str(), static_cast<int>(payload_.size()),
+                                            payload_.data(), m.message.qos, m.message.retain, props);
+        mosquitto_property_free_all(&props);
+        if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO) {
+            disconnect_seen_ = true;  // handled by after_io's loop
+            return;
+        }
+        ++ready_pos_;
+        if (rc != MOSQ_ERR_SUCCESS) {
+            // The message can never be sent as it is (too large for the broker, QoS not allowed...).
+            ++stats_.rejected;
+            outbox_.discard(m.seq, m.message.priority, "unpublishable");
+            core::log_error("uplink.unpublishable", "a message cannot be published; it is recorded as a loss",
+                            {{"seq", m.seq}, {"topic", m.message.topic}, {"error", mosquitto_strerror(rc)}});
+            continue;
+        }
+        window_.add(mid, m.seq, m.message.priority);
+        ++stats_.published;
+        stats_.payload_bytes += payload_.size();
+        if (!first_publish_logged_) {
+            first_publish_logged_ = true;
+            const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+            core::log_info("uplink.first_publish", "first message handed to the broker",
+                           {{"ms_since_start", ms}, {"seq", m.seq}});
+        }
+    }
+    stats_.inflight = window_.size();
+}
+
+void Uplink::tick() {
+    tick_timer_.expires_after(std::chrono::seconds(1));
+    tick_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || state_ == State::stopped) return;
+        if (mosq_ && (state_ == State::connected || state_ == State::connecting)) {
+            const int rc = mosquitto_loop_misc(mosq_);
+            if (rc != MOSQ_ERR_SUCCESS) {
+                lost(std::string("keepalive: ") + mosquitto_strerror(rc));
+            } else {
+                after_io();
+            }
+        }
+        tick();
+    });
+}
+
+void Uplink::on_connect_cb(mosquitto*, void* self, int rc, int, const mqtt5__property*) {
+    static_cast<Uplink*>(self)->connack_rc_ = rc;
+}
+
+void Uplink::on_disconnect_cb(mosquitto*, void* self, int, const mqtt5__property*) {
+    static_cast<Uplink*>(self)->disconnect_seen_ = true;
+}
+
+void Uplink::on_publish_cb(mosquitto*, void* self, int mid, int reason, const mqtt5__property*) {
+    static_cast<Uplink*>(self)->completions_.push_back({mid, reason});
+}
+
+}  // namespace outpost::uplink
