@@ -15,6 +15,7 @@ Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_
       stats_timer_(io),
       signals_(io, SIGINT, SIGTERM) {
     for (const auto& bus : config_.buses) {
+        if (!bus.enabled) continue;
         replays_.push_back(std::make_unique<ingest::CandumpReplay>(io_, bus.replay, *this));
     }
     scratch_.reserve(64);

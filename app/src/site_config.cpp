@@ -90,13 +90,14 @@ void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, Site
     BusConfig bus;
     bus.name = r.require_string("name").value_or("");
     if (r.has("name") && !valid_identifier(bus.name)) r.issue("name", "use letters, digits, '-', '_' and '.' only");
+    bus.enabled = r.boolean("enabled", true);
     r.choice("type", "candump_replay", {"candump_replay"});
     if (!r.has("type")) r.issue("type", "missing (one of \"candump_replay\")");
     auto& rp = bus.replay;
     rp.bus = static_cast<std::uint16_t>(index);
     rp.bus_name = bus.name;
     rp.path = resolve_path(base, r.require_string("file").value_or(""));
-    if (!rp.path.empty() && !fs::is_regular_file(rp.path)) r.issue("file", "no such file: " + rp.path);
+    if (bus.enabled && !rp.path.empty() && !fs::is_regular_file(rp.path)) r.issue("file", "no such file: " + rp.path);
     if (const auto* speed = r.member("speed")) {
         if (speed->is_string() && speed->get<std::string>() == "max") {
             rp.speed = 0;

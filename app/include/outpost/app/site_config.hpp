@@ -18,6 +18,7 @@ enum class BusType { candump_replay };
 
 struct BusConfig {
     std::string name;
+    bool enabled = true;  // a disabled bus keeps its name (mappings refer to it) but is not read
     BusType type = BusType::candump_replay;
     ingest::ReplayOptions replay;  // for candump_replay
 };

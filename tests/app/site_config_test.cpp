@@ -1,0 +1,59 @@
+#include "outpost/app/site_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "process.hpp"
+
+using namespace outpost;
+
+TEST(SiteConfig, TheDemoSiteLoads) {
+    const auto site = app::load_site_config(test::source_dir() + "/configs/demo/site.json");
+    EXPECT_EQ(site.gateway_id, "demo-bess-01");
+    EXPECT_EQ(site.broker.port, 1883);
+    EXPECT_EQ(site.broker.gateway_id, "demo-bess-01");
+    ASSERT_EQ(site.buses.size(), 1u);
+    EXPECT_EQ(site.buses[0].replay.path, test::source_dir() + "/configs/demo/bms.log");
+    EXPECT_EQ(site.mapping.can.size(), 4u);
+    EXPECT_EQ(site.commit_interval, std::chrono::milliseconds(200));
+}
+
+TEST(SiteConfig, EveryProblemInTheSiteAndItsMappingsIsListed) {
+    test::TempDir dir;
+    test::write_file(dir.file("map.json"), R"({"can": [{"name": "x", "id": "0x100", "signals": [
+        {"name": "v", "start_bit": 0, "length": 99}]}]})");
+    test::write_file(dir.file("site.json"), R"({
+      "gateway_id": "bad id!",
+      "broker": {"host": "", "port": 0, "protocol": "mqtt4", "tls": {"enabled": true}, "keepalive": 30},
+      "outbox": {"max_rows": 5},
+      "buses": [{"name": "bms", "type": "socketcan", "file": "missing.log", "speed": -1},
+                {"name": "bms", "type": "candump_replay", "file": "missing.log"}],
+      "mappings": ["map.json", "nope.json"],
+      "extra": true
+    })");
+    try {
+        app::load_site_config(dir.file("site.json"));
+        FAIL() << "expected a ConfigError";
+    } catch (const core::ConfigError& e) {
+        const std::string text = e.what();
+        for (const char* expected : {
+                 "site.json: /gateway_id: use 1-64 letters",
+                 "site.json: /broker/host: must not be empty",
+                 "site.json: /broker/port: 0 is out of range 1..65535",
+                 "site.json: /broker/protocol: \"mqtt4\" is not one of",
+                 "site.json: /broker/tls/ca_file: TLS needs a CA file",
+                 "site.json: /broker/keepalive: unknown key (did you mean \"keepalive_s\"?)",
+                 "site.json: /outbox/path: missing",
+                 "site.json: /outbox/max_rows: 5 is out of range",
+                 "site.json: /buses/0/type: \"socketcan\" is not one of",
+                 "site.json: /buses/0/file: no such file",
+                 "site.json: /buses/0/speed: expected \"max\" or a factor",
+                 "site.json: /buses/1/name: another bus has this name",
+                 "site.json: /extra: unknown key",
+                 "map.json: /can/0/signals/0/length: 99 is out of range 1..64",
+                 "nope.json: /: cannot open the file",
+             }) {
+            EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
+        }
+        EXPECT_EQ(e.issues().size(), 16u) << text;
+    }
+}

@@ -1,0 +1,225 @@
+#include "outpost/outbox/outbox.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "outpost/outbox/outbox_error.hpp"
+#include "process.hpp"
+
+using namespace outpost::outbox;
+using outpost::core::Message;
+using outpost::core::StoredMessage;
+
+namespace {
+
+Message msg(std::uint8_t priority, const std::string& topic, const std::string& body = "\"value\":1") {
+    Message m;
+    m.topic = topic;
+    m.body = body;
+    m.priority = priority;
+    m.created_ns = 42;
+    return m;
+}
+
+std::vector<std::uint64_t> drain_seqs(Outbox& o, std::size_t batch = 3) {
+    DrainCursor cursor;
+    std::vector<std::uint64_t> seqs;
+    for (;;) {
+        std::vector<StoredMessage> out;
+        if (o.fetch(cursor, batch, out) == 0) break;
+        for (auto& m : out) seqs.push_back(m.seq);
+    }
+    return seqs;
+}
+
+}  // namespace
+
+TEST(Outbox, HigherPriorityFirstAndFifoWithinAPriority) {
+    outpost::test::TempDir dir;
+    Outbox o({.path = dir.file("o.db")});
+    const std::vector<std::uint8_t> prios = {5, 5, 9, 1, 5, 9, 0};
+    for (auto p : prios) o.stage(msg(p, "t/" + std::to_string(p)));
+    EXPECT_TRUE(drain_seqs(o).empty()) << "staged messages are not durable yet and must not be sent";
+    ASSERT_FALSE(o.commit());
+    EXPECT_EQ(drain_seqs(o), (std::vector<std::uint64_t>{3, 6, 1, 2, 5, 4, 7}));
+    EXPECT_EQ(o.stats().rows, 7u);
+}
+
+TEST(Outbox, NewHighPriorityMessagesOvertakeADrainInProgress) {
+    outpost::test::TempDir dir;
+    Outbox o({.path = dir.file("o.db")});
+    for (int i = 0; i < 4; ++i) o.stage(msg(1, "low"));
+    ASSERT_FALSE(o.commit());
+    DrainCursor cursor;
+    std::vector<StoredMessage> out;
+    o.fetch(cursor, 2, out);
+    o.stage(msg(8, "alarm"));
+    ASSERT_FALSE(o.commit());
+    out.clear();
+    o.fetch(cursor, 2, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].message.topic, "alarm");
+    EXPECT_EQ(out[1].seq, 3u);
+}
+
+TEST(Outbox, SurvivesReopenAndKeepsTheSequence) {
+    outpost::test::TempDir dir;
+    {
+        Outbox o({.path = dir.file("o.db")});
+        for (int i = 0; i < 10; ++i) o.stage(msg(5, "t", "\"value\":" + std::to_string(i)));
+        ASSERT_FALSE(o.commit());
+        for (std::uint64_t s = 1; s <= 4; ++s) o.acknowledge(s);
+        ASSERT_FALSE(o.commit());
+    }
+    Outbox o({.path = dir.file("o.db")});
+    EXPECT_EQ(o.stats().rows, 6u);
+    EXPECT_EQ(o.stats().next_seq, 11u);
+    EXPECT_EQ(drain_seqs(o), (std::vector<std::uint64_t>{5, 6, 7, 8, 9, 10}));
+    EXPECT_EQ(o.stage(msg(5, "t")), 11u);
+    DrainCursor c;
+    std::vector<StoredMessage> out;
+    o.fetch(c, 1, out);
+    EXPECT_EQ(out[0].message.body, "\"value\":4");
+    EXPECT_EQ(out[0].message.created_ns, 42);
+}
+
+TEST(Outbox, AcknowledgedMessagesAreNeverFetchedAgainEvenBeforeTheirDelete) {
+    outpost::test::TempDir dir;
+    Outbox o({.path = dir.file("o.db")});
+    for (int i = 0; i < 5; ++i) o.stage(msg(5, "t"));
+    ASSERT_FALSE(o.commit());
+    o.acknowledge(2);
+    o.acknowledge(4);
+    EXPECT_EQ(drain_seqs(o), (std::vector<std::uint64_t>{1, 3, 5}));
+    ASSERT_FALSE(o.commit());
+    EXPECT_EQ(o.stats().rows, 3u);
+    EXPECT_EQ(o.stats().removed, 2u);
+}
+
+TEST(Outbox, StagedMessagesAreCommittedAtShutdown) {
+    outpost::test::TempDir dir;
+    {
+        Outbox o({.path = dir.file("o.db")});
+        o.stage(msg(5, "t"));
+    }
+    EXPECT_EQ(inspect_outbox(dir.file("o.db")).rows, 1u);
+}
+
+TEST(Outbox, QuotaEvictsLowestPriorityOldestFirstAndRecordsTheLoss) {
+    outpost::test::TempDir dir;
+    testing::internal::CaptureStderr();
+    Outbox o({.path = dir.file("o.db"), .max_rows = 1000});
+    for (int i = 0; i < 600; ++i) o.stage(msg(2, "low"));   // seq 1..600
+    for (int i = 0; i < 300; ++i) o.stage(msg(7, "high"));  // seq 601..900
+    for (int i = 0; i < 200; ++i) o.stage(msg(0, "bulk"));  // seq 901..1100
+    ASSERT_FALSE(o.commit());
+    for (int i = 0; i < 150; ++i) o.stage(msg(2, "low"));   // seq 1101..1250
+    ASSERT_FALSE(o.commit());
+    const auto log = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(o.stats().rows, 1000u);
+    // 250 over the quota: all 200 of priority 0, then the 50 oldest of priority 2.
+    EXPECT_EQ(o.stats().evicted[0], 200u);
+    EXPECT_EQ(o.stats().evicted[2], 50u);
+    const auto s = inspect_outbox(dir.file("o.db"));
+    EXPECT_EQ(s.rows_by_priority[0], 0u);
+    EXPECT_EQ(s.rows_by_priority[2], 700u);
+    EXPECT_EQ(s.rows_by_priority[7], 300u);
+    EXPECT_EQ(s.oldest_seq, 51u);
+    std::int64_t lost = 0;
+    for (const auto& l : s.losses) {
+        EXPECT_EQ(l.reason, "evicted_quota");
+        lost += l.count;
+    }
+    EXPECT_EQ(lost, 250);
+    EXPECT_NE(log.find("outbox.evicted"), std::string::npos);
+}
+
+TEST(Outbox, ByteQuotaIsEnforcedToo) {
+    outpost::test::TempDir dir;
+    testing::internal::CaptureStderr();
+    Outbox o({.path = dir.file("o.db"), .max_rows = 1'000'000, .max_bytes = 1 << 20});
+    const std::string body(1000, 'x');
+    for (int i = 0; i < 2000; ++i) o.stage(msg(3, "t", body));
+    ASSERT_FALSE(o.commit());
+    testing::internal::GetCapturedStderr();
+    EXPECT_LE(o.stats().bytes, 1u << 20);
+    EXPECT_GT(o.stats().rows, 900u);
+    EXPECT_EQ(o.stats().evicted[3] + o.stats().rows, 2000u);
+}
+
+TEST(Outbox, ADamagedFileIsQuarantinedAndAFreshOneCreated) {
+    outpost::test::TempDir dir;
+    const auto path = dir.file("o.db");
+    outpost::test::write_file(path, std::string(8192, '\x5a'));  // not a database at all
+    testing::internal::CaptureStderr();
+    {
+        Outbox o({.path = path});
+        EXPECT_TRUE(o.stats().quarantined_at_start);
+        o.stage(msg(5, "t"));
+        ASSERT_FALSE(o.commit());
+    }
+    const auto log = testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("outbox.quarantined"), std::string::npos) << log;
+    bool moved = false;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+        if (e.path().filename().string().rfind("o.db.corrupt-", 0) == 0) moved = true;
+    }
+    EXPECT_TRUE(moved);
+    const auto s = inspect_outbox(path);
+    EXPECT_EQ(s.rows, 1u);
+    ASSERT_EQ(s.losses.size(), 1u);
+    EXPECT_EQ(s.losses[0].reason, "quarantined");
+}
+
+TEST(Outbox, ACrashLeavesAFileThatIsCheckedAndKeptIfSound) {
+    outpost::test::TempDir dir;
+    const auto path = dir.file("o.db");
+    const pid_t child = fork();
+    if (child == 0) {
+        // A gateway that dies without its destructor (as after kill -9).
+        auto* o = new Outbox({.path = path});
+        for (int i = 0; i < 100; ++i) o->stage(msg(5, "t"));
+        _exit(o->commit() ? 1 : 0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    testing::internal::CaptureStderr();
+    Outbox o({.path = path});
+    const auto log = testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("\"checked\":true"), std::string::npos) << log;
+    EXPECT_FALSE(o.stats().quarantined_at_start);
+    EXPECT_EQ(o.stats().rows, 100u);
+}
+
+TEST(Outbox, ACorruptPageFoundByTheCheckIsQuarantined) {
+    outpost::test::TempDir dir;
+    const auto path = dir.file("o.db");
+    {
+        Outbox o({.path = path});
+        for (int i = 0; i < 3000; ++i) o.stage(msg(5, "topic/" + std::to_string(i), std::string(200, 'v')));
+        ASSERT_FALSE(o.commit());
+    }
+    // Scribble over pages in the middle of the table and mark the shutdown unclean.
+    {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(4096 * 20);
+        const std::string junk(4096 * 4, '\x13');
+        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    outpost::test::run({"sqlite3", path, "UPDATE meta SET value=0 WHERE key='clean_shutdown'"},
+                       dir.file("sqlite3.log"));
+    testing::internal::CaptureStderr();
+    Outbox o({.path = path});
+    testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(o.stats().quarantined_at_start);
+    EXPECT_EQ(o.stats().rows, 0u);
+}
+
+TEST(Outbox, AnUnusablePathIsAStartUpError) {
+    EXPECT_THROW(Outbox({.path = "/proc/outpost/o.db"}), OutboxError);
+}

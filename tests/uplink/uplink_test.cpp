@@ -1,0 +1,151 @@
+// The uplink against a real mosquitto broker on a free loopback port.
+#include "outpost/uplink/uplink.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "broker.hpp"
+
+using namespace outpost;
+using namespace std::chrono_literals;
+
+namespace {
+
+uplink::UplinkOptions options(int port, std::size_t window = 64) {
+    uplink::UplinkOptions o;
+    o.gateway_id = "gw-test";
+    o.port = static_cast<std::uint16_t>(port);
+    o.backoff_initial = 50ms;
+    o.backoff_max = 400ms;
+    o.inflight_window = window;
+    return o;
+}
+
+void fill(outbox::Outbox& box, int n, std::uint8_t priority = 5) {
+    for (int i = 0; i < n; ++i) {
+        core::Message m;
+        m.topic = "t/p" + std::to_string(priority);
+        m.body = "\"value\":" + std::to_string(i);
+        m.priority = priority;
+        box.stage(std::move(m));
+    }
+    ASSERT_FALSE(box.commit());
+}
+
+// Runs the io_context until `done` or the timeout, committing acknowledgements as the gateway does.
+bool run_until(boost::asio::io_context& io, outbox::Outbox& box, const std::function<bool()>& done,
+               std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        io.run_for(20ms);
+        (void)box.commit();
+    }
+    return true;
+}
+
+std::set<std::uint64_t> seqs(const std::vector<test::Received>& got) {
+    std::set<std::uint64_t> s;
+    for (const auto& r : got) s.insert(r.payload["seq"].get<std::uint64_t>());
+    return s;
+}
+
+}  // namespace
+
+TEST(Uplink, DrainsTheOutboxAndRemovesOnlyAcknowledgedMessages) {
+    test::TempDir dir;
+    test::Broker broker(dir);
+    test::Subscriber sub(dir, broker.port(), "t/#");
+    outbox::Outbox box({.path = dir.file("o.db")});
+    fill(box, 500, 3);
+    fill(box, 20, 9);
+    boost::asio::io_context io;
+    uplink::Uplink up(io, options(broker.port()), box);
+    up.start();
+    ASSERT_TRUE(run_until(io, box, [&] { return up.drained(); }, 20s));
+    ASSERT_TRUE(sub.wait_for_count(520, 10s));
+    const auto got = sub.messages();
+    EXPECT_EQ(got.size(), 520u);
+    EXPECT_EQ(seqs(got).size(), 520u);
+    // Priority 9 (seq 501..520) went first.
+    EXPECT_EQ(got.front().payload["seq"], 501);
+    EXPECT_EQ(got.front().topic, "t/p9");
+    EXPECT_EQ(got.front().payload["gw"], "gw-test");
+    EXPECT_EQ(box.stats().rows, 0u);
+    EXPECT_EQ(up.stats().acknowledged, 520u);
+    up.stop();
+}
+
+TEST(Uplink, ReconnectsWithBackoffAndResendsWhatWasNotAcknowledged) {
+    test::TempDir dir;
+    const int port = test::free_port();
+    outbox::Outbox box({.path = dir.file("o.db")});
+    fill(box, 3000);
+    boost::asio::io_context io;
+    testing::internal::CaptureStderr();
+    uplink::Uplink up(io, options(port, 200), box);
+    up.start();
+    // No broker yet: attempts fail and back off.
+    io.run_for(1500ms);
+    EXPECT_GE(up.stats().connect_failures, 3u);
+    EXPECT_EQ(up.stats().connects, 0u);
+    EXPECT_EQ(box.stats().rows, 3000u);
+
+    test::Broker broker(dir, port);
+    test::Subscriber sub(dir, port, "t/#");
+    // Kill the broker in the middle of the drain.
+    ASSERT_TRUE(run_until(io, box, [&] { return up.stats().acknowledged >= 500; }, 20s));
+    broker.kill();
+    io.run_for(300ms);
+    ASSERT_FALSE(box.commit());
+    // What the broker never acknowledged: all of it must arrive after the restart.
+    std::set<std::uint64_t> unacknowledged;
+    {
+        outbox::DrainCursor cursor;
+        std::vector<core::StoredMessage> out;
+        while (box.fetch(cursor, 1000, out) > 0) {
+            for (const auto& m : out) unacknowledged.insert(m.seq);
+            out.clear();
+        }
+    }
+    const auto left = unacknowledged.size();
+    EXPECT_GT(left, 0u);
+    EXPECT_EQ(left, box.stats().rows);
+    EXPECT_FALSE(up.stats().connected);
+    broker.start();
+    test::Subscriber sub2(dir, port, "t/#", "sub2");
+    ASSERT_TRUE(run_until(io, box, [&] { return up.drained(); }, 30s));
+    testing::internal::GetCapturedStderr();
+    EXPECT_GE(up.stats().connects, 2u);
+    EXPECT_EQ(box.stats().rows, 0u);
+    // Every message that was not acknowledged before the kill arrived after it.
+    io.run_for(200ms);
+    sub2.wait_for_count(left, 10s);
+    const auto second = seqs(sub2.messages());
+    for (const auto seq : unacknowledged) ASSERT_TRUE(second.count(seq)) << "seq " << seq << " never arrived";
+    up.stop();
+}
+
+TEST(Uplink, Mqtt311CarriesTheSequenceInThePayload) {
+    test::TempDir dir;
+    test::Broker broker(dir);
+    outbox::Outbox box({.path = dir.file("o.db")});
+    fill(box, 10);
+    boost::asio::io_context io;
+    auto o = options(broker.port());
+    test::Subscriber sub(dir, broker.port(), "t/#");
+    o.protocol = uplink::MqttProtocol::v311;
+    testing::internal::CaptureStderr();
+    uplink::Uplink up(io, o, box);
+    up.start();
+    ASSERT_TRUE(run_until(io, box, [&] { return up.drained(); }, 10s));
+    testing::internal::GetCapturedStderr();
+    EXPECT_EQ(up.stats().acknowledged, 10u);
+    ASSERT_TRUE(sub.wait_for_count(10, 10s));
+    EXPECT_EQ(seqs(sub.messages()), (std::set<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+    up.stop();
+}
