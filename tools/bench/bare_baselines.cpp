@@ -1,0 +1,175 @@
+// The ceilings the benchmark compares Outpost against, measured in the same run:
+//   bare_baselines sqlite N BATCH DB        bare SQLite batched inserts (WAL, synchronous=FULL),
+//                                           the outbox's schema, rows like the gateway's
+//   bare_baselines drain N WINDOW PORT DB   a bare single-threaded libmosquitto drain of an
+//                                           N-row SQLite backlog at QoS 1 (external loop API,
+//                                           a window of WINDOW in flight, batched deletes)
+// Each prints one JSON line with its rate.
+#include <poll.h>
+#include <sqlite3.h>
+#include <mosquitto.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+void check(int rc, sqlite3* db, const char* what) {
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        std::fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
+        std::exit(1);
+    }
+}
+
+sqlite3* open_db(const char* path) {
+    sqlite3* db = nullptr;
+    check(sqlite3_open(path, &db), db, "open");
+    check(sqlite3_exec(db,
+                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                       "CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY, priority INTEGER NOT NULL,"
+                       " created_ns INTEGER NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL,"
+                       " topic TEXT NOT NULL, body TEXT NOT NULL);"
+                       "CREATE INDEX IF NOT EXISTS messages_by_priority ON messages(priority, seq);",
+                       nullptr, nullptr, nullptr),
+          db, "schema");
+    return db;
+}
+
+// Rows shaped like the demo's readings.
+void insert_rows(sqlite3* db, long n, long batch) {
+    sqlite3_stmt* ins = nullptr;
+    check(sqlite3_prepare_v2(db, "INSERT INTO messages VALUES(?1,?2,?3,1,0,?4,?5)", -1, &ins, nullptr), db, "prepare");
+    const std::string topic = "site/bench-gw/bms/pack/pack_voltage";
+    char body[96];
+    for (long i = 0; i < n; i += batch) {
+        sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+        for (long k = i; k < std::min(n, i + batch); ++k) {
+            const int len = std::snprintf(body, sizeof body, "\"ts\":1700000000.%06ld,\"value\":%ld.%ld,\"unit\":\"V\"",
+                                          k % 1000000, 700 + k % 100, k % 10);
+            sqlite3_bind_int64(ins, 1, k + 1);
+            sqlite3_bind_int(ins, 2, 5);
+            sqlite3_bind_int64(ins, 3, 1700000000000000000 + k);
+            sqlite3_bind_text(ins, 4, topic.data(), static_cast<int>(topic.size()), SQLITE_STATIC);
+            sqlite3_bind_text(ins, 5, body, len, SQLITE_STATIC);
+            check(sqlite3_step(ins), db, "insert");
+            sqlite3_reset(ins);
+        }
+        check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "commit");
+    }
+    sqlite3_finalize(ins);
+}
+
+int bench_sqlite(long n, long batch, const char* path) {
+    sqlite3* db = open_db(path);
+    const auto t0 = clock_type::now();
+    insert_rows(db, n, batch);
+    const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    sqlite3_close(db);
+    std::printf("{\"bench\":\"bare_sqlite_insert\",\"rows\":%ld,\"batch\":%ld,\"seconds\":%.3f,\"per_s\":%.0f}\n", n,
+                batch, s, static_cast<double>(n) / s);
+    return 0;
+}
+
+struct Drain {
+    std::deque<long> acked;
+    long inflight = 0;
+    bool connected = false;
+};
+
+int bench_drain(long n, long window, int port, const char* path) {
+    sqlite3* db = open_db(path);
+    insert_rows(db, n, 10000);  // the backlog (not timed)
+    mosquitto_lib_init();
+    Drain d;
+    mosquitto* m = mosquitto_new("bare-drain", true, &d);
+    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_connect_callback_set(m, [](mosquitto*, void* o, int rc) { static_cast<Drain*>(o)->connected = rc == 0; });
+    mosquitto_publish_callback_set(m, [](mosquitto*, void* o, int mid) {
+        auto* dd = static_cast<Drain*>(o);
+        dd->acked.push_back(mid);
+        --dd->inflight;
+    });
+    const auto t0 = clock_type::now();
+    if (mosquitto_connect(m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS) {
+        std::fprintf(stderr, "connect failed\n");
+        return 1;
+    }
+    sqlite3_stmt* sel = nullptr;
+    sqlite3_stmt* del = nullptr;
+    check(sqlite3_prepare_v2(db, "SELECT seq,topic,body FROM messages WHERE priority=5 AND seq>?1 ORDER BY seq LIMIT ?2",
+                             -1, &sel, nullptr), db, "prepare");
+    check(sqlite3_prepare_v2(db, "DELETE FROM messages WHERE seq=?1", -1, &del, nullptr), db, "prepare");
+    std::vector<long> mid_to_seq(65536, 0);
+    long cursor = 0, sent = 0, deleted = 0;
+    std::vector<long> to_delete;
+    std::string payload;
+    auto last_commit = clock_type::now();
+    while (deleted < n) {
+        if (d.connected && d.inflight < window && sent < n) {
+            sqlite3_bind_int64(sel, 1, cursor);
+            sqlite3_bind_int64(sel, 2, window - d.inflight);
+            while (sqlite3_step(sel) == SQLITE_ROW) {
+                const long seq = sqlite3_column_int64(sel, 0);
+                cursor = seq;
+                payload = "{\"gw\":\"bench-gw\",\"seq\":" + std::to_string(seq) + "," +
+                          reinterpret_cast<const char*>(sqlite3_column_text(sel, 2)) + "}";
+                int mid = 0;
+                mosquitto_publish(m, &mid, reinterpret_cast<const char*>(sqlite3_column_text(sel, 1)),
+                                  static_cast<int>(payload.size()), payload.data(), 1, false);
+                mid_to_seq[static_cast<std::size_t>(mid)] = seq;
+                ++d.inflight;
+                ++sent;
+            }
+            sqlite3_reset(sel);
+        }
+        pollfd p{mosquitto_socket(m), static_cast<short>(POLLIN | (mosquitto_want_write(m) ? POLLOUT : 0)), 0};
+        ::poll(&p, 1, 100);
+        if (p.revents & POLLIN) mosquitto_loop_read(m, 1);
+        if (p.revents & POLLOUT) mosquitto_loop_write(m, 1);
+        mosquitto_loop_misc(m);
+        while (!d.acked.empty()) {
+            to_delete.push_back(mid_to_seq[static_cast<std::size_t>(d.acked.front())]);
+            d.acked.pop_front();
+        }
+        if (!to_delete.empty() && (to_delete.size() >= 1000 || clock_type::now() - last_commit > std::chrono::milliseconds(200) ||
+                                   deleted + static_cast<long>(to_delete.size()) >= n)) {
+            sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+            for (long seq : to_delete) {
+                sqlite3_bind_int64(del, 1, seq);
+                sqlite3_step(del);
+                sqlite3_reset(del);
+            }
+            sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+            deleted += static_cast<long>(to_delete.size());
+            to_delete.clear();
+            last_commit = clock_type::now();
+        }
+    }
+    const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    mosquitto_disconnect(m);
+    mosquitto_destroy(m);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(del);
+    sqlite3_close(db);
+    std::printf("{\"bench\":\"bare_mosquitto_drain\",\"messages\":%ld,\"window\":%ld,\"seconds\":%.3f,\"per_s\":%.0f}\n",
+                n, window, s, static_cast<double>(n) / s);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 5 && std::strcmp(argv[1], "sqlite") == 0) return bench_sqlite(std::atol(argv[2]), std::atol(argv[3]), argv[4]);
+    if (argc == 6 && std::strcmp(argv[1], "drain") == 0) {
+        return bench_drain(std::atol(argv[2]), std::atol(argv[3]), std::atoi(argv[4]), argv[5]);
+    }
+    std::fprintf(stderr, "usage: bare_baselines sqlite N BATCH DB | drain N WINDOW PORT DB\n");
+    return 2;
+}

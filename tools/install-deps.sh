@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs what Outpost needs from Debian 12 packages. `build` is enough to build and run the
+# gateway; `test` adds what the test suite starts (broker, subscriber, sqlite3, python3, the VM).
+set -eu
+what=${1:-build}
+build="build-essential cmake pkg-config libmosquitto-dev libboost1.81-dev libsqlite3-dev nlohmann-json3-dev"
+run="mosquitto mosquitto-clients python3 time"
+test="libgtest-dev sqlite3"
+case $what in
+  build) pkgs="$build" ;;
+  demo)  pkgs="$build $run" ;;
+  test)  pkgs="$build $run $test" ;;
+  *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
+esac
+missing=$(for p in $pkgs; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
