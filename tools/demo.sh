@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 echo "== installing packages and building (first run takes a minute)"
 sh tools/install-deps.sh demo
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOUTPOST_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j "$(nproc)" --target outpost >/dev/null
+cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOUTPOST_BUILD_TESTS=OFF >/dev/null
+cmake --build build-demo -j "$(nproc)" --target outpost >/dev/null
 
 work=$(mktemp -d /tmp/outpost-demo.XXXXXX)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -48,7 +48,7 @@ pids+=("$!")
 sleep 0.5
 
 echo "== gateway: demo site (40 s of BMS traffic, replayed as recorded)"
-./build/app/outpost run --config "$work/site.json" --exit-after drain --log-format text 2>"$work/outpost.log" &
+./build-demo/app/outpost run --config "$work/site.json" --exit-after drain --log-format text 2>"$work/outpost.log" &
 gateway=$!; pids+=("$gateway")
 tail -n +1 -f --pid="$gateway" "$work/received.txt" & pids+=("$!")
 ( tail -n +1 -f --pid="$gateway" "$work/outpost.log" | grep --line-buffered -E 'uplink\.(connected|disconnected)|outbox\.|replay\.done' | sed -u 's/^/  [gateway] /' ) &

@@ -16,7 +16,11 @@ Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_
       signals_(io, SIGINT, SIGTERM) {
     for (const auto& bus : config_.buses) {
         if (!bus.enabled) continue;
-        replays_.push_back(std::make_unique<ingest::CandumpReplay>(io_, bus.replay, *this));
+        if (bus.type == BusType::socketcan) {
+            can_readers_.push_back(std::make_unique<ingest::SocketCanReader>(io_, bus.socketcan, *this));
+        } else {
+            replays_.push_back(std::make_unique<ingest::CandumpReplay>(io_, bus.replay, *this));
+        }
     }
     scratch_.reserve(64);
 }
@@ -32,6 +36,7 @@ void Gateway::start() {
         if (!ec) shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM");
     });
     uplink_.start();
+    for (auto& reader : can_readers_) reader->start();
     sources_running_ = replays_.size();
     for (auto& r : replays_) {
         r->start([this] {
@@ -104,6 +109,14 @@ nlohmann::json Gateway::counters() const {
         lines += r->stats().lines;
         malformed += r->stats().malformed;
     }
+    nlohmann::json can = nlohmann::json::object();
+    for (const auto& r : can_readers_) {
+        const auto& s = r->stats();
+        can[r->bus_name()] = {{"state", ingest::to_string(s.state)}, {"frames", s.frames},
+            {"error_frames", s.error_frames}, {"bus_off", s.bus_off}, {"error_passive", s.error_passive},
+            {"restarted", s.restarted}, {"kernel_drops", s.kernel_drops}, {"opens", s.opens},
+            {"read_errors", s.read_errors}};
+    }
     std::uint64_t evicted = 0;
     for (auto e : o.evicted) evicted += e;
     return {{"frames", m.frames},
@@ -127,13 +140,15 @@ nlohmann::json Gateway::counters() const {
             {"connects", u.connects},
             {"connect_failures", u.connect_failures},
             {"disconnects", u.disconnects},
-            {"payload_bytes", u.payload_bytes}};
+            {"payload_bytes", u.payload_bytes},
+            {"socketcan", can}};
 }
 
 void Gateway::shutdown(const char* why) {
     if (stopping_) return;
     stopping_ = true;
     for (auto& r : replays_) r->stop();
+    for (auto& r : can_readers_) r->stop();
     commit();
     uplink_.stop();
     // Acknowledgements that arrived during stop() are written now.

@@ -91,8 +91,23 @@ void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, Site
     bus.name = r.require_string("name").value_or("");
     if (r.has("name") && !valid_identifier(bus.name)) r.issue("name", "use letters, digits, '-', '_' and '.' only");
     bus.enabled = r.boolean("enabled", true);
-    r.choice("type", "candump_replay", {"candump_replay"});
-    if (!r.has("type")) r.issue("type", "missing (one of \"candump_replay\")");
+    const auto type = r.choice("type", "candump_replay", {"candump_replay", "socketcan"});
+    if (!r.has("type")) r.issue("type", "missing (one of \"candump_replay\", \"socketcan\")");
+    if (type == "socketcan") {
+        bus.type = BusType::socketcan;
+        auto& sc = bus.socketcan;
+        sc.bus = static_cast<std::uint16_t>(index);
+        sc.bus_name = bus.name;
+        sc.interface = r.require_string("interface").value_or("");
+        if (r.has("interface") && (sc.interface.empty() || sc.interface.size() > 15)) {
+            r.issue("interface", "an interface name has 1 to 15 characters");
+        }
+        sc.fd = r.boolean("fd", true);
+        sc.receive_buffer = static_cast<int>(r.integer("receive_buffer", 1 << 20, 4096, 64 << 20));
+        r.finish();
+        site.buses.push_back(std::move(bus));
+        return;
+    }
     auto& rp = bus.replay;
     rp.bus = static_cast<std::uint16_t>(index);
     rp.bus_name = bus.name;
@@ -166,6 +181,15 @@ SiteConfig load_site_config(const std::string& path) {
     for (const auto& file : site.mapping_files) {
         auto m = mapping::load_mapping_file(file, context, issues);
         for (auto& rule : m.can) site.mapping.can.push_back(std::move(rule));
+    }
+    // Kernel filters for live buses: exactly the ids their rules use.
+    for (std::size_t i = 0; i < site.buses.size(); ++i) {
+        auto& bus = site.buses[i];
+        if (bus.type != BusType::socketcan) continue;
+        for (const auto& rule : site.mapping.can) {
+            if (rule.bus && *rule.bus != i) continue;
+            bus.socketcan.filters.push_back({rule.id, rule.extended ? 0x1FFFFFFFu : 0x7FFu, rule.extended});
+        }
     }
     if (!issues.empty()) throw core::ConfigError(issues);
     return site;

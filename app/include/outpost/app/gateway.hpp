@@ -11,6 +11,7 @@
 
 #include "outpost/app/site_config.hpp"
 #include "outpost/ingest/candump_replay.hpp"
+#include "outpost/ingest/socketcan_reader.hpp"
 #include "outpost/mapping/mapper.hpp"
 #include "outpost/outbox/outbox.hpp"
 #include "outpost/uplink/uplink.hpp"
@@ -45,6 +46,7 @@ private:
     outbox::Outbox outbox_;
     uplink::Uplink uplink_;
     std::vector<std::unique_ptr<ingest::CandumpReplay>> replays_;
+    std::vector<std::unique_ptr<ingest::SocketCanReader>> can_readers_;
     std::size_t sources_running_ = 0;
     std::vector<core::Message> scratch_;
     boost::asio::steady_timer commit_timer_;

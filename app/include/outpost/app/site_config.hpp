@@ -8,19 +8,21 @@
 
 #include "outpost/core/config_error.hpp"
 #include "outpost/ingest/candump_replay.hpp"
+#include "outpost/ingest/socketcan_reader.hpp"
 #include "outpost/mapping/mapping.hpp"
 #include "outpost/outbox/outbox.hpp"
 #include "outpost/uplink/uplink.hpp"
 
 namespace outpost::app {
 
-enum class BusType { candump_replay };
+enum class BusType { candump_replay, socketcan };
 
 struct BusConfig {
     std::string name;
     bool enabled = true;  // a disabled bus keeps its name (mappings refer to it) but is not read
     BusType type = BusType::candump_replay;
-    ingest::ReplayOptions replay;  // for candump_replay
+    ingest::ReplayOptions replay;        // for candump_replay
+    ingest::SocketCanOptions socketcan;  // for socketcan (filters are filled from the mapping)
 };
 
 struct SiteConfig {

@@ -1,0 +1,90 @@
+#pragma once
+// Live CAN from SocketCAN (a raw socket driven by Asio), after can-utils' candump:
+// kernel filters from the ids the mapping uses, error frames (bus-off, error-passive, restarted)
+// counted and reported as bus state, kernel receive timestamps, the kernel's drop counter
+// (SO_RXQ_OVFL), CAN FD when the interface's MTU allows it, and survival of the interface going
+// down or disappearing: the socket is reopened with backoff, the gateway keeps running.
+// Thread: everything runs on the io_context's thread. No kernel header leaks out of this file.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "outpost/core/backoff.hpp"
+#include "outpost/core/log.hpp"
+#include "outpost/ingest/frame_sink.hpp"
+
+namespace outpost::ingest {
+
+struct CanIdFilter {
+    std::uint32_t id = 0;
+    std::uint32_t mask = 0x7FF;  // bits of `id` that must match
+    bool extended = false;
+};
+
+struct SocketCanOptions {
+    std::string interface = "can0";
+    std::string bus_name;
+    std::uint16_t bus = 0;
+    std::vector<CanIdFilter> filters;  // empty: receive everything
+    bool fd = true;                    // accept CAN FD frames if the interface supports them
+    int receive_buffer = 1 << 20;      // bytes; SO_RCVBUFFORCE, falling back to SO_RCVBUF
+    std::chrono::milliseconds reopen_initial{200};
+    std::chrono::milliseconds reopen_max{5000};
+};
+
+enum class BusState { down, error_active, error_warning, error_passive, bus_off };
+const char* to_string(BusState state) noexcept;
+
+struct SocketCanStats {
+    std::uint64_t frames = 0;        // data frames handed on
+    std::uint64_t error_frames = 0;  // error frames received
+    std::uint64_t bus_off = 0;
+    std::uint64_t error_passive = 0;
+    std::uint64_t restarted = 0;
+    std::uint64_t kernel_drops = 0;  // frames the kernel dropped because we were not reading fast enough
+    std::uint64_t opens = 0;
+    std::uint64_t read_errors = 0;   // interface down, vanished, ...
+    BusState state = BusState::down;
+};
+
+class SocketCanReader {
+public:
+    SocketCanReader(boost::asio::io_context& io, SocketCanOptions options, FrameSink& sink);
+    ~SocketCanReader();
+    SocketCanReader(const SocketCanReader&) = delete;
+    SocketCanReader& operator=(const SocketCanReader&) = delete;
+
+    // Opens the socket (retrying with backoff while the interface is missing or down). Throws
+    // std::system_error only if this kernel has no CAN support at all (a start-up problem).
+    void start();
+    void stop();
+    const SocketCanStats& stats() const noexcept { return stats_; }
+    const std::string& bus_name() const noexcept { return options_.bus_name; }
+
+private:
+    bool open();
+    void close();
+    void schedule_reopen(const std::string& why);
+    void wait_readable();
+    void read_ready();
+    void set_state(BusState state, const char* why);
+
+    boost::asio::io_context& io_;
+    SocketCanOptions options_;
+    FrameSink& sink_;
+    boost::asio::posix::stream_descriptor socket_;
+    boost::asio::steady_timer reopen_timer_;
+    core::Backoff backoff_;
+    SocketCanStats stats_;
+    std::uint32_t last_drop_counter_ = 0;
+    bool fd_enabled_ = false;
+    bool stopped_ = false;
+    core::LogLimiter error_log_;
+};
+
+}  // namespace outpost::ingest
