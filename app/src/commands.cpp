@@ -1,6 +1,8 @@
 #include "outpost/app/commands.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -10,6 +12,8 @@
 #include "outpost/app/gateway.hpp"
 #include "outpost/app/site_config.hpp"
 #include "outpost/core/log.hpp"
+#include "outpost/ingest/candump_parser.hpp"
+#include "outpost/mapping/mapper.hpp"
 #include "outpost/outbox/outbox_error.hpp"
 
 namespace outpost::app {
@@ -20,6 +24,7 @@ constexpr const char* usage_text = R"(usage: outpost <command> [options]
 commands:
   run    --config SITE.json [--exit-after ingest|drain]   run the gateway
   check  --config SITE.json                               validate a site and its mappings
+  decode --config SITE.json --candump LOG [--bus NAME]    what the mapping makes of captured traffic (dry run)
   outbox stats --config SITE.json                         what the outbox holds, and its loss records
   version
 
@@ -40,7 +45,7 @@ std::optional<Options> parse(const std::vector<std::string>& args, std::string& 
     if (i < args.size()) o.command = args[i++];
     if (o.command == "outbox" && i < args.size() && args[i].rfind("--", 0) != 0) o.subcommand = args[i++];
     static const std::map<std::string, bool> known = {
-        {"--config", true}, {"--exit-after", true}, {"--log-format", true}, {"--log-level", true}, {"--help", false}};
+        {"--config", true}, {"--exit-after", true}, {"--candump", true}, {"--bus", true}, {"--log-format", true}, {"--log-level", true}, {"--help", false}};
     for (; i < args.size(); ++i) {
         const auto it = known.find(args[i]);
         if (it == known.end()) {
@@ -114,6 +119,78 @@ int check(const Options& o) {
     return exit_ok;
 }
 
+std::string format_id(std::uint32_t id, bool extended) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, extended ? "%08X" : "%03X", static_cast<unsigned>(id));
+    return buf;
+}
+
+int decode(const Options& o) {
+    const auto site = load_site_config(o.values.at("--config"));
+    if (!o.values.count("--candump")) return usage("decode needs --candump LOG");
+    std::uint16_t bus = 0;
+    if (const auto it = o.values.find("--bus"); it != o.values.end()) {
+        const auto b = std::find_if(site.buses.begin(), site.buses.end(), [&](const BusConfig& x) { return x.name == it->second; });
+        if (b == site.buses.end()) return usage("no bus named " + it->second + " in " + site.file);
+        bus = static_cast<std::uint16_t>(b - site.buses.begin());
+    }
+    std::ifstream in(o.values.at("--candump"));
+    if (!in) {
+        std::cerr << "outpost: cannot read " << o.values.at("--candump") << "\n";
+        return exit_startup;
+    }
+    mapping::Mapper mapper(site.mapping);
+    std::vector<core::Message> messages;
+    std::vector<mapping::Reading> readings;
+    std::string line;
+    std::uint64_t line_no = 0, malformed = 0, published = 0, held = 0;
+    while (std::getline(in, line)) {
+        ++line_no;
+        core::CanFrame frame;
+        const auto parsed = ingest::parse_candump_line(line, frame);
+        if (parsed.kind == ingest::CandumpLineKind::blank) continue;
+        if (parsed.kind == ingest::CandumpLineKind::malformed) {
+            ++malformed;
+            std::cout << "line " << line_no << ": malformed: " << parsed.error << "\n";
+            continue;
+        }
+        frame.bus = bus;
+        messages.clear();
+        readings.clear();
+        mapper.map(frame, messages, &readings);
+        if (readings.empty()) continue;
+        std::cout << line << "\n";
+        for (const auto& r : readings) {
+            std::string value;
+            mapping::append_json_number(value, r.value, r.signal->decimals);
+            std::cout << "    " << r.signal->topic << " = " << value;
+            if (!r.signal->unit.empty()) std::cout << " " << r.signal->unit;
+            if (const auto n = r.signal->value_names.find(static_cast<std::int64_t>(r.value)); n != r.signal->value_names.end()) {
+                std::cout << " (" << n->second << ")";
+            }
+            std::cout << "  [priority " << int{r.signal->priority} << ", qos " << int{r.signal->qos}
+                      << (r.signal->retain ? ", retain" : "") << "]";
+            if (!r.published) std::cout << "  held back by rate control";
+            std::cout << "\n";
+            (r.published ? published : held) += 1;
+        }
+    }
+    const auto& st = mapper.stats();
+    std::cout << "\n" << st.frames << " frames: " << published << " readings published, " << held
+              << " held back by rate control, " << st.decode_errors << " decode errors, " << st.out_of_range
+              << " out of range, " << st.error_frames << " error frames, " << malformed << " malformed lines\n";
+    if (!mapper.unmapped_ids().empty()) {
+        std::vector<std::pair<std::uint32_t, std::uint64_t>> ids(mapper.unmapped_ids().begin(), mapper.unmapped_ids().end());
+        std::sort(ids.begin(), ids.end());
+        std::cout << "ids no rule maps (" << st.unmapped_frames << " frames):";
+        for (const auto& [id, count] : ids) {
+            std::cout << " " << format_id(id & 0x7FFFFFFFu, (id & 0x80000000u) != 0) << " (" << count << ")";
+        }
+        std::cout << "\n";
+    }
+    return exit_ok;
+}
+
 std::string format_ns(std::int64_t ns) {
     const auto secs = static_cast<std::time_t>(ns / 1'000'000'000);
     std::tm tm{};
@@ -156,13 +233,14 @@ int command_main(const std::vector<std::string>& args) {
         return exit_ok;
     }
     if (!apply_log_options(o, error)) return usage(error);
-    const bool needs_config = o.command == "run" || o.command == "check" || o.command == "outbox";
+    const bool needs_config = o.command == "run" || o.command == "check" || o.command == "outbox" || o.command == "decode";
     if (!needs_config) return usage("unknown command " + o.command);
     if (!o.values.count("--config")) return usage(o.command + " needs --config SITE.json");
     if (o.command == "outbox" && o.subcommand != "stats") return usage("outbox takes: stats");
     try {
         if (o.command == "run") return run(o);
         if (o.command == "check") return check(o);
+        if (o.command == "decode") return decode(o);
         return outbox_stats(o);
     } catch (const core::ConfigError& e) {
         std::cerr << e.what();

@@ -1,11 +1,17 @@
 #include "outpost/mapping/mapping_loader.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <tuple>
 
 #include "outpost/core/json_reader.hpp"
+#include "outpost/mapping/dbc.hpp"
 #include "outpost/mapping/topic_template.hpp"
 
 namespace outpost::mapping {
@@ -16,7 +22,23 @@ struct RuleDefaults {
     std::uint8_t priority = 5;
     std::uint8_t qos = 1;
     bool retain = false;
+    RateControl rate;
 };
+
+RateControl read_rate(core::JsonReader& r, const RateControl& base) {
+    RateControl rate = base;
+    rate.min_interval_ms = r.integer("min_interval_ms", base.min_interval_ms, 0, 86'400'000);
+    rate.deadband = r.number("deadband", base.deadband);
+    rate.deadband_percent = r.number("deadband_percent", base.deadband_percent);
+    rate.heartbeat_ms = r.integer("heartbeat_s", base.heartbeat_ms / 1000, 0, 86'400) * 1000;
+    if (rate.deadband < 0) r.issue("deadband", "must not be negative");
+    if (rate.deadband_percent < 0 || rate.deadband_percent > 1000) r.issue("deadband_percent", "must be 0..1000");
+    if (rate.heartbeat_ms > 0 && rate.heartbeat_ms < rate.min_interval_ms) {
+        r.issue("heartbeat_s", "a heartbeat shorter than min_interval_ms can never fire");
+    }
+    r.finish();
+    return rate;
+}
 
 RuleDefaults read_defaults(core::JsonReader& r, const RuleDefaults& base) {
     RuleDefaults d = base;
@@ -24,6 +46,7 @@ RuleDefaults read_defaults(core::JsonReader& r, const RuleDefaults& base) {
     d.priority = static_cast<std::uint8_t>(r.integer("priority", base.priority, 0, 9));
     d.qos = static_cast<std::uint8_t>(r.integer("qos", base.qos, 0, 2));
     d.retain = r.boolean("retain", base.retain);
+    if (auto rate = r.child("rate")) d.rate = read_rate(*rate, base.rate);
     return d;
 }
 
@@ -69,11 +92,39 @@ SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::s
                                  std::to_string(max_bytes) + " (set the message's \"length\" for CAN FD)");
     }
     s.decimals = decimals_for(s.spec);
+    if (r.has("min")) s.minimum = r.require_number("min");
+    if (r.has("max")) s.maximum = r.require_number("max");
+    if (s.minimum && s.maximum && *s.minimum > *s.maximum) r.issue("max", "is below min");
+    if (r.boolean("multiplexor", false)) s.multiplex = Multiplex::multiplexor;
+    if (r.has("mux")) {
+        if (s.multiplex == Multiplex::multiplexor) r.issue("mux", "a multiplexor cannot itself be multiplexed");
+        s.multiplex = Multiplex::multiplexed;
+        s.mux_value = static_cast<std::uint64_t>(r.require_integer("mux", 0, INT64_MAX).value_or(0));
+    }
+    if (const auto* values = r.member("values")) {
+        if (!values->is_object()) {
+            r.issue("values", "expected an object of value -> name, e.g. {\"0\": \"idle\"}");
+        } else {
+            for (const auto& [k, v] : values->items()) {
+                std::int64_t n = 0;
+                const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), n);
+                if (ec != std::errc{} || end != k.data() + k.size()) {
+                    r.issue("values", "\"" + k + "\" is not an integer value");
+                } else if (!v.is_string()) {
+                    r.issue("values", "the name for " + k + " must be a string");
+                } else {
+                    s.value_names[n] = v.get<std::string>();
+                }
+            }
+        }
+    }
+    s.publish = r.boolean("publish", true);
 
     const RuleDefaults own = read_defaults(r, defaults);
     s.priority = own.priority;
     s.qos = own.qos;
     s.retain = own.retain;
+    s.rate = own.rate;
     auto values = placeholders;
     values["signal"] = s.name;
     std::string error;
@@ -84,6 +135,151 @@ SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::s
     }
     r.finish();
     return s;
+}
+
+
+std::string render_or_report(core::JsonReader& r, const std::string& pattern,
+                             const std::map<std::string, std::string>& values) {
+    std::string error;
+    if (auto topic = render_topic(pattern, values, error)) return *topic;
+    r.issue("topic", error + " in \"" + pattern + "\"");
+    return {};
+}
+
+// A signal as the DBC defines it, with the rule's topic, priority, QoS, retain and rate.
+SignalRule signal_from_dbc(const DbcSignal& d, const RuleDefaults& rule, core::JsonReader& r,
+                           const std::map<std::string, std::string>& placeholders) {
+    SignalRule s;
+    s.name = d.name;
+    s.spec = d.spec;
+    s.unit = d.unit;
+    s.minimum = d.minimum;
+    s.maximum = d.maximum;
+    s.multiplex = d.multiplex;
+    s.mux_value = d.mux_value;
+    s.value_names = d.value_names;
+    s.decimals = decimals_for(s.spec);
+    s.priority = rule.priority;
+    s.qos = rule.qos;
+    s.retain = rule.retain;
+    s.rate = rule.rate;
+    auto values = placeholders;
+    values["signal"] = s.name;
+    s.topic = render_or_report(r, rule.topic, values);
+    return s;
+}
+
+// "dbc": [{"file": "x.dbc", "bus": "bms", "defaults": {...}, "messages": "*" | {"Name": {...}}}]
+void import_dbc(core::JsonReader& r, const std::string& mapping_file, const MappingContext& context,
+                const RuleDefaults& file_defaults, core::ConfigIssues& issues, Mapping& mapping) {
+    const auto dbc_name = r.require_string("file").value_or("");
+    std::optional<std::uint16_t> bus;
+    if (r.has("bus")) {
+        const auto name = r.require_string("bus").value_or("");
+        const auto it = std::find(context.bus_names.begin(), context.bus_names.end(), name);
+        if (it == context.bus_names.end()) {
+            r.issue("bus", "no bus named \"" + name + "\" in the site configuration");
+        } else {
+            bus = static_cast<std::uint16_t>(it - context.bus_names.begin());
+        }
+    }
+    RuleDefaults defaults = file_defaults;
+    if (auto d = r.child("defaults")) {
+        defaults = read_defaults(*d, file_defaults);
+        d->finish();
+    }
+    const auto* selection = r.member("messages");
+    r.finish();
+    if (dbc_name.empty()) return;
+    const std::filesystem::path path = std::filesystem::path(dbc_name).is_absolute()
+                                           ? std::filesystem::path(dbc_name)
+                                           : std::filesystem::path(mapping_file).parent_path() / dbc_name;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        r.issue("file", "cannot read " + path.string());
+        return;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    const auto dbc = parse_dbc(text.str());
+    for (const auto& e : dbc.errors) issues.add(path.string(), "line " + std::to_string(e.line), e.message);
+
+    auto add_message = [&](const DbcMessage& m, core::JsonReader* sel) {
+        CanMessageRule rule;
+        rule.name = m.name;
+        rule.id = m.id;
+        rule.extended = m.extended;
+        rule.bus = bus;
+        RuleDefaults own = defaults;
+        const nlohmann::json* signal_sel = nullptr;
+        if (sel) {
+            own = read_defaults(*sel, defaults);
+            if (sel->has("mask")) {
+                rule.mask = static_cast<std::uint32_t>(sel->require_id("mask", 1, m.extended ? 0x1FFFFFFF : 0x7FF).value_or(0));
+            }
+            signal_sel = sel->member("signals");
+        }
+        const std::map<std::string, std::string> placeholders = {
+            {"gateway", context.gateway_id},
+            {"bus", bus ? context.bus_names[*bus] : std::string("any")},
+            {"message", m.name}};
+        const bool all = !signal_sel || (signal_sel->is_string() && signal_sel->get<std::string>() == "*");
+        std::map<std::string, const nlohmann::json*> chosen;  // name -> overrides (may be null)
+        if (!all) {
+            if (signal_sel->is_array()) {
+                for (const auto& n : *signal_sel) {
+                    if (n.is_string()) chosen[n.get<std::string>()] = nullptr;
+                    else sel->issue("signals", "expected signal names");
+                }
+            } else if (signal_sel->is_object()) {
+                for (const auto& [n, o] : signal_sel->items()) chosen[n] = &o;
+            } else {
+                sel->issue("signals", "expected \"*\", a list of signal names or an object of name -> settings");
+            }
+            for (const auto& [n, o] : chosen) {
+                const bool known = std::any_of(m.signals.begin(), m.signals.end(), [&](const DbcSignal& x) { return x.name == n; });
+                if (!known) sel->issue("signals", "message " + m.name + " in " + path.filename().string() + " has no signal \"" + n + "\"");
+            }
+        }
+        for (const auto& d : m.signals) {
+            const auto it = chosen.find(d.name);
+            const bool selected = all || it != chosen.end();
+            // A multiplexor is always decoded (it selects the others), published only if chosen.
+            if (!selected && d.multiplex != Multiplex::multiplexor) continue;
+            RuleDefaults sig = own;
+            std::optional<core::JsonReader> over;
+            if (it != chosen.end() && it->second) {
+                over.emplace(*it->second, r.file(), sel->path_of("signals") + "/" + d.name, issues);
+                sig = read_defaults(*over, own);
+            }
+            auto rule_signal = signal_from_dbc(d, sig, over ? *over : *sel, placeholders);
+            rule_signal.publish = selected;
+            if (over) over->finish();
+            rule.signals.push_back(std::move(rule_signal));
+        }
+        if (sel) sel->finish();
+        mapping.can.push_back(std::move(rule));
+    };
+
+    if (!selection || (selection->is_string() && selection->get<std::string>() == "*")) {
+        static const nlohmann::json empty = nlohmann::json::object();
+        core::JsonReader none(empty, r.file(), r.path(), issues);
+        for (const auto& m : dbc.messages) add_message(m, &none);
+        return;
+    }
+    if (!selection->is_object()) {
+        r.issue("messages", "expected \"*\" or an object of message name -> settings");
+        return;
+    }
+    for (const auto& [name, settings] : selection->items()) {
+        const auto* m = dbc.find(name);
+        core::JsonReader sel(settings, r.file(), r.path_of("messages") + "/" + name, issues);
+        if (!m) {
+            sel.issue("", "no message \"" + name + "\" in " + path.filename().string());
+            continue;
+        }
+        add_message(*m, &sel);
+    }
 }
 
 }  // namespace
@@ -101,8 +297,14 @@ Mapping load_mapping_file(const std::string& file, const MappingContext& context
         r.finish();
     }
 
+    if (const auto* dbcs = root.array("dbc", false)) {
+        for (std::size_t i = 0; i < dbcs->size(); ++i) {
+            core::JsonReader d((*dbcs)[i], file, "/dbc/" + std::to_string(i), issues);
+            import_dbc(d, file, context, defaults, issues, mapping);
+        }
+    }
     std::set<std::tuple<std::uint32_t, bool, int>> seen_ids;
-    if (const auto* can = root.array("can", true)) {
+    if (const auto* can = root.array("can", !root.has("dbc"))) {
         for (std::size_t i = 0; i < can->size(); ++i) {
             core::JsonReader m((*can)[i], file, "/can/" + std::to_string(i), issues);
             CanMessageRule rule;
@@ -110,6 +312,9 @@ Mapping load_mapping_file(const std::string& file, const MappingContext& context
             rule.extended = m.boolean("extended", false);
             const auto id = m.require_id("id", 0, rule.extended ? 0x1FFFFFFF : 0x7FF);
             rule.id = static_cast<std::uint32_t>(id.value_or(0));
+            if (m.has("mask")) {
+                rule.mask = static_cast<std::uint32_t>(m.require_id("mask", 1, rule.extended ? 0x1FFFFFFF : 0x7FF).value_or(0));
+            }
             if (m.has("bus")) {
                 const auto bus = m.require_string("bus").value_or("");
                 const auto& names = context.bus_names;
@@ -122,7 +327,7 @@ Mapping load_mapping_file(const std::string& file, const MappingContext& context
             }
             const auto length = static_cast<std::size_t>(m.integer("length", 8, 0, 64));
             const RuleDefaults message_defaults = read_defaults(m, defaults);
-            if (id && !seen_ids.insert({rule.id, rule.extended, rule.bus ? *rule.bus : -1}).second) {
+            if (id && rule.mask == 0 && !seen_ids.insert({rule.id, rule.extended, rule.bus ? *rule.bus : -1}).second) {
                 m.issue("id", "another message in this file already maps this id");
             }
             const std::map<std::string, std::string> placeholders = {
@@ -141,6 +346,12 @@ Mapping load_mapping_file(const std::string& file, const MappingContext& context
                     rule.signals.push_back(std::move(signal));
                 }
             }
+            const auto multiplexors = std::count_if(rule.signals.begin(), rule.signals.end(),
+                                                    [](const SignalRule& x) { return x.multiplex == Multiplex::multiplexor; });
+            const bool any_multiplexed = std::any_of(rule.signals.begin(), rule.signals.end(),
+                                                     [](const SignalRule& x) { return x.multiplex == Multiplex::multiplexed; });
+            if (multiplexors > 1) m.issue("signals", "a message has at most one multiplexor");
+            if (any_multiplexed && multiplexors == 0) m.issue("signals", "multiplexed signals (\"mux\") need a \"multiplexor\" signal");
             m.finish();
             mapping.can.push_back(std::move(rule));
         }

@@ -25,7 +25,7 @@ TEST(SiteConfig, EveryProblemInTheSiteAndItsMappingsIsListed) {
       "gateway_id": "bad id!",
       "broker": {"host": "", "port": 0, "protocol": "mqtt4", "tls": {"enabled": true}, "keepalive": 30},
       "outbox": {"max_rows": 5},
-      "buses": [{"name": "bms", "type": "socketcan", "file": "missing.log", "speed": -1},
+      "buses": [{"name": "bms", "type": "canbus", "file": "missing.log", "speed": -1},
                 {"name": "bms", "type": "candump_replay", "file": "missing.log"}],
       "mappings": ["map.json", "nope.json"],
       "extra": true
@@ -44,7 +44,7 @@ TEST(SiteConfig, EveryProblemInTheSiteAndItsMappingsIsListed) {
                  "site.json: /broker/keepalive: unknown key (did you mean \"keepalive_s\"?)",
                  "site.json: /outbox/path: missing",
                  "site.json: /outbox/max_rows: 5 is out of range",
-                 "site.json: /buses/0/type: \"socketcan\" is not one of",
+                 "site.json: /buses/0/type: \"canbus\" is not one of",
                  "site.json: /buses/0/file: no such file",
                  "site.json: /buses/0/speed: expected \"max\" or a factor",
                  "site.json: /buses/1/name: another bus has this name",

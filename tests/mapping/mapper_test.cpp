@@ -10,13 +10,13 @@ namespace {
 
 Mapping two_rules() {
     Mapping m;
-    CanMessageRule pack{"pack", 0x100, false, std::nullopt, {}};
+    CanMessageRule pack{"pack", 0x100, false, 0, std::nullopt, {}};
     SignalRule v{"pack_voltage", {0, 16, ByteOrder::intel, ValueType::unsigned_int, 0.1, 0}, "V",
                  "site/gw/bms/pack_voltage", 1, 7, 1, false};
     SignalRule i{"pack_current", {16, 16, ByteOrder::intel, ValueType::signed_int, 0.1, 0}, "A",
                  "site/gw/bms/pack_current", 1, 5, 0, true};
     pack.signals = {v, i};
-    CanMessageRule imd{"imd", 0x18FF50E5, true, std::uint16_t{1}, {}};
+    CanMessageRule imd{"imd", 0x18FF50E5, true, 0, std::uint16_t{1}, {}};
     imd.signals = {{"riso", {0, 16, ByteOrder::intel, ValueType::unsigned_int, 1, 0}, "kOhm", "site/gw/riso", 0, 8, 1,
                     false}};
     m.can = {pack, imd};

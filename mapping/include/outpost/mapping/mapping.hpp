@@ -1,7 +1,8 @@
 #pragma once
 // The typed form of a site's mapping: which CAN messages carry which signals, and where each
-// signal's readings go (topic, priority, QoS, retain).
+// signal's readings go (topic, priority, QoS, retain) and how often (rate control).
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,19 @@
 #include "outpost/mapping/signal.hpp"
 
 namespace outpost::mapping {
+
+// When a reading is worth sending: a bus at 100 Hz must not become 100 MQTT messages a second
+// over 4G unless the mapping asks for it. All times come from frame timestamps (Sans-I/O).
+struct RateControl {
+    std::int64_t min_interval_ms = 0;  // never more often than this
+    double deadband = 0;               // publish when |new - last| > deadband ...
+    double deadband_percent = 0;       // ... or > this percent of |last|
+    std::int64_t heartbeat_ms = 0;     // and at least this often even when unchanged (0: never)
+    bool changes_only() const noexcept { return deadband > 0 || deadband_percent > 0; }
+    bool active() const noexcept { return min_interval_ms > 0 || changes_only() || heartbeat_ms > 0; }
+};
+
+enum class Multiplex { none, multiplexor, multiplexed };
 
 struct SignalRule {
     std::string name;
@@ -19,14 +33,24 @@ struct SignalRule {
     std::uint8_t priority = 5;
     std::uint8_t qos = 1;
     bool retain = false;
+    Multiplex multiplex = Multiplex::none;
+    std::uint64_t mux_value = 0;  // for multiplexed signals: the multiplexor value that selects it
+    std::optional<double> minimum;  // physical range; readings outside it are dropped and counted
+    std::optional<double> maximum;
+    std::map<std::int64_t, std::string> value_names;  // value table (enum): adds "text" to the payload
+    RateControl rate;
+    bool publish = true;  // false: decoded (a multiplexor, say) but not published
 };
 
 struct CanMessageRule {
     std::string name;
     std::uint32_t id = 0;
     bool extended = false;
+    std::uint32_t mask = 0;  // 0: the whole id must match; else only these bits (J1939 PGN, any source)
     std::optional<std::uint16_t> bus;  // only frames from this bus; any bus if unset
     std::vector<SignalRule> signals;
+
+    std::uint32_t effective_mask() const noexcept { return mask ? mask : (extended ? 0x1FFFFFFFu : 0x7FFu); }
 };
 
 struct Mapping {
