@@ -29,12 +29,14 @@ bool parse_timestamp(std::string_view t, std::int64_t& ns) noexcept {
     if (t.size() < 3 || t.front() != '(' || t.back() != ')') return false;
     t = t.substr(1, t.size() - 2);
     const auto dot = t.find('.');
-    if (dot == std::string_view::npos || dot == 0 || dot > 12) return false;
+    if (dot == std::string_view::npos || dot == 0 || dot > 10) return false;
     std::int64_t secs = 0;
     for (char c : t.substr(0, dot)) {
         if (c < '0' || c > '9') return false;
         secs = secs * 10 + (c - '0');
     }
+    // Nanoseconds since the epoch fit 64 bits up to ~9.2e9 s (the year 2262).
+    if (secs > 9'000'000'000) return false;
     const auto frac = t.substr(dot + 1);
     if (frac.empty() || frac.size() > 9) return false;
     std::int64_t sub = 0;

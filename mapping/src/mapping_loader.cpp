@@ -236,7 +236,8 @@ void import_dbc(core::JsonReader& r, const std::string& mapping_file, const Mapp
             } else {
                 sel->issue("signals", "expected \"*\", a list of signal names or an object of name -> settings");
             }
-            for (const auto& [n, o] : chosen) {
+            for (const auto& entry : chosen) {
+                const std::string& n = entry.first;
                 const bool known = std::any_of(m.signals.begin(), m.signals.end(), [&](const DbcSignal& x) { return x.name == n; });
                 if (!known) sel->issue("signals", "message " + m.name + " in " + path.filename().string() + " has no signal \"" + n + "\"");
             }

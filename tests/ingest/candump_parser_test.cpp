@@ -81,7 +81,9 @@ TEST(CandumpParser, MalformedLinesSayWhy) {
         "(1700000000.1) can0 E0000000#00",
         "(1700000000.1) can0 123#00 extra junk",
         "(1700000000.1) can0 123##",
-        "(1700000000.123456) can0 123#DEADBE",  // truncated mid-byte? no: 3 bytes is valid
+        "(17000000013.005) can0 310#02",  // found by the fuzzer: nanoseconds would overflow
+        "(9700000001.400090) can0 311#00",  // found by the fuzzer: nanoseconds would overflow
+        "(1700000000.123456) can0 123#DEADBE",  // the last one is valid: 3 bytes
     };
     for (std::size_t i = 0; i + 1 < bad.size(); ++i) {
         CanFrame f;
