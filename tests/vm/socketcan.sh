@@ -48,7 +48,10 @@ print(v)' "$work/outpost.log" "$1"
 
 modprobe -a can can_raw vcan
 ip link add dev vcan0 type vcan
+ip link set vcan0 mtu 72   # CAN FD capable
 ip link set vcan0 up
+ip link add dev vcan1 type vcan
+ip link set vcan1 up
 
 printf 'listener 1883 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n' > "$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
@@ -62,13 +65,14 @@ cat > "$work/site.json" <<JSON
   "broker": {"host": "127.0.0.1", "port": 1883, "backoff": {"initial_ms": 100, "max_ms": 1000}},
   "outbox": {"path": "$work/outbox.db", "commit_interval_ms": 50},
   "stats_interval_s": 1,
-  "buses": [{"name": "bms", "type": "socketcan", "interface": "vcan0"}],
+  "buses": [{"name": "bms", "type": "socketcan", "interface": "vcan0"},
+            {"name": "aux", "type": "socketcan", "interface": "vcan1"}],
   "mappings": ["$repo/configs/demo/bms_mapping.json"]
 }
 JSON
 "$outpost" run --config "$work/site.json" 2> "$work/outpost.log" &
 gw=$!
-wait_for 10 opens_at_least 1 || fail "the gateway did not open vcan0"
+wait_for 10 opens_at_least 2 || fail "the gateway did not open vcan0 and vcan1"
 
 # 1. Live frames with known values.
 /usr/bin/python3 "$gen" --seconds 30 --interface vcan0 --out "$work/a.log" --expected "$work/a.jsonl"
@@ -77,6 +81,13 @@ canplayer -I "$work/a.log" -t -g 1
 wait_for 30 site_at_least "$a" || fail "only $(count_site) of $a readings arrived"
 /usr/bin/python3 "$repo/tests/vm/check_readings.py" "$work/sub.txt" "$work/a.jsonl" vm-gw 1 || fail "wrong readings"
 log "1. canplayer: $a readings arrived with the right values"
+# A CAN FD frame on vcan0 (its MTU allows FD): 0x1E10 * 0.1 = 769.6 V.
+cansend vcan0 100##1101E50FBA0C30000
+wait_for 10 grep -q '"value":769.6,' "$work/sub.txt" || fail "the CAN FD frame was not decoded"
+# A frame on the second interface: no rule maps bus aux, so it is read and counted as unmapped.
+cansend vcan1 123#00
+wait_for 10 grep -q '"aux":{[^}]*"frames":1' "$work/outpost.log" || fail "vcan1 was not read"
+log "1b. CAN FD frame decoded; a second interface read at the same time"
 
 # 2. The interface goes down mid-stream and comes back.
 cansend vcan0 100#001E50FBA0C30000
@@ -85,13 +96,13 @@ ip link set vcan0 down
 wait_for 10 grep -q '"state":"down"' "$work/outpost.log" || fail "the gateway did not notice vcan0 going down"
 sleep 1
 ip link set vcan0 up
-wait_for 15 opens_at_least 2 || fail "the gateway did not reopen vcan0"
+wait_for 15 opens_at_least 3 || fail "the gateway did not reopen vcan0"
 before=$(count_site)
 /usr/bin/python3 "$gen" --seconds 10 --interface vcan0 --out "$work/b.log" --expected "$work/b.jsonl"
 b=$(wc -l < "$work/b.jsonl")
 canplayer -I "$work/b.log" -t -g 1
 wait_for 30 site_at_least $((before + b)) || fail "after the link came back only $(( $(count_site) - before )) of $b arrived"
-/usr/bin/python3 "$repo/tests/vm/check_readings.py" "$work/sub.txt" "$work/b.jsonl" vm-gw $((a + 4 + 1)) || fail "wrong readings after the link came back"
+/usr/bin/python3 "$repo/tests/vm/check_readings.py" "$work/sub.txt" "$work/b.jsonl" vm-gw $((a + 8 + 1)) || fail "wrong readings after the link came back"
 wait_for 5 grep -q '"read_errors":[1-9]' "$work/outpost.log" || fail "read_errors not counted"
 log "2. link down/up: reopened on its own, $b readings after it"
 
