@@ -88,6 +88,16 @@ wait_for 10 grep -q '"value":769.6,' "$work/sub.txt" || fail "the CAN FD frame w
 cansend vcan1 123#00
 wait_for 10 grep -q '"aux":{[^}]*"frames":1' "$work/outpost.log" || fail "vcan1 was not read"
 log "1b. CAN FD frame decoded; a second interface read at the same time"
+# Error frames become bus state: error-passive, bus-off, then restarted (error-active again).
+cansend vcan0 20000004#0010000000000000
+wait_for 10 grep -q '"state":"error_passive"' "$work/outpost.log" || fail "error-passive not reported"
+cansend vcan0 20000040#0000000000000000
+wait_for 10 grep -q '"state":"bus_off"' "$work/outpost.log" || fail "bus-off not reported"
+cansend vcan0 20000100#0000000000000000
+wait_for 10 grep -q '"reason":"controller restarted"' "$work/outpost.log" || fail "restart not reported"
+wait_for 10 grep -q '"bms":{"bus_off":1,"error_frames":3,"error_passive":1,"frames":[0-9]*,"kernel_drops":0,"opens":1,"read_errors":0,"restarted":1' \
+  "$work/outpost.log" || fail "bus state counters wrong"
+log "1c. error frames: error-passive, bus-off and restarted reported as bus state and counted"
 
 # 2. The interface goes down mid-stream and comes back.
 cansend vcan0 100#001E50FBA0C30000
