@@ -63,6 +63,24 @@ int decimals_for(const SignalSpec& spec) {
     return std::max(d, od);
 }
 
+std::string render_or_report(core::JsonReader& r, const std::string& pattern,
+                             const std::map<std::string, std::string>& values) {
+    std::string error;
+    if (auto topic = render_topic(pattern, values, error)) return *topic;
+    r.issue("topic", error + " in \"" + pattern + "\"");
+    return {};
+}
+
+// Priority, QoS, retain, rate and the rendered topic, from the rule that applies to the signal.
+void apply_rule(SignalRule& s, const RuleDefaults& rule, core::JsonReader& r, std::map<std::string, std::string> values) {
+    s.priority = rule.priority;
+    s.qos = rule.qos;
+    s.retain = rule.retain;
+    s.rate = rule.rate;
+    values["signal"] = s.name;
+    s.topic = render_or_report(r, rule.topic, values);
+}
+
 SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::size_t max_bytes,
                        const std::map<std::string, std::string>& placeholders) {
     SignalRule s;
@@ -120,31 +138,12 @@ SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::s
     }
     s.publish = r.boolean("publish", true);
 
-    const RuleDefaults own = read_defaults(r, defaults);
-    s.priority = own.priority;
-    s.qos = own.qos;
-    s.retain = own.retain;
-    s.rate = own.rate;
-    auto values = placeholders;
-    values["signal"] = s.name;
-    std::string error;
-    if (auto topic = render_topic(own.topic, values, error)) {
-        s.topic = std::move(*topic);
-    } else {
-        r.issue("topic", error + " in \"" + own.topic + "\"");
-    }
+    apply_rule(s, read_defaults(r, defaults), r, placeholders);
     r.finish();
     return s;
 }
 
 
-std::string render_or_report(core::JsonReader& r, const std::string& pattern,
-                             const std::map<std::string, std::string>& values) {
-    std::string error;
-    if (auto topic = render_topic(pattern, values, error)) return *topic;
-    r.issue("topic", error + " in \"" + pattern + "\"");
-    return {};
-}
 
 // A signal as the DBC defines it, with the rule's topic, priority, QoS, retain and rate.
 SignalRule signal_from_dbc(const DbcSignal& d, const RuleDefaults& rule, core::JsonReader& r,
@@ -159,13 +158,7 @@ SignalRule signal_from_dbc(const DbcSignal& d, const RuleDefaults& rule, core::J
     s.mux_value = d.mux_value;
     s.value_names = d.value_names;
     s.decimals = decimals_for(s.spec);
-    s.priority = rule.priority;
-    s.qos = rule.qos;
-    s.retain = rule.retain;
-    s.rate = rule.rate;
-    auto values = placeholders;
-    values["signal"] = s.name;
-    s.topic = render_or_report(r, rule.topic, values);
+    apply_rule(s, rule, r, placeholders);
     return s;
 }
 

@@ -2,16 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "config_issues.hpp"
+
 using namespace outpost::core;
 
-namespace {
-bool has_issue(const ConfigIssues& issues, const std::string& path, const std::string& text) {
-    for (const auto& i : issues.all()) {
-        if (i.path == path && i.message.find(text) != std::string::npos) return true;
-    }
-    return false;
-}
-}  // namespace
+using outpost::test::has_issue;
 
 TEST(JsonReader, CollectsEveryProblemWithItsPath) {
     const auto j = nlohmann::json::parse(R"({"host": 5, "port": 70000, "protocl": "mqtt5", "tls": {"enabld": true}})");

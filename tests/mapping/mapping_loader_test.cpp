@@ -2,21 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "config_issues.hpp"
+
 #include "process.hpp"
 
 using namespace outpost::mapping;
 using outpost::core::ConfigIssues;
 
-namespace {
-
-bool has_issue(const ConfigIssues& issues, const std::string& path, const std::string& text) {
-    for (const auto& i : issues.all()) {
-        if (i.path == path && i.message.find(text) != std::string::npos) return true;
-    }
-    return false;
-}
-
-}  // namespace
+using outpost::test::has_issue;
 
 TEST(MappingLoader, LoadsTheDemoMapping) {
     ConfigIssues issues;
