@@ -58,13 +58,15 @@ echo "== 2/5 outpost durable ingest (parse, decode, map, commit; broker unreacha
 site ingest "$dead_port" "$work/outbox.db" 1
 run_outpost ingest ingest
 ingest_rate=$(/usr/bin/python3 -c "print(round($(field ingest readings) / $(field ingest ingest_s)))")
+# The bare publisher drains a copy of this very outbox: the same messages, topics and flags.
+cp "$work/outbox.db" "$work/bare-drain.db"
 echo "== 3/5 outpost drain of the $n-message backlog at QoS 1"
 site drain "$port" "$work/outbox.db" 0
 run_outpost drain drain
 drain_rate=$(/usr/bin/python3 -c "print(round($(field drain acknowledged) / $(field drain elapsed_s)))")
 first_ms=$(field drain ms_since_start uplink.first_publish)
-echo "== 4/5 bare libmosquitto drain (single thread, window 256, batched deletes)"
-bare_drain=$("$bare" drain "$n" 256 "$port" "$work/bare-drain.db" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["per_s"])')
+echo "== 4/5 bare libmosquitto drain of the same messages (single thread, window 256, batched deletes)"
+bare_drain=$("$bare" drain 0 256 "$port" "$work/bare-drain.db" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["per_s"])')
 echo "== 5/5 outpost ingest and drain at once"
 site both "$port" "$work/both.db" 1
 run_outpost both drain

@@ -188,7 +188,7 @@ SiteConfig load_site_config(const std::string& path) {
         if (bus.type != BusType::socketcan) continue;
         for (const auto& rule : site.mapping.can) {
             if (rule.bus && *rule.bus != i) continue;
-            bus.socketcan.filters.push_back({rule.id, rule.extended ? 0x1FFFFFFFu : 0x7FFu, rule.extended});
+            bus.socketcan.filters.push_back({rule.id, rule.effective_mask(), rule.extended});
         }
     }
     if (!issues.empty()) throw core::ConfigError(issues);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "process.hpp"
 
 using namespace outpost;
@@ -56,4 +58,25 @@ TEST(SiteConfig, EveryProblemInTheSiteAndItsMappingsIsListed) {
         }
         EXPECT_EQ(e.issues().size(), 16u) << text;
     }
+}
+
+TEST(SiteConfig, KernelFiltersComeFromTheMappingIdsAndMasks) {
+    const auto site = app::load_site_config(test::source_dir() + "/configs/dbc-example/site.json");
+    ASSERT_EQ(site.buses.size(), 1u);
+    const auto& filters = site.buses[0].socketcan.filters;
+    ASSERT_EQ(filters.size(), 7u);
+    const auto find = [&](std::uint32_t id) {
+        const auto it = std::find_if(filters.begin(), filters.end(), [&](const auto& f) { return f.id == id; });
+        EXPECT_NE(it, filters.end()) << std::hex << id;
+        return it == filters.end() ? ingest::CanIdFilter{} : *it;
+    };
+    const auto pack = find(0x100);
+    EXPECT_EQ(pack.mask, 0x7FFu);
+    EXPECT_FALSE(pack.extended);
+    EXPECT_EQ(find(0x18FF50E5).mask, 0x1FFFFFFFu);
+    // The J1939 rule: PGN 0xFEF1 from any source address must pass the kernel filter.
+    const auto pgn = find(0x18FEF100);
+    EXPECT_TRUE(pgn.extended);
+    EXPECT_EQ(pgn.mask, 0x3FFFF00u);
+    EXPECT_EQ(0x18FEF1A3u & pgn.mask, pgn.id & pgn.mask);
 }

@@ -3,7 +3,10 @@
 //                                           the outbox's schema, rows like the gateway's
 //   bare_baselines drain N WINDOW PORT DB   a bare single-threaded libmosquitto drain of an
 //                                           N-row SQLite backlog at QoS 1 (external loop API,
-//                                           a window of WINDOW in flight, batched deletes)
+//                                           a window of WINDOW in flight, batched deletes).
+//                                           N = 0 drains the rows already in DB (a copy of
+//                                           Outpost's own outbox: the same topics, payloads,
+//                                           QoS and retain flags) in sequence order.
 // Each prints one JSON line with its rate.
 #include <poll.h>
 #include <sqlite3.h>
@@ -85,7 +88,14 @@ struct Drain {
 
 int bench_drain(long n, long window, int port, const char* path) {
     sqlite3* db = open_db(path);
-    insert_rows(db, n, 10000);  // the backlog (not timed)
+    if (n > 0) {
+        insert_rows(db, n, 10000);  // the backlog (not timed)
+    } else {
+        sqlite3_stmt* count = nullptr;
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM messages", -1, &count, nullptr);
+        if (sqlite3_step(count) == SQLITE_ROW) n = sqlite3_column_int64(count, 0);
+        sqlite3_finalize(count);
+    }
     mosquitto_lib_init();
     Drain d;
     mosquitto* m = mosquitto_new("bare-drain", true, &d);
@@ -103,7 +113,7 @@ int bench_drain(long n, long window, int port, const char* path) {
     }
     sqlite3_stmt* sel = nullptr;
     sqlite3_stmt* del = nullptr;
-    check(sqlite3_prepare_v2(db, "SELECT seq,topic,body FROM messages WHERE priority=5 AND seq>?1 ORDER BY seq LIMIT ?2",
+    check(sqlite3_prepare_v2(db, "SELECT seq,topic,body,qos,retain FROM messages WHERE seq>?1 ORDER BY seq LIMIT ?2",
                              -1, &sel, nullptr), db, "prepare");
     check(sqlite3_prepare_v2(db, "DELETE FROM messages WHERE seq=?1", -1, &del, nullptr), db, "prepare");
     std::vector<long> mid_to_seq(65536, 0);
@@ -122,7 +132,8 @@ int bench_drain(long n, long window, int port, const char* path) {
                           reinterpret_cast<const char*>(sqlite3_column_text(sel, 2)) + "}";
                 int mid = 0;
                 mosquitto_publish(m, &mid, reinterpret_cast<const char*>(sqlite3_column_text(sel, 1)),
-                                  static_cast<int>(payload.size()), payload.data(), 1, false);
+                                  static_cast<int>(payload.size()), payload.data(), sqlite3_column_int(sel, 3),
+                                  sqlite3_column_int(sel, 4) != 0);
                 mid_to_seq[static_cast<std::size_t>(mid)] = seq;
                 ++d.inflight;
                 ++sent;
