@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -222,4 +223,64 @@ TEST(Outbox, ACorruptPageFoundByTheCheckIsQuarantined) {
 
 TEST(Outbox, AnUnusablePathIsAStartUpError) {
     EXPECT_THROW(Outbox({.path = "/proc/outpost/o.db"}), OutboxError);
+}
+
+TEST(OutboxFullDisk, CommitsFailWithoutLosingWhatIsStoredAndDropsAreRecorded) {
+    outpost::test::TempDir dir;
+    const auto mnt = dir.file("small");
+    std::filesystem::create_directory(mnt);
+    if (outpost::test::run({"mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", mnt}, dir.file("mount.log")) != 0) {
+        // The VM run (ctest -L vm) sets OUTPOST_REQUIRE_MOUNT, so the test is never skipped everywhere.
+        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << "cannot mount a tmpfs";
+        GTEST_SKIP() << "cannot mount a tmpfs here: " << outpost::test::read_file(dir.file("mount.log"));
+    }
+    struct Unmount {
+        std::string path;
+        ~Unmount() { outpost::test::run({"umount", "-l", path}, "/dev/null"); }
+    } unmount{mnt};
+    // Room to free later: a filler file takes part of the disk.
+    outpost::test::write_file(mnt + "/filler", std::string(1024 * 1024, 'f'));
+
+    testing::internal::CaptureStderr();
+    Outbox o({.path = mnt + "/o.db", .max_staged = 500});
+    const std::string body(200, 'b');
+    std::uint64_t committed = 0;
+    std::error_code failure;
+    for (int batch = 0; batch < 1000 && !failure; ++batch) {
+        for (int i = 0; i < 100; ++i) o.stage(msg(5, "t", body));
+        failure = o.commit();
+        if (!failure) committed = o.stats().rows;
+    }
+    ASSERT_TRUE(failure) << "the disk never filled up";
+    EXPECT_TRUE(is_transient(failure)) << failure.message();
+    EXPECT_GT(committed, 200u);
+    EXPECT_EQ(o.stats().rows, committed) << "a failed commit changes nothing that is stored";
+    // The disk stays full: staged messages are bounded, the oldest dropped and counted.
+    for (int i = 0; i < 2000; ++i) o.stage(msg(5, "t", body));
+    EXPECT_TRUE(o.commit());
+    EXPECT_EQ(o.staged(), 500u);
+    const auto dropped = o.stats().dropped_unwritable;
+    EXPECT_GT(dropped, 0u);
+
+    // Space comes back: everything staged is committed and the drops are on the record.
+    std::filesystem::remove(mnt + "/filler");
+    o.acknowledge(1);  // and acknowledgements still work
+    const auto ec = o.commit();
+    ASSERT_FALSE(ec) << ec.message();
+    testing::internal::GetCapturedStderr();
+    EXPECT_EQ(o.stats().rows, committed + 500 - 1);
+    const auto losses = o.losses();
+    ASSERT_FALSE(losses.empty());
+    std::int64_t recorded = 0;
+    for (const auto& l : losses) {
+        EXPECT_EQ(l.reason, "dropped_unwritable");
+        recorded += l.count;
+    }
+    EXPECT_EQ(recorded, static_cast<std::int64_t>(dropped));
+    // Nothing committed before the disk filled was lost.
+    DrainCursor cursor;
+    std::vector<StoredMessage> out;
+    o.fetch(cursor, 5, out);
+    ASSERT_FALSE(out.empty());
+    EXPECT_EQ(out.front().seq, 2u);
 }
