@@ -99,6 +99,26 @@ wait_for 10 grep -q '"bms":{"bus_off":1,"error_frames":3,"error_passive":1,"fram
   "$work/outpost.log" || fail "bus state counters wrong"
 log "1c. error frames: error-passive, bus-off and restarted reported as bus state and counted"
 
+# 1d. Kernel filters honour id masks: a second gateway on the DBC example (J1939 PGN 0xFEF1 from
+#     any source address) reads vcan1; frames from two source addresses and one other PGN.
+sed "s#\"mapping.json\"#\"$repo/configs/dbc-example/mapping.json\"#; s#\"can0\"#\"vcan1\"#; s#/tmp/outpost-dbc-example#$work/dbc#; s#\"port\": 1883 }#\"port\": 1883, \"client_id\": \"dbc-gw\" }#" \
+  "$repo/configs/dbc-example/site.json" > "$work/dbc-site.json"
+"$outpost" run --config "$work/dbc-site.json" 2> "$work/dbc.log" &
+dbc_gw=$!
+wait_for 10 grep -q '"event":"socketcan.open"' "$work/dbc.log" || fail "the DBC gateway did not open vcan1"
+cansend vcan1 18FEF1A3#FF38000000000000
+cansend vcan1 18FEF1B7#0190000000000000
+cansend vcan1 18FEF2A3#0190000000000000
+wait_for 10 bash -c "[ \$(grep -c '^site/dbc-example/inverter_status/ac_power' '$work/sub.txt') -ge 2 ]" ||
+  { cat "$work/dbc.log"; fail "J1939 frames from two source addresses did not both arrive"; }
+grep -q '"value":-20,"unit":"kW","can_id":"0x18FEF1A3"' "$work/sub.txt" || fail "ac_power from source 0xA3 wrong"
+grep -q '"value":40,"unit":"kW","can_id":"0x18FEF1B7"' "$work/sub.txt" || fail "ac_power from source 0xB7 wrong"
+kill -TERM $dbc_gw; wait $dbc_gw || true
+[ "$(grep -c '^site/dbc-example/' "$work/sub.txt")" -eq 2 ] || fail "the other PGN must not be published"
+grep '"event":"gateway.stop"' "$work/dbc.log" | grep -q '"bms":{[^}]*"frames":2,' ||
+  fail "the DBC gateway's socket should have received exactly the 2 matching frames (kernel filter)"
+log "1d. J1939 rule with an id mask: both source addresses passed the kernel filter, another PGN did not"
+
 # 2. The interface goes down mid-stream and comes back.
 cansend vcan0 100#001E50FBA0C30000
 ip link set vcan0 down
