@@ -124,6 +124,8 @@ nlohmann::json Gateway::counters() const {
             {"unmapped_frames", m.unmapped_frames},
             {"error_frames", m.error_frames},
             {"decode_errors", m.decode_errors},
+            {"out_of_range", m.out_of_range},
+            {"rate_limited", m.rate_limited},
             {"readings", m.readings},
             {"committed", o.committed},
             {"outbox_rows", o.rows},
