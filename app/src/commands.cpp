@@ -1,6 +1,7 @@
 #include "outpost/app/commands.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -165,8 +166,9 @@ int decode(const Options& o) {
             mapping::append_json_number(value, r.value, r.signal->decimals);
             std::cout << "    " << r.signal->topic << " = " << value;
             if (!r.signal->unit.empty()) std::cout << " " << r.signal->unit;
-            if (const auto n = r.signal->value_names.find(static_cast<std::int64_t>(r.value)); n != r.signal->value_names.end()) {
-                std::cout << " (" << n->second << ")";
+            if (!r.signal->value_names.empty() && std::fabs(r.value) < 9.2e18 && std::round(r.value) == r.value) {
+                const auto n = r.signal->value_names.find(static_cast<std::int64_t>(r.value));
+                if (n != r.signal->value_names.end()) std::cout << " (" << n->second << ")";
             }
             std::cout << "  [priority " << int{r.signal->priority} << ", qos " << int{r.signal->qos}
                       << (r.signal->retain ? ", retain" : "") << "]";
