@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
+#include <sstream>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -147,5 +149,45 @@ TEST(Uplink, Mqtt311CarriesTheSequenceInThePayload) {
     EXPECT_EQ(up.stats().acknowledged, 10u);
     ASSERT_TRUE(sub.wait_for_count(10, 10s));
     EXPECT_EQ(seqs(sub.messages()), (std::set<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+    up.stop();
+}
+
+TEST(Uplink, Mqtt5CarriesGatewayAndSequenceAsUserProperties) {
+    test::TempDir dir;
+    test::Broker broker(dir);
+    // An MQTT 5 subscriber printing user properties, then the payload.
+    test::Process sub({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-V", "mqttv5", "-q",
+                       "1", "-t", "t/#", "-t", "outpost-test/probe", "-F", "%P|%p"},
+                      dir.file("props.out"));
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            test::publish(broker.port(), "outpost-test/probe", "probe");
+            return test::read_file(dir.file("props.out")).find("probe") != std::string::npos;
+        },
+        10s));
+    outbox::Outbox box({.path = dir.file("o.db")});
+    fill(box, 5);
+    boost::asio::io_context io;
+    uplink::Uplink up(io, options(broker.port()), box);
+    up.start();
+    ASSERT_TRUE(run_until(io, box, [&] { return up.drained(); }, 10s));
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+            const auto text = test::read_file(dir.file("props.out"));
+            return std::count(text.begin(), text.end(), '\n') >= 6;
+        },
+        10s));
+    std::istringstream lines(test::read_file(dir.file("props.out")));
+    std::string line;
+    int checked = 0;
+    while (std::getline(lines, line)) {
+        if (line.find("probe") != std::string::npos) continue;
+        const auto bar = line.find('|');
+        ASSERT_NE(bar, std::string::npos) << line;
+        const auto payload = nlohmann::json::parse(line.substr(bar + 1));
+        EXPECT_EQ(line.substr(0, bar), "gw:gw-test seq:" + std::to_string(payload["seq"].get<std::uint64_t>()));
+        ++checked;
+    }
+    EXPECT_EQ(checked, 5);
     up.stop();
 }
