@@ -71,7 +71,7 @@ bool SocketCanReader::open() {
         const int err = errno;
         ::close(fd);
         std::uint64_t suppressed = 0;
-        if (error_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
+        if (open_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
             core::log_warn("socketcan.open_failed", std::string("cannot open the CAN interface: ") + what,
                            {{"bus", options_.bus_name}, {"interface", options_.interface},
                             {"error", std::strerror(err)}, {"suppressed_since_last", suppressed}});
@@ -211,7 +211,7 @@ void SocketCanReader::read_ready() {
                     stats_.kernel_drops += dropped - last_drop_counter_;  // unsigned wrap is right here
                     last_drop_counter_ = dropped;
                     std::uint64_t suppressed = 0;
-                    if (error_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
+                    if (drop_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
                         core::log_warn("socketcan.kernel_drops", "the kernel dropped CAN frames (receive queue full)",
                                        {{"bus", options_.bus_name}, {"kernel_drops", stats_.kernel_drops}});
                     }

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <utility>
 
 namespace outpost::mapping {
 namespace {
@@ -68,6 +69,15 @@ public:
         if (ec != std::errc{}) return std::nullopt;
         pos_ = static_cast<std::size_t>(end - s_.data());
         return v;
+    }
+    // `<open> number <sep> number <close>`, as in (factor,offset) and [min|max].
+    std::optional<std::pair<double, double>> real_pair(char open, char sep, char close) {
+        if (!literal(open)) return std::nullopt;
+        const auto first = real();
+        if (!first || !literal(sep)) return std::nullopt;
+        const auto second = real();
+        if (!second || !literal(close)) return std::nullopt;
+        return std::pair{*first, *second};
     }
     std::optional<std::string> quoted() {
         skip_space();
@@ -255,27 +265,20 @@ DbcFile parse_dbc(std::string_view text) {
             s.spec.length = static_cast<std::uint16_t>(*length);
             s.spec.byte_order = intel ? ByteOrder::intel : ByteOrder::motorola;
             s.spec.type = minus ? ValueType::signed_int : ValueType::unsigned_int;
-            const bool open = c.literal('(');
-            const auto factor = c.real();
-            const bool comma = c.literal(',');
-            const auto offset = c.real();
-            const bool close = c.literal(')');
-            if (!open || !factor || !comma || !offset || !close) {
+            const auto scale = c.real_pair('(', ',', ')');
+            if (!scale) {
                 error(start_line, "expected (<factor>,<offset>) in signal " + s.name);
                 continue;
             }
-            s.spec.factor = *factor;
-            s.spec.offset = *offset;
-            const bool lb = c.literal('[');
-            const auto minimum = c.real();
-            const bool bar2 = c.literal('|');
-            const auto maximum = c.real();
-            const bool rb = c.literal(']');
-            if (!lb || !minimum || !bar2 || !maximum || !rb) {
+            s.spec.factor = scale->first;
+            s.spec.offset = scale->second;
+            const auto range = c.real_pair('[', '|', ']');
+            if (!range) {
                 error(start_line, "expected [<min>|<max>] in signal " + s.name);
                 continue;
             }
-            if (!(*minimum == 0 && *maximum == 0)) {
+            const auto [minimum, maximum] = *range;
+            if (!(minimum == 0 && maximum == 0)) {
                 s.minimum = minimum;
                 s.maximum = maximum;
             }

@@ -84,7 +84,8 @@ private:
     std::uint32_t last_drop_counter_ = 0;
     bool fd_enabled_ = false;
     bool stopped_ = false;
-    core::LogLimiter error_log_;
+    core::LogLimiter open_log_;  // separate limiters: a flood of drops must not hide an open failure
+    core::LogLimiter drop_log_;
 };
 
 }  // namespace outpost::ingest
