@@ -27,7 +27,14 @@ autosave_interval 0
 user root
 max_queued_messages 0
 CONF
-start_broker() { mosquitto -c "$work/mosquitto.conf" >>"$work/mosquitto.log" 2>&1 & broker=$!; pids+=("$broker"); sleep 0.5; }
+start_broker() {
+  mosquitto -c "$work/mosquitto.conf" >>"$work/mosquitto.log" 2>&1 & broker=$!; pids+=("$broker")
+  wait_until 20 mosquitto_pub -h 127.0.0.1 -p "$port" -t outpost-demo/probe -n 2>/dev/null || { echo "mosquitto did not start"; exit 1; }
+}
+wait_until() {  # wait_until SECONDS COMMAND...: retries COMMAND every 0.2 s
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.2; done
+}
 start_broker
 
 # The demo site, pointed at this broker and a fresh outbox.
@@ -45,7 +52,7 @@ PY
 echo "== subscriber on 127.0.0.1:$port prints every reading (topic  payload)"
 mosquitto_sub -h 127.0.0.1 -p "$port" -c -i outpost-demo-viewer -q 1 -t 'site/#' -F '  %t  %p' > "$work/received.txt" &
 pids+=("$!")
-sleep 0.5
+wait_until 20 grep -q 'as outpost-demo-viewer' "$work/mosquitto.log" || { echo "the subscriber did not connect"; exit 1; }
 
 echo "== gateway: demo site (40 s of BMS traffic, replayed as recorded)"
 ./build-demo/app/outpost run --config "$work/site.json" --exit-after drain --log-format text 2>"$work/outpost.log" &

@@ -55,9 +55,10 @@ ip link set vcan1 up
 
 printf 'listener 1883 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n' > "$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
-sleep 0.5
+# mosquitto_sub gives up at once when the broker is not listening yet, so wait for the broker first.
+wait_for 20 mosquitto_pub -p 1883 -q 1 -t probe -m x 2>/dev/null || fail "mosquitto did not start"
 mosquitto_sub -p 1883 -q 1 -v -t 'site/#' -t probe > "$work/sub.txt" &
-wait_for 10 bash -c "mosquitto_pub -p 1883 -q 1 -t probe -m x; grep -q '^probe' '$work/sub.txt'" || fail "subscriber did not start"
+wait_for 20 bash -c "mosquitto_pub -p 1883 -q 1 -t probe -m x; grep -q '^probe' '$work/sub.txt'" || fail "subscriber did not start"
 
 cat > "$work/site.json" <<JSON
 {
