@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sqlite3.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 
 #include <chrono>
 #include <cstdio>
@@ -130,10 +131,15 @@ int bench_drain(long n, long window, int port, const char* path) {
                 cursor = seq;
                 payload = "{\"gw\":\"bench-gw\",\"seq\":" + std::to_string(seq) + "," +
                           reinterpret_cast<const char*>(sqlite3_column_text(sel, 2)) + "}";
+                // The same MQTT 5 user properties as Outpost: gateway id and sequence number.
+                mosquitto_property* props = nullptr;
+                mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "gw", "bench-gw");
+                mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "seq", std::to_string(seq).c_str());
                 int mid = 0;
-                mosquitto_publish(m, &mid, reinterpret_cast<const char*>(sqlite3_column_text(sel, 1)),
-                                  static_cast<int>(payload.size()), payload.data(), sqlite3_column_int(sel, 3),
-                                  sqlite3_column_int(sel, 4) != 0);
+                mosquitto_publish_v5(m, &mid, reinterpret_cast<const char*>(sqlite3_column_text(sel, 1)),
+                                     static_cast<int>(payload.size()), payload.data(), sqlite3_column_int(sel, 3),
+                                     sqlite3_column_int(sel, 4) != 0, props);
+                mosquitto_property_free_all(&props);
                 mid_to_seq[static_cast<std::size_t>(mid)] = seq;
                 ++d.inflight;
                 ++sent;

@@ -205,16 +205,19 @@ void Uplink::wait_read() {
     const auto gen = generation_;
     socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this, gen](boost::system::error_code ec) {
         if (ec || gen != generation_ || !mosq_) return;
-        const int rc = mosquitto_loop_read(mosq_, 1);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            handle_completions();
-            lost(rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO ? "connection closed by the broker or the network"
-                                                                   : mosquitto_strerror(rc));
-            return;
-        }
+        if (!read_packets()) return;
         after_io();
         if (gen == generation_) wait_read();
     });
+}
+
+bool Uplink::read_packets() {
+    const int rc = mosquitto_loop_read(mosq_, 1);
+    if (rc == MOSQ_ERR_SUCCESS) return true;
+    handle_completions();
+    lost(rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO ? "connection closed by the broker or the network"
+                                                           : mosquitto_strerror(rc));
+    return false;
 }
 
 void Uplink::arm_write() {
@@ -349,6 +352,13 @@ void Uplink::tick() {
     tick_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || state_ == State::stopped) return;
         if (mosq_ && (state_ == State::connected || state_ == State::connecting)) {
+            // libmosquitto reads at most as many packets per call as it has messages in flight, and
+            // Asio's epoll is edge-triggered: a packet left behind (a PINGRESP after the last PUBACK)
+            // would wait for the next arrival. Collect it here, well within the keepalive.
+            if (state_ == State::connected && !read_packets()) {
+                tick();
+                return;
+            }
             const int rc = mosquitto_loop_misc(mosq_);
             if (rc != MOSQ_ERR_SUCCESS) {
                 lost(std::string("keepalive: ") + mosquitto_strerror(rc));

@@ -94,6 +94,7 @@ private:
     void schedule_reconnect();
     void close_handle();
     void wait_read();
+    bool read_packets();  // false: the connection is gone (already handled)
     void arm_write();
     void after_io();
     void handle_completions();
