@@ -5,7 +5,7 @@ set -eu
 what=${1:-build}
 build="build-essential cmake pkg-config libmosquitto-dev libboost1.81-dev libsqlite3-dev nlohmann-json3-dev"
 run="mosquitto mosquitto-clients python3 time"
-test="libgtest-dev sqlite3 linux-image-amd64 qemu-system-x86 busybox-static can-utils iproute2 kmod xz-utils cpio"
+test="libgtest-dev sqlite3 openssl linux-image-amd64 qemu-system-x86 busybox-static can-utils iproute2 kmod xz-utils cpio"
 case $what in
   build) pkgs="$build" ;;
   demo)  pkgs="$build $run" ;;

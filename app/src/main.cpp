@@ -1,5 +1,7 @@
 #include <malloc.h>
 
+#include <csignal>
+
 #include <string>
 #include <vector>
 
@@ -11,5 +13,8 @@ int main(int argc, char** argv) {
     // message; keeping a few MB at the top removes those syscalls. The heap stays a few MB.
     mallopt(M_TRIM_THRESHOLD, 4 << 20);
     mallopt(M_TOP_PAD, 1 << 20);
+    // A write to a connection the broker already closed (inside OpenSSL, which cannot ask for
+    // MSG_NOSIGNAL) must become an error code, not the end of the process.
+    std::signal(SIGPIPE, SIG_IGN);
     return outpost::app::command_main(std::vector<std::string>(argv + 1, argv + argc));
 }

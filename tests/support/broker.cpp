@@ -4,22 +4,48 @@
 #include <csignal>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 namespace outpost::test {
 
-Broker::Broker(const TempDir& dir, int port, bool persistent) : port_(port ? port : free_port()) {
+Broker::Broker(const TempDir& dir, int port, bool persistent, const std::string& secured_listener)
+    : port_(port ? port : free_port()) {
     static int count = 0;
     const std::string name = "mosquitto-" + std::to_string(++count);
     config_ = dir.file(name + ".conf");
     log_ = dir.file(name + ".log");
-    write_file(config_, "listener " + std::to_string(port_) + " 127.0.0.1\n"
+    write_file(config_, std::string(secured_listener.empty() ? "" : "per_listener_settings true\n") +
+                        "listener " + std::to_string(port_) + " 127.0.0.1\n"
                         "allow_anonymous true\n"
                         + (persistent ? "persistence true\npersistence_location " + dir.path().string() +
-                                            "/\nautosave_interval 0\nuser root\n"
+                                            "/\nautosave_interval 0\n"
                                       : std::string("persistence false\n")) +
+                        // As root, mosquitto would drop to user mosquitto, who cannot read the
+                        // test's directory (persistence, certificates, password file).
+                        "user root\n" +
                         "max_queued_messages 0\n"
-                        "log_type error\nlog_type warning\nlog_type notice\n");
+                        "log_type error\nlog_type warning\nlog_type notice\n" + secured_listener);
     start();
+}
+
+TestPki make_test_pki(const TempDir& dir) {
+    TestPki pki{dir.file("ca.crt"), dir.file("server.crt"), dir.file("server.key"), dir.file("other-ca.crt")};
+    const auto log = dir.file("openssl.log");
+    const auto openssl = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), "openssl");
+        if (run(args, log) != 0) throw std::runtime_error("openssl failed: " + read_file(log));
+    };
+    for (const auto& [key, crt, cn] : {std::tuple{dir.file("ca.key"), pki.ca, "outpost test CA"},
+                                       std::tuple{dir.file("other-ca.key"), pki.other_ca, "some other CA"}}) {
+        openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", std::string("/CN=") + cn,
+                 "-keyout", key, "-out", crt});
+    }
+    openssl({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", pki.server_key, "-out",
+             dir.file("server.csr")});
+    write_file(dir.file("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    openssl({"x509", "-req", "-in", dir.file("server.csr"), "-CA", pki.ca, "-CAkey", dir.file("ca.key"),
+             "-CAcreateserial", "-days", "2", "-extfile", dir.file("server.ext"), "-out", pki.server_cert});
+    return pki;
 }
 
 Broker::~Broker() { process_.stop(); }

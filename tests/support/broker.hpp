@@ -17,7 +17,9 @@ public:
     // Starts mosquitto on a free port (or `port`), waiting until it accepts connections. A
     // persistent broker saves its sessions (subscriptions, queued messages) when stopped with
     // stop() and restores them at start(), so a persistent subscriber misses nothing across it.
-    explicit Broker(const TempDir& dir, int port = 0, bool persistent = false);
+    // `secured_listener` adds a second listener (TLS, passwords) after the anonymous plain one the
+    // subscribers use; security settings then apply per listener.
+    explicit Broker(const TempDir& dir, int port = 0, bool persistent = false, const std::string& secured_listener = "");
     ~Broker();
 
     int port() const noexcept { return port_; }
@@ -59,6 +61,16 @@ private:
     std::string out_;
     Process process_;
 };
+
+// A throw-away PKI made with the openssl command: a CA, a server certificate for localhost and
+// 127.0.0.1 signed by it, and an unrelated second CA.
+struct TestPki {
+    std::string ca;
+    std::string server_cert;
+    std::string server_key;
+    std::string other_ca;
+};
+TestPki make_test_pki(const TempDir& dir);
 
 // Publishes one message with mosquitto_pub (QoS 1).
 void publish(int port, const std::string& topic, const std::string& payload);

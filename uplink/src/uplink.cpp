@@ -7,7 +7,10 @@
 #include <random>
 #include <stdexcept>
 
+#include <sys/socket.h>
+
 #include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
@@ -35,7 +38,6 @@ Uplink::Uplink(boost::asio::io_context& io, UplinkOptions options, outbox::Outbo
     : io_(io),
       options_(std::move(options)),
       outbox_(outbox),
-      resolver_(io),
       socket_(io),
       retry_timer_(io),
       connect_timer_(io),
@@ -48,13 +50,17 @@ Uplink::Uplink(boost::asio::io_context& io, UplinkOptions options, outbox::Outbo
 }
 
 Uplink::~Uplink() {
+    alive_.reset();
+    connector_.join();  // waits for a connect in progress (at most the resolver's timeout)
     close_handle();
 }
+
+void Uplink::HandleDeleter::operator()(mosquitto* m) const noexcept { mosquitto_destroy(m); }
 
 void Uplink::start() {
     started_ = std::chrono::steady_clock::now();
     state_ = State::idle;
-    resolve();
+    open();
     tick();
 }
 
@@ -63,7 +69,6 @@ void Uplink::stop() {
     retry_timer_.cancel();
     connect_timer_.cancel();
     tick_timer_.cancel();
-    resolver_.cancel();
     if (mosq_ && stats_.connected) {
         mosquitto_disconnect(mosq_);
         mosquitto_loop_write(mosq_, 1);
@@ -81,57 +86,68 @@ void Uplink::notify() {
     if (state_ == State::connected && !in_after_io_) after_io();
 }
 
-void Uplink::resolve() {
-    state_ = State::resolving;
-    const auto gen = ++generation_;
-    resolver_.async_resolve(options_.host, std::to_string(options_.port),
-                            [this, gen](boost::system::error_code ec, boost::asio::ip::tcp::resolver::results_type r) {
-                                if (gen != generation_ || state_ == State::stopped) return;
-                                if (ec || r.empty()) {
-                                    lost("cannot resolve " + options_.host + ": " + ec.message());
-                                    return;
-                                }
-                                // With TLS, libmosquitto needs the name to verify the certificate.
-                                open(options_.tls.enabled ? options_.host
-                                                          : r.begin()->endpoint().address().to_string());
-                            });
-}
-
-void Uplink::open(const std::string& address) {
+void Uplink::open() {
     close_handle();
     ++stats_.connect_attempts;
-    mosq_ = mosquitto_new(options_.client_id.c_str(), true, this);
-    if (!mosq_) {
+    Handle handle(mosquitto_new(options_.client_id.c_str(), true, this));
+    if (!handle) {
         lost("mosquitto_new failed (out of memory?)");
         return;
     }
-    mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION,
+    mosquitto* m = handle.get();
+    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
                          options_.protocol == MqttProtocol::v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
-    mosquitto_connect_v5_callback_set(mosq_, &Uplink::on_connect_cb);
-    mosquitto_disconnect_v5_callback_set(mosq_, &Uplink::on_disconnect_cb);
-    mosquitto_publish_v5_callback_set(mosq_, &Uplink::on_publish_cb);
+    mosquitto_connect_v5_callback_set(m, &Uplink::on_connect_cb);
+    mosquitto_disconnect_v5_callback_set(m, &Uplink::on_disconnect_cb);
+    mosquitto_publish_v5_callback_set(m, &Uplink::on_publish_cb);
     if (!options_.username.empty()) {
-        mosquitto_username_pw_set(mosq_, options_.username.c_str(),
+        mosquitto_username_pw_set(m, options_.username.c_str(),
                                   options_.password.empty() ? nullptr : options_.password.c_str());
     }
     if (options_.tls.enabled) {
         const auto opt = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
-        const int rc = mosquitto_tls_set(mosq_, opt(options_.tls.ca_file), nullptr, opt(options_.tls.cert_file),
+        const int rc = mosquitto_tls_set(m, opt(options_.tls.ca_file), nullptr, opt(options_.tls.cert_file),
                                          opt(options_.tls.key_file), nullptr);
         if (rc != MOSQ_ERR_SUCCESS) {
             lost(std::string("TLS set-up failed: ") + mosquitto_strerror(rc));
             return;
         }
-        mosquitto_tls_insecure_set(mosq_, !options_.tls.verify_hostname);
+        mosquitto_tls_insecure_set(m, !options_.tls.verify_hostname);
     }
     connack_rc_ = -1;
     disconnect_seen_ = false;
     completions_.clear();
-    const int rc = mosquitto_connect_bind_async(mosq_, address.c_str(), options_.port, options_.keepalive_s, nullptr);
+    state_ = State::resolving;
+    const auto gen = ++generation_;
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([this, gen](boost::system::error_code tec) {
+        if (tec || gen != generation_) return;
+        if (state_ == State::resolving) lost("the broker's address was not resolved and connected within the connect timeout");
+        if (state_ == State::connecting) lost("no CONNACK within the connect timeout");
+    });
+    // libmosquitto resolves the host name with a blocking getaddrinfo (it must: TLS verifies and
+    // sends that name), which can hang for the resolver's timeout while the link is down. It runs
+    // on the connector thread; the handle comes back to this thread with the result.
+    boost::asio::post(connector_, [this, gen, handle = std::move(handle)]() mutable {
+        errno = 0;
+        const int rc = mosquitto_connect_bind_async(handle.get(), options_.host.c_str(), options_.port,
+                                                    options_.keepalive_s, nullptr);
+        const int err = errno;
+        boost::asio::post(io_, [this, gen, alive = std::weak_ptr<char>(alive_), handle = std::move(handle), rc,
+                                err]() mutable {
+            if (!alive.expired() && gen == generation_ && state_ == State::resolving) {
+                socket_started(std::move(handle), rc, err);
+            }
+        });
+    });
+}
+
+void Uplink::socket_started(Handle handle, int rc, int err) {
+    mosq_ = handle.release();
     const int fd = mosquitto_socket(mosq_);
     if (rc != MOSQ_ERR_SUCCESS || fd < 0) {
-        lost(std::string("connect to ") + address + ":" + std::to_string(options_.port) + " failed: " +
-             (rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc)));
+        lost("connect to " + options_.host + ":" + std::to_string(options_.port) + " failed: " +
+             (rc == MOSQ_ERR_ERRNO ? std::strerror(err) : mosquitto_strerror(rc)));
         return;
     }
     boost::system::error_code ec;
@@ -141,11 +157,6 @@ void Uplink::open(const std::string& address) {
         return;
     }
     state_ = State::connecting;
-    const auto gen = ++generation_;
-    connect_timer_.expires_after(options_.connect_timeout);
-    connect_timer_.async_wait([this, gen](boost::system::error_code tec) {
-        if (!tec && gen == generation_ && state_ == State::connecting) lost("no CONNACK within the connect timeout");
-    });
     wait_read();
     arm_write();
 }
@@ -190,6 +201,10 @@ void Uplink::lost(const std::string& why) {
     }
 }
 
+const char* Uplink::connack_text(int rc) const {
+    return options_.protocol == MqttProtocol::v5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc);
+}
+
 void Uplink::schedule_reconnect() {
     state_ = State::waiting;
     const auto delay = backoff_.next();
@@ -197,7 +212,7 @@ void Uplink::schedule_reconnect() {
     const auto gen = generation_;
     core::log(core::LogLevel::debug, "uplink.retry", "next connection attempt scheduled", {{"delay_ms", delay.count()}});
     retry_timer_.async_wait([this, gen](boost::system::error_code ec) {
-        if (!ec && gen == generation_ && state_ == State::waiting) resolve();
+        if (!ec && gen == generation_ && state_ == State::waiting) open();
     });
 }
 
@@ -211,10 +226,33 @@ void Uplink::wait_read() {
     });
 }
 
+bool Uplink::tcp_connect_failed() {
+    if (state_ != State::connecting) return false;
+    // While the TCP connect is pending, a readiness event that leaves the socket unconnected
+    // means the connect failed. libmosquitto's TLS handshake would otherwise retry writing to
+    // the dead socket on every event, never reporting it.
+    const int fd = mosquitto_socket(mosq_);
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0) return false;
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0 || err == 0) err = ECONNREFUSED;
+    lost("connect to " + options_.host + ":" + std::to_string(options_.port) + " failed: " + std::strerror(err));
+    return true;
+}
+
 bool Uplink::read_packets() {
+    if (tcp_connect_failed()) return false;
     const int rc = mosquitto_loop_read(mosq_, 1);
     if (rc == MOSQ_ERR_SUCCESS) return true;
     handle_completions();
+    if (connack_rc_ > 0) {
+        // A refusing CONNACK (bad credentials, banned client id...): libmosquitto reports the
+        // closed connection, the reason code says why.
+        lost(std::string("broker refused the connection: ") + connack_text(connack_rc_));
+        return false;
+    }
     lost(rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO ? "connection closed by the broker or the network"
                                                            : mosquitto_strerror(rc));
     return false;
@@ -227,7 +265,7 @@ void Uplink::arm_write() {
     socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write, [this, gen](boost::system::error_code ec) {
         if (gen != generation_) return;
         write_waiting_ = false;
-        if (ec || !mosq_) return;
+        if (ec || !mosq_ || tcp_connect_failed()) return;
         const int rc = mosquitto_loop_write(mosq_, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
             lost(std::string("write failed: ") + mosquitto_strerror(rc));
@@ -270,9 +308,7 @@ void Uplink::after_io() {
             connack_rc_ = -1;
             if (rc != 0) {
                 in_after_io_ = false;
-                const char* text = options_.protocol == MqttProtocol::v5 ? mosquitto_reason_string(rc)
-                                                                          : mosquitto_connack_string(rc);
-                lost(std::string("broker refused the connection: ") + text);
+                lost(std::string("broker refused the connection: ") + connack_text(rc));
                 return;
             }
             state_ = State::connected;

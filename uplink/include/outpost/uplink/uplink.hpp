@@ -7,7 +7,9 @@
 // the last one left unacknowledged, before anything newer at the same priority.
 //
 // Thread: all members run on the io_context's thread; libmosquitto callbacks fire inside the
-// loop calls this class makes on that thread.
+// loop calls this class makes on that thread. The one exception is the connect call itself
+// (name resolution blocks), made on a private connector thread while this thread keeps
+// ingesting; the handle is not touched here until it comes back.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -15,7 +17,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -88,12 +90,19 @@ public:
 private:
     enum class State { idle, resolving, connecting, connected, waiting, stopped };
 
-    void resolve();
-    void open(const std::string& address);
+    struct HandleDeleter {
+        void operator()(mosquitto* m) const noexcept;
+    };
+    using Handle = std::unique_ptr<mosquitto, HandleDeleter>;
+
+    void open();
+    void socket_started(Handle handle, int rc, int err);
     void lost(const std::string& why);
     void schedule_reconnect();
+    const char* connack_text(int rc) const;
     void close_handle();
     void wait_read();
+    bool tcp_connect_failed();  // true: it failed and was handled
     bool read_packets();  // false: the connection is gone (already handled)
     void arm_write();
     void after_io();
@@ -108,7 +117,6 @@ private:
     boost::asio::io_context& io_;
     UplinkOptions options_;
     outbox::Outbox& outbox_;
-    boost::asio::ip::tcp::resolver resolver_;
     boost::asio::posix::stream_descriptor socket_;
     boost::asio::steady_timer retry_timer_;
     boost::asio::steady_timer connect_timer_;
@@ -138,6 +146,10 @@ private:
     bool disconnect_seen_ = false;
 
     UplinkStats stats_;
+    // Runs libmosquitto's connect, which resolves the host name with a blocking call; completions
+    // come back through io_ and are dropped once this object is gone.
+    boost::asio::thread_pool connector_{1};
+    std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 
 }  // namespace outpost::uplink

@@ -1,0 +1,143 @@
+// The uplink against a mosquitto that demands TLS or a password, as cloud brokers do.
+#include "outpost/uplink/uplink.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include <boost/asio/io_context.hpp>
+
+#include "broker.hpp"
+
+using namespace outpost;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Site {
+    test::TempDir dir;
+    test::TestPki pki = test::make_test_pki(dir);
+    int secured_port = test::free_port();
+};
+
+uplink::UplinkOptions options(const std::string& host, int port) {
+    uplink::UplinkOptions o;
+    o.gateway_id = "gw-secure";
+    o.host = host;
+    o.port = static_cast<std::uint16_t>(port);
+    o.backoff_initial = 50ms;
+    o.backoff_max = 300ms;
+    o.connect_timeout = 3s;
+    return o;
+}
+
+void fill(outbox::Outbox& box, int n) {
+    for (int i = 0; i < n; ++i) {
+        core::Message m;
+        m.topic = "t/secure";
+        m.body = "\"value\":" + std::to_string(i);
+        box.stage(std::move(m));
+    }
+    ASSERT_FALSE(box.commit());
+}
+
+bool run_until(boost::asio::io_context& io, outbox::Outbox& box, const std::function<bool()>& done,
+               std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        io.run_for(20ms);
+        (void)box.commit();
+    }
+    return true;
+}
+
+std::string tls_listener(const Site& s) {
+    return "listener " + std::to_string(s.secured_port) + " 127.0.0.1\nallow_anonymous true\ncafile " + s.pki.ca +
+           "\ncertfile " + s.pki.server_cert + "\nkeyfile " + s.pki.server_key + "\n";
+}
+
+}  // namespace
+
+TEST(UplinkTls, VerifiesTheBrokerCertificateAndHostNameThenDelivers) {
+    Site s;
+    test::Broker broker(s.dir, 0, false, tls_listener(s));
+    ASSERT_TRUE(test::wait_for_port(s.secured_port, 10s));
+    test::Subscriber sub(s.dir, broker.port(), "t/#");
+    outbox::Outbox box({.path = s.dir.file("o.db")});
+    fill(box, 50);
+    auto o = options("localhost", s.secured_port);
+    o.tls = {.enabled = true, .ca_file = s.pki.ca, .verify_hostname = true};
+    boost::asio::io_context io;
+    uplink::Uplink up(io, o, box);
+    up.start();
+    ASSERT_TRUE(run_until(io, box, [&] { return up.drained(); }, 20s));
+    ASSERT_TRUE(sub.wait_for_count(50, 10s));
+    std::set<std::uint64_t> seqs;
+    for (const auto& r : sub.messages()) seqs.insert(r.payload["seq"].get<std::uint64_t>());
+    EXPECT_EQ(seqs.size(), 50u);
+    EXPECT_EQ(*seqs.rbegin(), 50u);
+    EXPECT_EQ(up.stats().connects, 1u);
+    up.stop();
+}
+
+TEST(UplinkTls, RefusesABrokerItCannotVerifyAndKeepsEverything) {
+    Site s;
+    test::Broker broker(s.dir, 0, false, tls_listener(s));
+    ASSERT_TRUE(test::wait_for_port(s.secured_port, 10s));
+    outbox::Outbox box({.path = s.dir.file("o.db")});
+    fill(box, 20);
+    auto o = options("localhost", s.secured_port);
+    o.tls = {.enabled = true, .ca_file = s.pki.other_ca, .verify_hostname = true};
+    boost::asio::io_context io;
+    testing::internal::CaptureStderr();
+    uplink::Uplink up(io, o, box);
+    up.start();
+    io.run_for(1500ms);
+    const auto log = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(up.stats().connects, 0u);
+    EXPECT_GE(up.stats().connect_failures, 2u);
+    EXPECT_EQ(up.stats().published, 0u);
+    EXPECT_EQ(box.stats().rows, 20u);
+    EXPECT_NE(log.find("uplink.connect_failed"), std::string::npos) << log;
+    up.stop();
+}
+
+TEST(UplinkAuth, AWrongPasswordIsRefusedAndRetriedTheRightOneDelivers) {
+    Site s;
+    const auto passwords = s.dir.file("passwords");
+    ASSERT_EQ(test::run({"mosquitto_passwd", "-c", "-b", passwords, "gw-secure", "s3cret"}, s.dir.file("passwd.log")), 0);
+    test::Broker broker(s.dir, 0, false,
+                        "listener " + std::to_string(s.secured_port) +
+                            " 127.0.0.1\nallow_anonymous false\npassword_file " + passwords + "\n");
+    ASSERT_TRUE(test::wait_for_port(s.secured_port, 10s));
+    test::Subscriber sub(s.dir, broker.port(), "t/#");
+    outbox::Outbox box({.path = s.dir.file("o.db")});
+    fill(box, 30);
+    {
+        auto o = options("127.0.0.1", s.secured_port);
+        o.username = "gw-secure";
+        o.password = "wrong";
+        boost::asio::io_context io;
+        testing::internal::CaptureStderr();
+        uplink::Uplink up(io, o, box);
+        up.start();
+        io.run_for(1500ms);
+        const auto log = testing::internal::GetCapturedStderr();
+        EXPECT_EQ(up.stats().connects, 0u);
+        EXPECT_GE(up.stats().connect_failures, 2u);
+        EXPECT_EQ(box.stats().rows, 30u);
+        EXPECT_NE(log.find("broker refused the connection"), std::string::npos) << log;
+        up.stop();
+    }
+    auto o = options("127.0.0.1", s.secured_port);
+    o.username = "gw-secure";
+    o.password = "s3cret";
+    boost::asio::io_context io;
+    uplink::Uplink up(io, o, box);
+    up.start();
+    ASSERT_TRUE(run_until(io, box, [&] { return up.drained(); }, 20s));
+    EXPECT_TRUE(sub.wait_for_count(30, 10s));
+    EXPECT_EQ(box.stats().rows, 0u);
+    up.stop();
+}
