@@ -8,9 +8,12 @@
 #include <boost/asio/io_context.hpp>
 
 #include "broker.hpp"
+#include "uplink_harness.hpp"
 
 using namespace outpost;
 using namespace std::chrono_literals;
+using test::fill;
+using test::run_until;
 
 namespace {
 
@@ -29,27 +32,6 @@ uplink::UplinkOptions options(const std::string& host, int port) {
     o.backoff_max = 300ms;
     o.connect_timeout = 3s;
     return o;
-}
-
-void fill(outbox::Outbox& box, int n) {
-    for (int i = 0; i < n; ++i) {
-        core::Message m;
-        m.topic = "t/secure";
-        m.body = "\"value\":" + std::to_string(i);
-        box.stage(std::move(m));
-    }
-    ASSERT_FALSE(box.commit());
-}
-
-bool run_until(boost::asio::io_context& io, outbox::Outbox& box, const std::function<bool()>& done,
-               std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        io.run_for(20ms);
-        (void)box.commit();
-    }
-    return true;
 }
 
 std::string tls_listener(const Site& s) {

@@ -11,9 +11,12 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "broker.hpp"
+#include "uplink_harness.hpp"
 
 using namespace outpost;
 using namespace std::chrono_literals;
+using test::fill;
+using test::run_until;
 
 namespace {
 
@@ -27,28 +30,6 @@ uplink::UplinkOptions options(int port, std::size_t window = 64) {
     return o;
 }
 
-void fill(outbox::Outbox& box, int n, std::uint8_t priority = 5) {
-    for (int i = 0; i < n; ++i) {
-        core::Message m;
-        m.topic = "t/p" + std::to_string(priority);
-        m.body = "\"value\":" + std::to_string(i);
-        m.priority = priority;
-        box.stage(std::move(m));
-    }
-    ASSERT_FALSE(box.commit());
-}
-
-// Runs the io_context until `done` or the timeout, committing acknowledgements as the gateway does.
-bool run_until(boost::asio::io_context& io, outbox::Outbox& box, const std::function<bool()>& done,
-               std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        io.run_for(20ms);
-        (void)box.commit();
-    }
-    return true;
-}
 
 std::set<std::uint64_t> seqs(const std::vector<test::Received>& got) {
     std::set<std::uint64_t> s;
