@@ -39,13 +39,33 @@ std::string tls_listener(const Site& s) {
            "\ncertfile " + s.pki.server_cert + "\nkeyfile " + s.pki.server_key + "\n";
 }
 
+// Runs an uplink the broker refuses for 1.5 s: what it counted and what it logged.
+struct Refused {
+    uplink::UplinkStats stats;
+    std::string log;
+};
+Refused refused_for_a_while(const uplink::UplinkOptions& o, outbox::Outbox& box) {
+    boost::asio::io_context io;
+    testing::internal::CaptureStderr();
+    uplink::Uplink up(io, o, box);
+    up.start();
+    io.run_for(1500ms);
+    Refused r{up.stats(), testing::internal::GetCapturedStderr()};
+    up.stop();
+    return r;
+}
+
+// A broker with a TLS listener on the site's secured port.
+struct TlsSite : Site {
+    test::Broker broker{dir, 0, false, tls_listener(*this)};
+};
+
 }  // namespace
 
 TEST(UplinkTls, VerifiesTheBrokerCertificateAndHostNameThenDelivers) {
-    Site s;
-    test::Broker broker(s.dir, 0, false, tls_listener(s));
+    TlsSite s;
     ASSERT_TRUE(test::wait_for_port(s.secured_port, 10s));
-    test::Subscriber sub(s.dir, broker.port(), "t/#");
+    test::Subscriber sub(s.dir, s.broker.port(), "t/#");
     outbox::Outbox box({.path = s.dir.file("o.db")});
     fill(box, 50);
     auto o = options("localhost", s.secured_port);
@@ -64,25 +84,18 @@ TEST(UplinkTls, VerifiesTheBrokerCertificateAndHostNameThenDelivers) {
 }
 
 TEST(UplinkTls, RefusesABrokerItCannotVerifyAndKeepsEverything) {
-    Site s;
-    test::Broker broker(s.dir, 0, false, tls_listener(s));
+    TlsSite s;
     ASSERT_TRUE(test::wait_for_port(s.secured_port, 10s));
     outbox::Outbox box({.path = s.dir.file("o.db")});
     fill(box, 20);
     auto o = options("localhost", s.secured_port);
     o.tls = {.enabled = true, .ca_file = s.pki.other_ca, .verify_hostname = true};
-    boost::asio::io_context io;
-    testing::internal::CaptureStderr();
-    uplink::Uplink up(io, o, box);
-    up.start();
-    io.run_for(1500ms);
-    const auto log = testing::internal::GetCapturedStderr();
-    EXPECT_EQ(up.stats().connects, 0u);
-    EXPECT_GE(up.stats().connect_failures, 2u);
-    EXPECT_EQ(up.stats().published, 0u);
+    const auto r = refused_for_a_while(o, box);
+    EXPECT_EQ(r.stats.connects, 0u);
+    EXPECT_GE(r.stats.connect_failures, 2u);
+    EXPECT_EQ(r.stats.published, 0u);
     EXPECT_EQ(box.stats().rows, 20u);
-    EXPECT_NE(log.find("uplink.connect_failed"), std::string::npos) << log;
-    up.stop();
+    EXPECT_NE(r.log.find("uplink.connect_failed"), std::string::npos) << r.log;
 }
 
 TEST(UplinkAuth, AWrongPasswordIsRefusedAndRetriedTheRightOneDelivers) {
@@ -100,17 +113,11 @@ TEST(UplinkAuth, AWrongPasswordIsRefusedAndRetriedTheRightOneDelivers) {
         auto o = options("127.0.0.1", s.secured_port);
         o.username = "gw-secure";
         o.password = "wrong";
-        boost::asio::io_context io;
-        testing::internal::CaptureStderr();
-        uplink::Uplink up(io, o, box);
-        up.start();
-        io.run_for(1500ms);
-        const auto log = testing::internal::GetCapturedStderr();
-        EXPECT_EQ(up.stats().connects, 0u);
-        EXPECT_GE(up.stats().connect_failures, 2u);
+        const auto r = refused_for_a_while(o, box);
+        EXPECT_EQ(r.stats.connects, 0u);
+        EXPECT_GE(r.stats.connect_failures, 2u);
         EXPECT_EQ(box.stats().rows, 30u);
-        EXPECT_NE(log.find("broker refused the connection"), std::string::npos) << log;
-        up.stop();
+        EXPECT_NE(r.log.find("broker refused the connection"), std::string::npos) << r.log;
     }
     auto o = options("127.0.0.1", s.secured_port);
     o.username = "gw-secure";

@@ -128,13 +128,12 @@ void Uplink::open() {
     // libmosquitto resolves the host name with a blocking getaddrinfo (it must: TLS verifies and
     // sends that name), which can hang for the resolver's timeout while the link is down. It runs
     // on the connector thread; the handle comes back to this thread with the result.
-    boost::asio::post(connector_, [this, gen, handle = std::move(handle)]() mutable {
+    boost::asio::post(connector_, [this, gen, alive = std::weak_ptr<char>(alive_), handle = std::move(handle)]() mutable {
         errno = 0;
         const int rc = mosquitto_connect_bind_async(handle.get(), options_.host.c_str(), options_.port,
                                                     options_.keepalive_s, nullptr);
         const int err = errno;
-        boost::asio::post(io_, [this, gen, alive = std::weak_ptr<char>(alive_), handle = std::move(handle), rc,
-                                err]() mutable {
+        boost::asio::post(io_, [this, gen, alive = std::move(alive), handle = std::move(handle), rc, err]() mutable {
             if (!alive.expired() && gen == generation_ && state_ == State::resolving) {
                 socket_started(std::move(handle), rc, err);
             }
