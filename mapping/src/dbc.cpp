@@ -45,17 +45,12 @@ public:
         if (pos_ == start) return std::nullopt;
         return s_.substr(start, pos_ - start);
     }
-    std::optional<std::uint64_t> unsigned_number() {
+    std::optional<std::uint64_t> unsigned_number() { return integer<std::uint64_t>(); }
+    std::optional<std::int64_t> signed_number() { return integer<std::int64_t>(); }
+    template <typename T>
+    std::optional<T> integer() {
         skip_space();
-        std::uint64_t v = 0;
-        const auto [end, ec] = std::from_chars(s_.data() + pos_, s_.data() + s_.size(), v);
-        if (ec != std::errc{}) return std::nullopt;
-        pos_ = static_cast<std::size_t>(end - s_.data());
-        return v;
-    }
-    std::optional<std::int64_t> signed_number() {
-        skip_space();
-        std::int64_t v = 0;
+        T v = 0;
         const auto [end, ec] = std::from_chars(s_.data() + pos_, s_.data() + s_.size(), v);
         if (ec != std::errc{}) return std::nullopt;
         pos_ = static_cast<std::size_t>(end - s_.data());
