@@ -6,58 +6,6 @@
 
 namespace outpost::mapping {
 
-bool append_json_number(std::string& out, double value, int decimals) {
-    if (!std::isfinite(value)) return false;
-    char buf[64];
-    std::to_chars_result r{};
-    if (decimals < 0) {
-        r = std::to_chars(buf, buf + sizeof buf, value);
-    } else {
-        r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, decimals);
-        if (r.ec == std::errc{} && decimals > 0) {
-            while (r.ptr[-1] == '0') --r.ptr;
-            if (r.ptr[-1] == '.') --r.ptr;
-        }
-    }
-    if (r.ec != std::errc{}) return false;
-    std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
-    if (text == "-0") text = "0";
-    out.append(text);
-    return true;
-}
-
-void append_timestamp(std::string& out, std::int64_t ns) {
-    if (ns < 0) ns = 0;
-    const std::int64_t us = ns / 1000;
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, us / 1'000'000);
-    *r.ptr++ = '.';
-    const auto frac = static_cast<int>(us % 1'000'000);
-    for (int div = 100000; div > 0; div /= 10) *r.ptr++ = static_cast<char>('0' + (frac / div) % 10);
-    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
-}
-
-void append_json_string(std::string& out, std::string_view text) {
-    out += '"';
-    for (const char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-}
-
 Mapper::Mapper(Mapping mapping) : mapping_(std::move(mapping)) {
     state_.resize(mapping_.can.size());
     for (std::size_t i = 0; i < mapping_.can.size(); ++i) {
@@ -150,26 +98,9 @@ std::size_t Mapper::map_rule(std::size_t index, const core::CanFrame& frame, std
         }
         core::Message m;
         m.body.reserve(80);
-        m.body += "\"ts\":";
-        append_timestamp(m.body, frame.timestamp_ns);
-        m.body += ",\"value\":";
-        if (!append_json_number(m.body, *value, signal.decimals)) {
+        if (!append_reading_body(m.body, frame.timestamp_ns, *value, signal.decimals, signal.unit, signal.value_names)) {
             ++stats_.decode_errors;
             continue;
-        }
-        if (!signal.unit.empty()) {
-            m.body += ",\"unit\":";
-            append_json_string(m.body, signal.unit);
-        }
-        if (!signal.value_names.empty()) {
-            const double rounded = std::round(*value);
-            if (rounded == *value && std::fabs(rounded) < 9.2e18) {
-                const auto name = signal.value_names.find(static_cast<std::int64_t>(rounded));
-                if (name != signal.value_names.end()) {
-                    m.body += ",\"text\":";
-                    append_json_string(m.body, name->second);
-                }
-            }
         }
         if (masked) {
             char buf[24];
@@ -185,27 +116,6 @@ std::size_t Mapper::map_rule(std::size_t index, const core::CanFrame& frame, std
         ++produced;
     }
     return produced;
-}
-
-bool Mapper::rate_allows(const RateControl& rate, SignalState& state, double value, std::int64_t now_ns) {
-    if (state.seen) {
-        const std::int64_t elapsed_ns = now_ns - state.last_ns;
-        // Time going backwards (a clock step, a second log) starts the signal over.
-        if (elapsed_ns >= 0) {
-            if (rate.min_interval_ms > 0 && elapsed_ns < rate.min_interval_ms * 1'000'000) return false;
-            bool changed = true;
-            if (rate.changes_only()) {
-                const double diff = std::fabs(value - state.last_value);
-                changed = (rate.deadband > 0 && diff > rate.deadband) ||
-                          (rate.deadband_percent > 0 &&
-                           diff > std::fabs(state.last_value) * rate.deadband_percent / 100.0);
-            }
-            const bool heartbeat_due = rate.heartbeat_ms > 0 && elapsed_ns >= rate.heartbeat_ms * 1'000'000;
-            if (!changed && !heartbeat_due) return false;
-        }
-    }
-    state = {true, value, now_ns};
-    return true;
 }
 
 }  // namespace outpost::mapping

@@ -13,63 +13,10 @@
 #include "outpost/core/json_reader.hpp"
 #include "outpost/mapping/dbc.hpp"
 #include "outpost/mapping/topic_template.hpp"
+#include "rule_settings.hpp"
 
 namespace outpost::mapping {
 namespace {
-
-struct RuleDefaults {
-    std::string topic = "site/{gateway}/{message}/{signal}";
-    std::uint8_t priority = 5;
-    std::uint8_t qos = 1;
-    bool retain = false;
-    RateControl rate;
-};
-
-RateControl read_rate(core::JsonReader& r, const RateControl& base) {
-    RateControl rate = base;
-    rate.min_interval_ms = r.integer("min_interval_ms", base.min_interval_ms, 0, 86'400'000);
-    rate.deadband = r.number("deadband", base.deadband);
-    rate.deadband_percent = r.number("deadband_percent", base.deadband_percent);
-    rate.heartbeat_ms = r.integer("heartbeat_s", base.heartbeat_ms / 1000, 0, 86'400) * 1000;
-    if (rate.deadband < 0) r.issue("deadband", "must not be negative");
-    if (rate.deadband_percent < 0 || rate.deadband_percent > 1000) r.issue("deadband_percent", "must be 0..1000");
-    if (rate.heartbeat_ms > 0 && rate.heartbeat_ms < rate.min_interval_ms) {
-        r.issue("heartbeat_s", "a heartbeat shorter than min_interval_ms can never fire");
-    }
-    r.finish();
-    return rate;
-}
-
-RuleDefaults read_defaults(core::JsonReader& r, const RuleDefaults& base) {
-    RuleDefaults d = base;
-    d.topic = r.string("topic", base.topic);
-    d.priority = static_cast<std::uint8_t>(r.integer("priority", base.priority, 0, 9));
-    d.qos = static_cast<std::uint8_t>(r.integer("qos", base.qos, 0, 2));
-    d.retain = r.boolean("retain", base.retain);
-    if (auto rate = r.child("rate")) d.rate = read_rate(*rate, base.rate);
-    return d;
-}
-
-// Digits worth printing for a scaled integer signal: enough to show one step of `factor`.
-int decimals_for(const SignalSpec& spec) {
-    if (spec.type == ValueType::ieee_float || spec.type == ValueType::ieee_double) return -1;
-    const double step = std::fabs(spec.factor);
-    if (step == 0 || !std::isfinite(step)) return -1;
-    int d = 0;
-    while (d < 9 && std::fabs(step * std::pow(10.0, d) - std::round(step * std::pow(10.0, d))) > 1e-9) ++d;
-    // The offset may need digits of its own (e.g. factor 1, offset -40.5).
-    int od = 0;
-    while (od < 9 && std::fabs(spec.offset * std::pow(10.0, od) - std::round(spec.offset * std::pow(10.0, od))) > 1e-9) ++od;
-    return std::max(d, od);
-}
-
-std::string render_or_report(core::JsonReader& r, const std::string& pattern,
-                             const std::map<std::string, std::string>& values) {
-    std::string error;
-    if (auto topic = render_topic(pattern, values, error)) return *topic;
-    r.issue("topic", error + " in \"" + pattern + "\"");
-    return {};
-}
 
 // Priority, QoS, retain, rate and the rendered topic, from the rule that applies to the signal.
 void apply_rule(SignalRule& s, const RuleDefaults& rule, core::JsonReader& r, std::map<std::string, std::string> values) {
@@ -97,11 +44,7 @@ SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::s
                                      : ValueType::unsigned_int;
     s.spec.factor = r.number("factor", 1.0);
     s.spec.offset = r.number("offset", 0.0);
-    s.unit = r.string("unit", "");
-    if (s.unit.find_first_of("\"\\") != std::string::npos ||
-        std::any_of(s.unit.begin(), s.unit.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
-        r.issue("unit", "must not contain quotes, backslashes or control characters");
-    }
+    s.unit = read_unit(r, "");
     if (s.spec.factor == 0) r.issue("factor", "must not be 0 (every reading would equal the offset)");
     if (length && s.spec.type == ValueType::ieee_float && *length != 32) r.issue("length", "a float signal is 32 bits long");
     if (length && s.spec.type == ValueType::ieee_double && *length != 64) r.issue("length", "a double signal is 64 bits long");
@@ -109,7 +52,7 @@ SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::s
         r.issue("start_bit", "the signal needs " + std::to_string(bytes_needed(s.spec)) + " bytes but the message has " +
                                  std::to_string(max_bytes) + " (set the message's \"length\" for CAN FD)");
     }
-    s.decimals = decimals_for(s.spec);
+    s.decimals = decimals_for(s.spec.factor, s.spec.offset, s.spec.type == ValueType::ieee_float || s.spec.type == ValueType::ieee_double);
     if (r.has("min")) s.minimum = r.require_number("min");
     if (r.has("max")) s.maximum = r.require_number("max");
     if (s.minimum && s.maximum && *s.minimum > *s.maximum) r.issue("max", "is below min");
@@ -119,23 +62,7 @@ SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::s
         s.multiplex = Multiplex::multiplexed;
         s.mux_value = static_cast<std::uint64_t>(r.require_integer("mux", 0, INT64_MAX).value_or(0));
     }
-    if (const auto* values = r.member("values")) {
-        if (!values->is_object()) {
-            r.issue("values", "expected an object of value -> name, e.g. {\"0\": \"idle\"}");
-        } else {
-            for (const auto& [k, v] : values->items()) {
-                std::int64_t n = 0;
-                const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), n);
-                if (ec != std::errc{} || end != k.data() + k.size()) {
-                    r.issue("values", "\"" + k + "\" is not an integer value");
-                } else if (!v.is_string()) {
-                    r.issue("values", "the name for " + k + " must be a string");
-                } else {
-                    s.value_names[n] = v.get<std::string>();
-                }
-            }
-        }
-    }
+    read_value_names(r, s.value_names);
     s.publish = r.boolean("publish", true);
 
     apply_rule(s, read_defaults(r, defaults), r, placeholders);
@@ -157,7 +84,7 @@ SignalRule signal_from_dbc(const DbcSignal& d, const RuleDefaults& rule, core::J
     s.multiplex = d.multiplex;
     s.mux_value = d.mux_value;
     s.value_names = d.value_names;
-    s.decimals = decimals_for(s.spec);
+    s.decimals = decimals_for(s.spec.factor, s.spec.offset, s.spec.type == ValueType::ieee_float || s.spec.type == ValueType::ieee_double);
     apply_rule(s, rule, r, placeholders);
     return s;
 }

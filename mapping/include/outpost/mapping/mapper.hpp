@@ -8,7 +8,9 @@
 
 #include "outpost/core/can_frame.hpp"
 #include "outpost/core/message.hpp"
+#include "outpost/mapping/json_body.hpp"
 #include "outpost/mapping/mapping.hpp"
+#include "outpost/mapping/rate_control.hpp"
 
 namespace outpost::mapping {
 
@@ -48,32 +50,18 @@ public:
     const std::unordered_map<std::uint32_t, std::uint64_t>& unmapped_ids() const noexcept { return unmapped_; }
 
 private:
-    struct SignalState {
-        bool seen = false;
-        double last_value = 0;
-        std::int64_t last_ns = 0;
-    };
     static std::uint64_t key(std::uint32_t id, bool extended) noexcept {
         return (std::uint64_t{extended} << 32) | id;
     }
     std::size_t map_rule(std::size_t index, const core::CanFrame& frame, std::vector<core::Message>& out,
                          std::vector<Reading>* readings);
-    bool rate_allows(const RateControl& rate, SignalState& state, double value, std::int64_t now_ns);
 
     Mapping mapping_;
     std::unordered_map<std::uint64_t, std::vector<std::size_t>> by_id_;  // rules matching a whole id
     std::vector<std::size_t> masked_;                                    // rules with an id mask
-    std::vector<std::vector<SignalState>> state_;                        // [rule][signal]
+    std::vector<std::vector<RateState>> state_;                          // [rule][signal]
     std::unordered_map<std::uint32_t, std::uint64_t> unmapped_;
     MapperStats stats_;
 };
-
-// Appends `value` as JSON text: fixed with `decimals` digits (trailing zeros trimmed) or, for -1,
-// the shortest form that reads back exactly. False for NaN and infinities (not JSON).
-bool append_json_number(std::string& out, double value, int decimals);
-// Appends nanoseconds since the epoch as seconds with microseconds: 1700000000.123456.
-void append_timestamp(std::string& out, std::int64_t ns);
-// Appends `text` as a JSON string (quotes and escapes).
-void append_json_string(std::string& out, std::string_view text);
 
 }  // namespace outpost::mapping

@@ -7,20 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "outpost/mapping/rate_control.hpp"
 #include "outpost/mapping/signal.hpp"
 
 namespace outpost::mapping {
-
-// When a reading is worth sending: a bus at 100 Hz must not become 100 MQTT messages a second
-// over 4G unless the mapping asks for it. All times come from frame timestamps (Sans-I/O).
-struct RateControl {
-    std::int64_t min_interval_ms = 0;  // never more often than this
-    double deadband = 0;               // publish when |new - last| > deadband ...
-    double deadband_percent = 0;       // ... or > this percent of |last|
-    std::int64_t heartbeat_ms = 0;     // and at least this often even when unchanged (0: never)
-    bool changes_only() const noexcept { return deadband > 0 || deadband_percent > 0; }
-    bool active() const noexcept { return min_interval_ms > 0 || changes_only() || heartbeat_ms > 0; }
-};
 
 enum class Multiplex { none, multiplexor, multiplexed };
 
