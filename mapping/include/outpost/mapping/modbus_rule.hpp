@@ -1,0 +1,102 @@
+#pragma once
+// The typed form of a mapping's "modbus" section: devices (a unit id on a bus, with the polling
+// parameters the ingest side builds its poll plan from) and their registers (where a value sits,
+// how it is encoded, and where its readings go). Filled by load_mapping_file(); the ModbusMapper
+// turns core::ModbusBlocks into messages with it.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "outpost/core/modbus_block.hpp"
+#include "outpost/mapping/rate_control.hpp"
+
+namespace outpost::mapping {
+
+// How a value is encoded in its registers (or, for bool in a bit table, its one bit).
+enum class RegisterType : std::uint8_t { boolean, u16, i16, u32, i32, u64, i64, f32, f64, string };
+
+// Byte and word order of a multi-register value, named by where the bytes A (most significant)
+// .. D (least) of a 32-bit value travel on the wire, generalised to 64 bits:
+//   abcd  big-endian (Modbus' own order)            wire: A B C D          (default)
+//   cdab  word swap: low word first, bytes big      wire: C D A B
+//   badc  byte swap inside each word, words big     wire: B A D C
+//   dcba  little-endian                             wire: D C B A
+// For 16-bit values only the byte swap matters (badc, dcba). For strings abcd means the first
+// character is the register's high byte and badc the low byte.
+enum class WordOrder : std::uint8_t { abcd, cdab, badc, dcba };
+
+// Where a value sits and how it decodes. Addresses are 0-based protocol addresses.
+struct RegisterSpec {
+    core::ModbusTable table = core::ModbusTable::holding_registers;
+    std::uint16_t address = 0;
+    RegisterType type = RegisterType::u16;
+    WordOrder order = WordOrder::abcd;
+    // A single bit of an integer register value (0 = least significant) read as 0/1; -1 for none.
+    // Always -1 in bit tables (the value is the bit itself).
+    std::int8_t bit = -1;
+    std::uint16_t length = 0;  // registers of a string (1..125); unused for other types
+    double factor = 1.0;
+    double offset = 0.0;
+};
+
+// Registers (or bits, in coils and discrete inputs) a value occupies: 1 for a bit, 1/2/4 for
+// numbers, `length` for strings.
+std::uint16_t register_count(const RegisterSpec& spec) noexcept;
+// Bits of the integer value for a type (16/32/64; 0 for floats and strings).
+unsigned integer_bits(RegisterType type) noexcept;
+
+struct RegisterRule {
+    std::string name;
+    RegisterSpec spec;
+    std::string unit;
+    std::string description;  // from a CSV register list, for people (decode, docs); never published
+    std::string topic;        // rendered from the template at load time
+    int decimals = -1;        // digits after the point in payloads; -1 = shortest exact form
+    std::uint8_t priority = 5;
+    std::uint8_t qos = 1;
+    bool retain = false;
+    std::optional<double> minimum;  // readings outside are dropped and counted (not for strings)
+    std::optional<double> maximum;
+    std::map<std::int64_t, std::string> value_names;  // value table: adds "text" to the payload
+    RateControl rate;  // for strings a deadband means "only when the text changed"
+    std::int64_t poll_ms = 1000;  // how often the ingest side should read it
+};
+
+// One Modbus device: a unit id on a bus, how to talk to it, and its registers.
+struct ModbusDeviceRule {
+    std::string name;
+    std::uint16_t bus = 0;   // index of the bus in site-config order
+    std::uint8_t unit = 1;   // unit id: 1..247, or 255 (common for Modbus TCP)
+    // Polling parameters for the ingest side; the mapping only checks and carries them.
+    std::int64_t response_timeout_ms = 1000;  // 10..60000
+    std::uint16_t max_registers = 125;        // per read request, 1..125 (some devices answer fewer)
+    std::uint16_t max_bits = 2000;            // per read request, 1..2000
+    std::uint16_t max_gap = 8;                // unused registers a request may read across (allow_gaps)
+    bool allow_gaps = false;                  // the device answers reads of unmapped registers
+    int retries = 1;                          // 0..10 after a timeout or CRC error
+    std::int64_t poll_ms = 1000;              // default poll period of its registers
+    std::vector<RegisterRule> registers;
+};
+
+// One value the ingest side must read: a register's (or bit's) range and how often. Ranges of
+// bit fields of the same register are merged (the shortest period wins).
+struct ModbusPollRange {
+    core::ModbusTable table = core::ModbusTable::holding_registers;
+    std::uint16_t address = 0;
+    std::uint16_t count = 1;  // registers, or bits in bit tables; never more than one request holds
+    std::int64_t poll_ms = 1000;
+};
+
+// The ranges `device` needs read, sorted by table, address and count: the input of a poll planner,
+// which groups them by period and coalesces them within max_registers / max_bits / max_gap. A
+// value never spans two requests, so each range fits in one. Allocates only the result.
+std::vector<ModbusPollRange> wanted_ranges(const ModbusDeviceRule& device);
+
+// Names for messages and logs: "holding", "input", "coil", "discrete"; "u16", ...; "ABCD", ...
+const char* table_name(core::ModbusTable table) noexcept;
+const char* type_name(RegisterType type) noexcept;
+const char* word_order_name(WordOrder order) noexcept;
+
+}  // namespace outpost::mapping
