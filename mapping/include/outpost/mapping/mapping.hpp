@@ -1,12 +1,14 @@
 #pragma once
-// The typed form of a site's mapping: which CAN messages carry which signals, and where each
-// signal's readings go (topic, priority, QoS, retain) and how often (rate control).
+// The typed form of a site's mapping: which CAN messages carry which signals (and which Modbus
+// devices which registers), and where each reading goes (topic, priority, QoS, retain) and how
+// often (rate control).
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "outpost/mapping/modbus_rule.hpp"
 #include "outpost/mapping/rate_control.hpp"
 #include "outpost/mapping/signal.hpp"
 
@@ -45,6 +47,7 @@ struct CanMessageRule {
 
 struct Mapping {
     std::vector<CanMessageRule> can;
+    std::vector<ModbusDeviceRule> modbus;  // Modbus devices and their registers (modbus_rule.hpp)
 };
 
 }  // namespace outpost::mapping
