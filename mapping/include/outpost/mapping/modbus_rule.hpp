@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "outpost/core/modbus_block.hpp"
@@ -93,6 +94,30 @@ struct ModbusPollRange {
 // which groups them by period and coalesces them within max_registers / max_bits / max_gap. A
 // value never spans two requests, so each range fits in one. Allocates only the result.
 std::vector<ModbusPollRange> wanted_ranges(const ModbusDeviceRule& device);
+
+// A problem with a register's spec on its own (before any device limit): the field it is about
+// ("address", "type", "word_order", "bit", "length", "factor", "offset") and what is wrong.
+struct RegisterSpecProblem {
+    const char* field = "";
+    std::string message;
+};
+// Every problem of `spec`: a type that does not fit the table, a bit outside the value, a string
+// length outside 1..125, a value running past address 65535, a string with a scale, a factor of 0.
+std::vector<RegisterSpecProblem> check_register_spec(const RegisterSpec& spec);
+
+// Text as people write it (case, '_', '-' and spaces ignored) to a table, type or word order:
+//   table: coil(s), discrete(_input(s)), holding(_register(s)), input(_register(s)), hr, ir, di,
+//          function codes 1..4 as "3", "03", "0x03", "FC3", "FC03" (a list such as "03/16": its first)
+//   type:  bool/bit, u16/uint16/word, i16/int16/int, u32/uint32/dword, i32/int32/dint, u64/uint64,
+//          i64/int64, f32/float/real, f64/double/lreal, string/str/ascii
+//   order: ABCD/CDAB/BADC/DCBA, 1234/3412/2143/4321, big/little, AB/BA, word_swap, byte_swap
+std::optional<core::ModbusTable> parse_table(std::string_view text);
+std::optional<RegisterType> parse_register_type(std::string_view text);
+std::optional<WordOrder> parse_word_order(std::string_view text);
+// Messages such as: "holdng" is not a table (did you mean "holding"?); use coil, discrete, ...
+std::string unknown_table_message(std::string_view text);
+std::string unknown_type_message(std::string_view text);
+std::string unknown_word_order_message(std::string_view text);
 
 // Names for messages and logs: "holding", "input", "coil", "discrete"; "u16", ...; "ABCD", ...
 const char* table_name(core::ModbusTable table) noexcept;
