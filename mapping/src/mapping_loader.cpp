@@ -13,6 +13,7 @@
 #include "outpost/core/json_reader.hpp"
 #include "outpost/mapping/dbc.hpp"
 #include "outpost/mapping/topic_template.hpp"
+#include "modbus_loader.hpp"
 #include "rule_settings.hpp"
 
 namespace outpost::mapping {
@@ -225,7 +226,7 @@ Mapping load_mapping_file(const std::string& file, const MappingContext& context
         }
     }
     std::set<std::tuple<std::uint32_t, bool, int>> seen_ids;
-    if (const auto* can = root.array("can", !root.has("dbc"))) {
+    if (const auto* can = root.array("can", !root.has("dbc") && !root.has("modbus"))) {
         for (std::size_t i = 0; i < can->size(); ++i) {
             core::JsonReader m((*can)[i], file, "/can/" + std::to_string(i), issues);
             CanMessageRule rule;
@@ -277,8 +278,30 @@ Mapping load_mapping_file(const std::string& file, const MappingContext& context
             mapping.can.push_back(std::move(rule));
         }
     }
+    if (const auto* modbus = root.member("modbus")) {
+        load_modbus_section(*modbus, file, context, defaults, issues, mapping);
+    }
     root.finish();
     return mapping;
+}
+
+void merge_mapping(Mapping& into, Mapping from, const std::string& file, core::ConfigIssues& issues) {
+    for (auto& rule : from.can) into.can.push_back(std::move(rule));
+    for (std::size_t i = 0; i < from.modbus.size(); ++i) {
+        auto& device = from.modbus[i];
+        const auto path = "/modbus/" + std::to_string(i);
+        for (const auto& other : into.modbus) {
+            if (!device.name.empty() && other.name == device.name) {
+                issues.add(file, path + "/name", "another mapping file already has a device named \"" + device.name + "\"");
+            }
+            if (other.bus == device.bus && other.unit == device.unit) {
+                issues.add(file, path + "/unit",
+                           "another mapping file already has a device with unit id " + std::to_string(device.unit) +
+                               " on this bus (\"" + other.name + "\")");
+            }
+        }
+        into.modbus.push_back(std::move(device));
+    }
 }
 
 }  // namespace outpost::mapping

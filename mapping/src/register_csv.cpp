@@ -15,10 +15,11 @@ enum class Column { name, address, table, type, word_order, factor, offset, unit
 constexpr std::size_t column_count = 13;
 
 constexpr std::pair<std::string_view, Column> column_names[] = {
-    {"name", Column::name}, {"register", Column::name}, {"registername", Column::name}, {"tag", Column::name},
+    {"name", Column::name}, {"registername", Column::name}, {"tag", Column::name},
     {"signal", Column::name}, {"variable", Column::name}, {"parameter", Column::name}, {"point", Column::name},
     {"address", Column::address}, {"addr", Column::address}, {"registeraddress", Column::address},
     {"start", Column::address}, {"startaddress", Column::address}, {"reg", Column::address},
+    {"register", Column::address}, {"registernumber", Column::address}, {"regno", Column::address},
     {"table", Column::table}, {"function", Column::table}, {"functioncode", Column::table}, {"fc", Column::table},
     {"area", Column::table}, {"objecttype", Column::table}, {"registertype", Column::table},
     {"accesstype", Column::table},

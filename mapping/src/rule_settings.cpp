@@ -108,9 +108,13 @@ void read_value_names(core::JsonReader& r, std::map<std::int64_t, std::string>& 
 }
 
 std::string closest(std::string_view given, std::initializer_list<std::string_view> choices) {
+    return closest(given, std::vector<std::string>(choices.begin(), choices.end()));
+}
+
+std::string closest(std::string_view given, const std::vector<std::string>& choices) {
     std::string best;
     std::size_t best_distance = 3;
-    for (const auto c : choices) {
+    for (const auto& c : choices) {
         const auto d = edit_distance(given, c);
         if (d < best_distance) {
             best_distance = d;

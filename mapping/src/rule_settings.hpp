@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "outpost/core/json_reader.hpp"
 #include "outpost/mapping/rate_control.hpp"
@@ -43,5 +45,6 @@ void read_value_names(core::JsonReader& r, std::map<std::int64_t, std::string>& 
 
 // The closest of `choices` to `given` (edit distance at most 2), or empty.
 std::string closest(std::string_view given, std::initializer_list<std::string_view> choices);
+std::string closest(std::string_view given, const std::vector<std::string>& choices);
 
 }  // namespace outpost::mapping

@@ -23,7 +23,9 @@ std::optional<std::string> render_topic(std::string_view pattern, const std::map
         const std::string name(pattern.substr(i + 1, close - i - 1));
         const auto it = values.find(name);
         if (it == values.end()) {
-            error = "unknown placeholder {" + name + "} (known: {gateway}, {bus}, {message}, {signal})";
+            std::string known;
+            for (const auto& entry : values) known += (known.empty() ? "{" : ", {") + entry.first + "}";
+            error = "unknown placeholder {" + name + "} (known: " + known + ")";
             return std::nullopt;
         }
         out += it->second;

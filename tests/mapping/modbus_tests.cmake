@@ -5,6 +5,7 @@ outpost_test(modbus_mapping_tests mapping SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/modbus_register_value_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/modbus_mapper_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/modbus_register_csv_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/modbus_loader_test.cpp
   LIBS outpost::mapping)
 target_include_directories(modbus_mapping_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../support)
 target_compile_definitions(modbus_mapping_tests PRIVATE

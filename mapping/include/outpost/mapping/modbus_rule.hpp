@@ -75,7 +75,8 @@ struct ModbusDeviceRule {
     std::uint16_t max_registers = 125;        // per read request, 1..125 (some devices answer fewer)
     std::uint16_t max_bits = 2000;            // per read request, 1..2000
     std::uint16_t max_gap = 8;                // unused registers a request may read across (allow_gaps)
-    bool allow_gaps = false;                  // the device answers reads of unmapped registers
+    std::uint16_t max_gap_bits = 64;          // unused coils / discrete inputs likewise
+    bool allow_gaps = false;                  // the device answers reads of unmapped addresses
     int retries = 1;                          // 0..10 after a timeout or CRC error
     std::int64_t poll_ms = 1000;              // default poll period of its registers
     std::vector<RegisterRule> registers;

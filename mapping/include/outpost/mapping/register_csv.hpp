@@ -8,8 +8,8 @@
 //
 // The first other line is the header; it names the columns (case, spaces, '-' and '_' ignored,
 // anything from '(' or '[' on ignored: "Scale (x)" is "scale"). Columns, with their aliases:
-//   name         name, register, register_name, tag, signal, variable, parameter, point
-//   address      address, addr, register_address, start, start_address, reg
+//   name         name, register_name, tag, signal, variable, parameter, point
+//   address      address, addr, register_address, start, start_address, reg, register, register_number
 //   table        table, function, function_code, fc, area, object_type, register_type, access_type
 //   type         type, data_type, datatype, format, value_type
 //   word_order   word_order, byte_order, order, endianness, endian, swap
