@@ -12,14 +12,23 @@ outpost_test(modbus_ingest_tests ingest SOURCES
   LIBS outpost::ingest)
 target_include_directories(modbus_ingest_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ingest)
 
+# A third-party slave built from Debian's libmodbus (libmodbus-dev).
+pkg_check_modules(MODBUS REQUIRED IMPORTED_TARGET libmodbus)
+add_executable(modbus_libmodbus_server ingest/modbus_support/libmodbus_server.cpp)
+target_include_directories(modbus_libmodbus_server PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ingest/modbus_support)
+target_link_libraries(modbus_libmodbus_server PRIVATE PkgConfig::MODBUS outpost::core)
+
 # Helpers for the integration tests: child processes, pty pairs, the pymodbus server script.
 add_library(modbus_test_support STATIC ingest/modbus_support/peer_process.cpp)
 target_include_directories(modbus_test_support PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/ingest)
 target_compile_definitions(modbus_test_support PRIVATE
-  OUTPOST_MODBUS_SUPPORT_DIR="${CMAKE_CURRENT_SOURCE_DIR}/ingest/modbus_support")
+  OUTPOST_MODBUS_SUPPORT_DIR="${CMAKE_CURRENT_SOURCE_DIR}/ingest/modbus_support"
+  OUTPOST_LIBMODBUS_SERVER="$<TARGET_FILE:modbus_libmodbus_server>")
+add_dependencies(modbus_test_support modbus_libmodbus_server)
 target_link_libraries(modbus_test_support PUBLIC outpost::ingest PRIVATE outpost_warnings)
 
 # Masters and the tap against real third-party peers over ptys and loopback TCP.
 outpost_test(modbus_ingest_integration_tests ingest SOURCES
   ingest/modbus_rtu_master_test.cpp
+  ingest/modbus_tcp_master_test.cpp
   LIBS modbus_test_support EXTRA_LABELS integration)

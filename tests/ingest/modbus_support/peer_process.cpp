@@ -148,4 +148,10 @@ PeerProcess start_pymodbus(const std::vector<std::string>& args, const std::stri
     return PeerProcess(argv, log);
 }
 
+PeerProcess start_libmodbus(const std::vector<std::string>& args, const std::string& log) {
+    std::vector<std::string> argv{OUTPOST_LIBMODBUS_SERVER};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return PeerProcess(argv, log);
+}
+
 }  // namespace outpost::test

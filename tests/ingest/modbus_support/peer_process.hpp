@@ -59,5 +59,7 @@ struct SocatPtyPair {
 
 // /usr/bin/python3 with Debian's pymodbus (not whatever python3 comes first in PATH).
 PeerProcess start_pymodbus(const std::vector<std::string>& args, const std::string& log);
+// The libmodbus server built beside the tests (libmodbus_server.cpp).
+PeerProcess start_libmodbus(const std::vector<std::string>& args, const std::string& log);
 
 }  // namespace outpost::test
