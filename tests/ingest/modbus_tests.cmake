@@ -19,16 +19,18 @@ target_include_directories(modbus_libmodbus_server PRIVATE ${CMAKE_CURRENT_SOURC
 target_link_libraries(modbus_libmodbus_server PRIVATE PkgConfig::MODBUS outpost::core)
 
 # Helpers for the integration tests: child processes, pty pairs, the pymodbus server script.
-add_library(modbus_test_support STATIC ingest/modbus_support/peer_process.cpp)
+add_library(modbus_test_support STATIC ingest/modbus_support/peer_process.cpp
+  ingest/modbus_support/line_simulator.cpp)
 target_include_directories(modbus_test_support PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/ingest)
 target_compile_definitions(modbus_test_support PRIVATE
   OUTPOST_MODBUS_SUPPORT_DIR="${CMAKE_CURRENT_SOURCE_DIR}/ingest/modbus_support"
   OUTPOST_LIBMODBUS_SERVER="$<TARGET_FILE:modbus_libmodbus_server>")
 add_dependencies(modbus_test_support modbus_libmodbus_server)
-target_link_libraries(modbus_test_support PUBLIC outpost::ingest PRIVATE outpost_warnings)
+target_link_libraries(modbus_test_support PUBLIC outpost::ingest Threads::Threads PRIVATE outpost_warnings)
 
 # Masters and the tap against real third-party peers over ptys and loopback TCP.
 outpost_test(modbus_ingest_integration_tests ingest SOURCES
   ingest/modbus_rtu_master_test.cpp
   ingest/modbus_tcp_master_test.cpp
+  ingest/modbus_line_test.cpp
   LIBS modbus_test_support EXTRA_LABELS integration)
