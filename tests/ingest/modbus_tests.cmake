@@ -33,4 +33,5 @@ outpost_test(modbus_ingest_integration_tests ingest SOURCES
   ingest/modbus_rtu_master_test.cpp
   ingest/modbus_tcp_master_test.cpp
   ingest/modbus_line_test.cpp
+  ingest/modbus_rtu_tap_test.cpp
   LIBS modbus_test_support EXTRA_LABELS integration)
