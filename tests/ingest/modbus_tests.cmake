@@ -35,3 +35,7 @@ outpost_test(modbus_ingest_integration_tests ingest SOURCES
   ingest/modbus_line_test.cpp
   ingest/modbus_rtu_tap_test.cpp
   LIBS modbus_test_support EXTRA_LABELS integration)
+
+# The line-efficiency benchmark (tools/bench-modbus.sh): the RTU master through the simulated line.
+add_executable(modbus_line_bench ${PROJECT_SOURCE_DIR}/tools/bench/modbus_line_bench.cpp)
+target_link_libraries(modbus_line_bench PRIVATE modbus_test_support outpost_warnings)
