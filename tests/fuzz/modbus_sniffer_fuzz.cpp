@@ -1,6 +1,6 @@
 // Fuzz target: the listen-only sniffer. The input is a byte stream cut into chunks with
-// timestamps (each chunk: one byte of length, one byte of time step, then the bytes). Every block
-// it hands on must be a consistent read.
+// timestamps (each chunk: one byte of mode and length, one byte of time step, then the bytes).
+// Every block it hands on must be a consistent read.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -25,12 +25,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::int64_t now = 1'000'000'000;
     std::span<const std::uint8_t> in(data, size);
     while (in.size() >= 2) {
-        const std::size_t n = in[0] % 64;
+        const std::uint8_t mode = in[0];
+        const std::size_t n = mode % 64;
         now += static_cast<std::int64_t>(in[1]) * 100'000;  // 0..25.5 ms
         in = in.subspan(2);
         const std::size_t take = n < in.size() ? n : in.size();
-        if (in[0] & 0x80) {
-            sniffer.feed_frame(now, in.first(take), static_cast<FrameDirection>(in[0] % 3), sink);
+        if (mode & 0x80) {
+            sniffer.feed_frame(now, in.first(take), static_cast<FrameDirection>((mode >> 6) % 3), sink);
         } else {
             sniffer.feed(now, in.first(take), sink);
         }

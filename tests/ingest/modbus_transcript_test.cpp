@@ -39,7 +39,8 @@ TEST(TranscriptParser, RejectsMalformedLines) {
     for (const char* bad : {"01 03 00 00", "(1700000000.123456)", "(1700000000.123456)01030000", "(abc) 01 03 00 00",
                             "(1.) 01 03 00 00", "(1.1234567890) 01 03 00 00", "(1.5 01 03 00 00",
                             "(1.5) 01 03 0 00 00", "(1.5) 01 03 00 0G", "(1.5) 010", "(1.5) 01 03",
-                            "(9999999999999.5) 01 03 00 00", "(1.5) tx"}) {
+                            "(9999999999999.5) 01 03 00 00", "(1.5) tx",
+                            "(17000000000.12) 01 03 00 00"}) {  // past what 64-bit nanoseconds hold
         const auto r = parse_transcript_line(bad, f);
         EXPECT_EQ(r.kind, TranscriptLineKind::malformed) << bad;
         EXPECT_NE(r.error, nullptr) << bad;

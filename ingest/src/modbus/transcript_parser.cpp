@@ -17,7 +17,8 @@ std::string_view trim_left(std::string_view s) noexcept {
     return s;
 }
 
-// "(seconds.fraction)": up to 12 digits of seconds, up to 9 of fraction.
+// "(seconds.fraction)": seconds up to the year 2255, up to 9 digits of fraction.
+constexpr std::int64_t max_seconds = 9'000'000'000;
 bool parse_timestamp(std::string_view& s, std::int64_t& ns) noexcept {
     if (s.empty() || s.front() != '(') return false;
     s.remove_prefix(1);
@@ -42,6 +43,7 @@ bool parse_timestamp(std::string_view& s, std::int64_t& ns) noexcept {
     }
     if (s.empty() || s.front() != ')') return false;
     s.remove_prefix(1);
+    if (seconds > max_seconds) return false;  // nanoseconds since 1970 must fit in 64 bits
     for (int i = fraction_digits; i < 9; ++i) fraction *= 10;
     ns = seconds * 1'000'000'000 + fraction;
     return true;
