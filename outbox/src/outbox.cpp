@@ -1,11 +1,20 @@
 #include "outpost/outbox/outbox.hpp"
 
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <random>
+
+#include "integrity_checker.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/outbox/outbox_error.hpp"
+#include "row_checksum.hpp"
+#include "salvage.hpp"
+#include "seq_marker.hpp"
 #include "sqlite.hpp"
 
 namespace outpost::outbox {
@@ -28,9 +37,12 @@ CREATE TABLE IF NOT EXISTS messages(
   qos        INTEGER NOT NULL,
   retain     INTEGER NOT NULL,
   topic      TEXT    NOT NULL,
-  body       TEXT    NOT NULL);
+  body       TEXT    NOT NULL,
+  crc        INTEGER);
 CREATE INDEX IF NOT EXISTS messages_by_priority ON messages(priority, seq);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS positions(source TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS epochs(first_seq INTEGER PRIMARY KEY, epoch INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS losses(
   at_ns     INTEGER NOT NULL,
   reason    TEXT    NOT NULL,
@@ -40,20 +52,68 @@ CREATE TABLE IF NOT EXISTS losses(
   last_seq  INTEGER NOT NULL);
 )sql";
 
-bool is_corruption(int code) { return (code & 0xFF) == SQLITE_CORRUPT || (code & 0xFF) == SQLITE_NOTADB; }
+bool is_corruption(int code) noexcept {
+    return (code & 0xFF) == SQLITE_CORRUPT || (code & 0xFF) == SQLITE_NOTADB;
+}
+
+std::uint64_t checked_sub(std::uint64_t a, std::uint64_t b) noexcept { return a > b ? a - b : 0; }
+
+std::uint32_t random_epoch(const std::vector<std::pair<std::uint64_t, std::uint32_t>>& taken) {
+    std::random_device rd;
+    for (;;) {
+        // Below 2^31: any JSON or SQL consumer reads it as a plain integer.
+        const std::uint32_t e = rd() & 0x7FFFFFFFu;
+        if (e == 0) continue;
+        if (std::none_of(taken.begin(), taken.end(), [e](const auto& t) { return t.second == e; })) return e;
+    }
+}
+
+std::string reserve_path(const std::string& outbox_path) {
+    const std::filesystem::path p(outbox_path);
+    return (p.parent_path() / ("." + p.filename().string() + ".reserve")).string();
+}
+
+// Files private to the gateway's user: readings can be commercially sensitive.
+void make_private(const std::string& path) noexcept {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) ::chmod(path.c_str(), st.st_mode & 0700);
+}
+
+void prepare_directory(const std::string& path) {
+    const auto dir = std::filesystem::path(path).parent_path();
+    if (dir.empty() || std::filesystem::exists(dir)) return;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw OutboxError("cannot create the outbox directory " + dir.string() + ": " + ec.message(), SQLITE_CANTOPEN);
+    ::chmod(dir.c_str(), 0700);
+}
 
 }  // namespace
 
+struct Outbox::DbState {
+    bool created = false;  // the file was missing or empty: a new store
+    bool clean = true;     // the last run shut down cleanly
+    bool checked = false;  // an integrity check ran at open
+    std::uint64_t next_seq = 1;
+    std::optional<std::uint32_t> epoch;
+};
+
 struct Outbox::Impl {
+    std::unique_ptr<SeqMarker> marker;
+    IntegrityChecker checker;
     sql::Database db;
-    sql::Statement insert, remove, fetch, evict_select, meta_set, meta_get, loss_insert;
-    std::vector<LossRecord> unwritten_losses;  // written with the next successful commit
+    sql::Statement insert, remove, fetch, evict_select, meta_set, meta_get, loss_insert, position_set, epoch_set;
+    bool store_ok = false;
+    int runtime_quarantines = 0;
+    std::chrono::steady_clock::time_point quarantine_window_start{};
+    core::LogLimiter fetch_error_log;
+    core::LogLimiter checksum_log;
 
     void prepare() {
-        insert = sql::Statement(db, "INSERT INTO messages(seq,priority,created_ns,qos,retain,topic,body) "
-                                    "VALUES(?1,?2,?3,?4,?5,?6,?7)");
+        insert = sql::Statement(db, "INSERT INTO messages(seq,priority,created_ns,qos,retain,topic,body,crc) "
+                                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
         remove = sql::Statement(db, "DELETE FROM messages WHERE seq=?1 RETURNING length(topic)+length(body)");
-        fetch = sql::Statement(db, "SELECT seq,created_ns,qos,retain,topic,body FROM messages "
+        fetch = sql::Statement(db, "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
                                    "WHERE priority=?1 AND seq>?2 ORDER BY seq LIMIT ?3");
         evict_select = sql::Statement(db, "SELECT seq,priority,length(topic)+length(body) FROM messages "
                                           "ORDER BY priority,seq LIMIT ?1");
@@ -62,22 +122,46 @@ struct Outbox::Impl {
         meta_get = sql::Statement(db, "SELECT value FROM meta WHERE key=?1");
         loss_insert = sql::Statement(db, "INSERT INTO losses(at_ns,reason,priority,count,first_seq,last_seq) "
                                          "VALUES(?1,?2,?3,?4,?5,?6)");
+        position_set = sql::Statement(db, "INSERT INTO positions(source,position) VALUES(?1,?2) "
+                                          "ON CONFLICT(source) DO UPDATE SET position=excluded.position");
+        epoch_set = sql::Statement(db, "INSERT OR REPLACE INTO epochs(first_seq,epoch) VALUES(?1,?2)");
     }
 
+    void close_db() noexcept {
+        insert = {};
+        remove = {};
+        fetch = {};
+        evict_select = {};
+        meta_set = {};
+        meta_get = {};
+        loss_insert = {};
+        position_set = {};
+        epoch_set = {};
+        db.close();
+        store_ok = false;
+    }
+
+    // The meta value, nullopt if absent; throws OutboxError on a read error (a damaged page).
     std::optional<std::int64_t> get(std::string_view key) {
         meta_get.bind(1, key);
         std::optional<std::int64_t> v;
-        if (meta_get.step() == SQLITE_ROW) v = meta_get.column_int(0);
+        const int rc = meta_get.step();
+        if (rc == SQLITE_ROW) v = meta_get.column_int(0);
         meta_get.reset();
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) throw OutboxError("outbox: cannot read its bookkeeping: " + db.error_message(), rc);
         return v;
+    }
+
+    static int done(sql::Statement& st) {
+        const int rc = st.step();
+        st.reset();
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
 
     int set(std::string_view key, std::int64_t value) {
         meta_set.bind(1, key);
         meta_set.bind(2, value);
-        const int rc = meta_set.step();
-        meta_set.reset();
-        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+        return done(meta_set);
     }
 
     int write_loss(const LossRecord& l) {
@@ -87,9 +171,26 @@ struct Outbox::Impl {
         loss_insert.bind(4, l.count);
         loss_insert.bind(5, static_cast<std::int64_t>(l.first_seq));
         loss_insert.bind(6, static_cast<std::int64_t>(l.last_seq));
-        const int rc = loss_insert.step();
-        loss_insert.reset();
-        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+        return done(loss_insert);
+    }
+
+    int write_epoch(std::uint64_t first_seq, std::uint32_t epoch) {
+        epoch_set.bind(1, static_cast<std::int64_t>(first_seq));
+        epoch_set.bind(2, std::int64_t{epoch});
+        return done(epoch_set);
+    }
+
+    int write_message(const core::StoredMessage& s) {
+        const auto& m = s.message;
+        insert.bind(1, static_cast<std::int64_t>(s.seq));
+        insert.bind(2, m.priority);
+        insert.bind(3, m.created_ns);
+        insert.bind(4, m.qos);
+        insert.bind(5, m.retain ? 1 : 0);
+        insert.bind(6, m.topic);
+        insert.bind(7, m.body);
+        insert.bind(8, std::int64_t{row_checksum({s.seq, m.priority, m.created_ns, m.qos, m.retain, m.topic, m.body})});
+        return done(insert);
     }
 
     // Deletes one message; returns SQLITE_OK and its payload size in `bytes` (-1 if it was gone).
@@ -107,76 +208,182 @@ struct Outbox::Impl {
 };
 
 Outbox::Outbox(OutboxOptions options) : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+    prepare_directory(options_.path);
+    impl_->marker = std::make_unique<SeqMarker>(options_.path);
+    const auto mark = impl_->marker->previous();
+    std::error_code size_ec;
+    const auto size = std::filesystem::file_size(options_.path, size_ec);
+    const bool file_missing = static_cast<bool>(size_ec);
+    DbState db;
     try {
-        open();
+        db = open_store();
     } catch (const OutboxError& e) {
         if (!is_corruption(e.sqlite_code())) throw;
-        quarantine(e.what());
-        open();
+        quarantine(e.what(), true);
+        db.checked = true;
     }
-    if (stats_.quarantined_at_start) {
-        LossRecord loss{now_ns(), "quarantined", -1, -1, 0, stats_.next_seq - 1};
-        impl_->unwritten_losses.push_back(loss);
-        commit();
+    if (!stats_.quarantined_at_start) {
+        std::uint64_t next = db.next_seq;
+        const char* discontinuity = nullptr;
+        if (db.created) {
+            if (mark) {
+                next = std::max(next, mark->next_seq);
+                discontinuity = file_missing ? "the outbox file is missing" : "the outbox file is empty";
+                if (mark->rows > 0) {
+                    add_loss({now_ns(), "store_missing", -1, static_cast<std::int64_t>(mark->rows),
+                              checked_sub(mark->next_seq, mark->rows), mark->next_seq - 1});
+                }
+                core::log_error("outbox.store_missing",
+                                "the outbox file is gone or empty although the sequence marker says it held "
+                                "messages; they are recorded as lost and numbering continues",
+                                {{"path", options_.path}, {"size", file_missing ? -1 : static_cast<std::int64_t>(size)},
+                                 {"rows_expected", mark->rows}, {"next_seq", mark->next_seq}});
+            } else if (impl_->marker->existed()) {
+                discontinuity = "the sequence marker is unreadable";
+            }
+        } else if (mark) {
+            if (mark->next_seq > db.next_seq) {
+                // A lost or garbled -wal, or a file restored from a copy: committed messages may be gone.
+                discontinuity = "the outbox file was rolled back";
+                add_loss({now_ns(), "rolled_back", -1, static_cast<std::int64_t>(mark->next_seq - db.next_seq),
+                          db.next_seq, mark->next_seq - 1});
+                core::log_error("outbox.rolled_back",
+                                "the outbox file is older than the sequence marker (a lost -wal or a restored copy); "
+                                "the numbers in between are recorded as possibly lost and numbering continues",
+                                {{"path", options_.path}, {"file_next_seq", db.next_seq}, {"marker_next_seq", mark->next_seq}});
+                next = mark->next_seq;
+            } else if (db.epoch && *db.epoch != mark->epoch) {
+                discontinuity = "the outbox file is not the one the sequence marker describes";
+            }
+        } else if (!db.clean) {
+            discontinuity = "no sequence marker after an unclean shutdown";
+        } else if (impl_->marker->existed()) {
+            discontinuity = "the sequence marker is unreadable";
+        }
+        stats_.next_seq = next;
+        if (!epochs_.empty() && !discontinuity) {
+            stats_.epoch = epochs_.back().second;
+        } else {
+            start_epoch(epochs_.empty() && !discontinuity ? 1 : next, discontinuity);
+        }
     }
+    if (const int rc = impl_->set("clean_shutdown", 0); rc != SQLITE_OK) {
+        throw OutboxError("outbox: cannot write to " + options_.path + ": " + impl_->db.error_message(), rc);
+    }
+    if (const auto ec = impl_->marker->write({stats_.epoch, stats_.next_seq, stats_.rows})) {
+        throw OutboxError("outbox: cannot write the sequence marker " + impl_->marker->path() + ": " + ec.message(),
+                          SQLITE_IOERR);
+    }
+    if (!unwritten_losses_.empty()) commit();
+    // A store that opened without a check gets one soon, in the background.
+    next_check_ = std::chrono::steady_clock::now() +
+                  (db.checked ? options_.integrity_check_interval : std::chrono::seconds(10));
+    refresh_reserve();
+    core::log_info("outbox.open", "outbox ready",
+                   {{"path", options_.path}, {"rows", stats_.rows}, {"bytes", stats_.bytes},
+                    {"next_seq", stats_.next_seq}, {"epoch", stats_.epoch}, {"checked", db.checked}});
 }
 
-void Outbox::open() {
-    impl_ = std::make_unique<Impl>();
-    auto& db = impl_->db;
-    const bool existed = std::filesystem::exists(options_.path);
-    if (const auto dir = std::filesystem::path(options_.path).parent_path(); !existed && !dir.empty()) {
-        std::error_code ec;
-        std::filesystem::create_directories(dir, ec);
-        if (ec) throw OutboxError("cannot create the outbox directory " + dir.string() + ": " + ec.message(), SQLITE_CANTOPEN);
+Outbox::DbState Outbox::open_store() {
+    auto& im = *impl_;
+    im.close_db();
+    DbState state;
+    std::error_code ec;
+    state.created = !std::filesystem::exists(options_.path) || std::filesystem::file_size(options_.path, ec) == 0;
+    if (!std::filesystem::exists(options_.path)) {
+        // Create it private before SQLite does (SQLite would use 0644); -wal and -shm follow its mode.
+        const int fd = ::open(options_.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) ::close(fd);
     }
-    db = sql::Database(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
-    db.exec("PRAGMA busy_timeout=2000");
-    db.exec("PRAGMA journal_mode=WAL");
-    db.exec(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-    db.exec(schema);
-    impl_->prepare();
+    make_private(options_.path);
+    im.db = sql::Database(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+    im.db.exec("PRAGMA busy_timeout=2000");
+    im.db.exec("PRAGMA journal_mode=WAL");
+    im.db.exec(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    im.db.exec(schema);
+    // Stores written before rows were checksummed: add the column (their old rows stay unchecked).
+    if (im.db.try_exec("SELECT crc FROM messages LIMIT 0") != SQLITE_OK) im.db.exec("ALTER TABLE messages ADD COLUMN crc INTEGER");
+    im.prepare();
+    for (const char* suffix : {"-wal", "-shm"}) make_private(options_.path + suffix);
 
-    const bool clean = impl_->get("clean_shutdown").value_or(1) == 1;
-    if (existed && !clean) {
+    state.clean = im.get("clean_shutdown").value_or(1) == 1;
+    if (!state.created && !state.clean) {
         // The last run ended by a crash or power cut: check the file before trusting it.
-        sql::Statement check(db, "PRAGMA quick_check");
+        sql::Statement check(im.db, "PRAGMA quick_check");
         std::string result;
         const int rc = check.step();
         if (rc == SQLITE_ROW) result = std::string(check.column_text(0));
         if (rc != SQLITE_ROW || result != "ok") {
-            throw OutboxError("integrity check failed: " + (rc == SQLITE_ROW ? result : db.error_message()),
+            throw OutboxError("integrity check failed: " + (rc == SQLITE_ROW ? result : im.db.error_message()),
                               SQLITE_CORRUPT);
         }
+        state.checked = true;
     }
-    stats_.next_seq = static_cast<std::uint64_t>(std::max<std::int64_t>(1, impl_->get("next_seq").value_or(1)));
-    const auto rows = impl_->get("rows");
-    const auto bytes = impl_->get("bytes");
-    if (rows && bytes) {
+    state.next_seq = static_cast<std::uint64_t>(std::max<std::int64_t>(1, im.get("next_seq").value_or(1)));
+    if (const auto e = im.get("epoch"); e && *e > 0) state.epoch = static_cast<std::uint32_t>(*e);
+    epochs_.clear();
+    {
+        sql::Statement q(im.db, "SELECT first_seq,epoch FROM epochs ORDER BY first_seq");
+        int rc;
+        while ((rc = q.step()) == SQLITE_ROW) {
+            epochs_.emplace_back(static_cast<std::uint64_t>(q.column_int(0)), static_cast<std::uint32_t>(q.column_int(1)));
+        }
+        if (rc != SQLITE_DONE) throw OutboxError("outbox: cannot read its epochs: " + im.db.error_message(), rc);
+    }
+    if (epochs_.empty() && state.epoch) epochs_.emplace_back(1, *state.epoch);
+    const auto rows = im.get("rows");
+    const auto bytes = im.get("bytes");
+    stats_.rows = 0;
+    stats_.bytes = 0;
+    if (rows && bytes && *rows >= 0 && *bytes >= 0) {
         stats_.rows = static_cast<std::uint64_t>(*rows);
         stats_.bytes = static_cast<std::uint64_t>(*bytes);
     } else {
-        sql::Statement count(db, "SELECT count(*), coalesce(sum(length(topic)+length(body)),0), coalesce(max(seq),0) "
-                                 "FROM messages");
-        if (count.step() == SQLITE_ROW) {
-            stats_.rows = static_cast<std::uint64_t>(count.column_int(0));
-            stats_.bytes = static_cast<std::uint64_t>(count.column_int(1)) + stats_.rows * row_overhead;
-            stats_.next_seq = std::max(stats_.next_seq, static_cast<std::uint64_t>(count.column_int(2)) + 1);
-        }
+        sql::Statement count(im.db, "SELECT count(*), coalesce(sum(length(topic)+length(body)),0), coalesce(max(seq),0) "
+                                    "FROM messages");
+        const int rc = count.step();
+        if (rc != SQLITE_ROW) throw OutboxError("outbox: cannot count its messages: " + im.db.error_message(), rc);
+        stats_.rows = static_cast<std::uint64_t>(count.column_int(0));
+        stats_.bytes = static_cast<std::uint64_t>(count.column_int(1)) + stats_.rows * row_overhead;
+        state.next_seq = std::max(state.next_seq, static_cast<std::uint64_t>(count.column_int(2)) + 1);
     }
-    const int rc = impl_->set("clean_shutdown", 0);
-    if (rc != SQLITE_OK) throw OutboxError("outbox: cannot write to " + options_.path + ": " + db.error_message(), rc);
-    core::log_info("outbox.open", "outbox ready",
-                   {{"path", options_.path}, {"rows", stats_.rows}, {"bytes", stats_.bytes},
-                    {"next_seq", stats_.next_seq}, {"checked", existed && !clean}});
+    {
+        sql::Statement q(im.db, "SELECT source,position FROM positions");
+        while (q.step() == SQLITE_ROW) positions_.try_emplace(std::string(q.column_text(0)), q.column_int(1));
+    }
+    im.store_ok = true;
+    return state;
 }
 
-void Outbox::quarantine(const std::string& why) {
-    impl_.reset();
+void Outbox::start_epoch(std::uint64_t first_seq, const char* why) {
+    const auto epoch = random_epoch(epochs_);
+    while (!epochs_.empty() && epochs_.back().first >= first_seq) epochs_.pop_back();
+    epochs_.emplace_back(first_seq, epoch);
+    stats_.epoch = epoch;
+    auto& im = *impl_;
+    sql::Transaction tx(im.db);
+    int rc = tx.begin_result();
+    if (rc == SQLITE_OK) rc = im.write_epoch(first_seq, epoch);
+    if (rc == SQLITE_OK) rc = im.set("epoch", epoch);
+    if (rc == SQLITE_OK) rc = im.set("next_seq", static_cast<std::int64_t>(stats_.next_seq));
+    if (rc == SQLITE_OK) rc = tx.commit();
+    if (rc != SQLITE_OK) throw OutboxError("outbox: cannot record a new epoch: " + im.db.error_message(), rc);
+    if (why) {
+        core::log_warn("outbox.new_epoch",
+                       "continuity with the previous numbering cannot be proven; new messages carry a new epoch",
+                       {{"reason", why}, {"epoch", epoch}, {"first_seq", first_seq}});
+    }
+}
+
+void Outbox::quarantine(const std::string& why, bool at_start) {
+    auto& im = *impl_;
+    im.checker.stop();
+    im.close_db();
     const auto stamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
-    const std::string target = options_.path + ".corrupt-" + stamp;
+    std::string target = options_.path + ".corrupt-" + stamp;
+    for (int i = 1; std::filesystem::exists(target); ++i) target = options_.path + ".corrupt-" + stamp + "-" + std::to_string(i);
     std::error_code ec;
     std::filesystem::rename(options_.path, target, ec);
     if (ec) throw OutboxError("outbox is damaged (" + why + ") and cannot be moved aside: " + ec.message(), SQLITE_CORRUPT);
@@ -184,47 +391,160 @@ void Outbox::quarantine(const std::string& why) {
         std::error_code ignored;
         std::filesystem::rename(options_.path + suffix, target + suffix, ignored);
     }
-    stats_.quarantined_at_start = true;
+    ++stats_.quarantines;
+    if (at_start) stats_.quarantined_at_start = true;
+    const std::uint64_t rows_before = stats_.rows;
+    const auto mark = im.marker->previous();
+    const auto epochs_before = epochs_;
+    auto state = open_store();  // a fresh, empty store
+
+    // Copy every intact row into it, with its seq and epoch.
+    std::uint64_t bytes = 0;
+    std::uint64_t first_failed = 0;
+    const std::uint32_t fallback_epoch = !epochs_before.empty() ? epochs_before.back().second : (mark ? mark->epoch : 0);
+    epochs_.clear();
+    sql::Transaction tx(im.db);
+    int rc = tx.begin_result();
+    const auto salvage = salvage_outbox(target, [&](const core::StoredMessage& m) {
+        if (rc != SQLITE_OK) return;
+        std::uint32_t epoch = m.epoch ? m.epoch : fallback_epoch;
+        if (epoch == 0) epoch = random_epoch(epochs_);
+        if (epochs_.empty() || epochs_.back().second != epoch) {
+            epochs_.emplace_back(m.seq, epoch);
+            rc = im.write_epoch(m.seq, epoch);
+        }
+        if (rc == SQLITE_OK) rc = im.write_message(m);
+        if (rc != SQLITE_OK && first_failed == 0) first_failed = m.seq;
+        bytes += row_bytes(m.message.topic.size() + m.message.body.size());
+    });
+    if (rc == SQLITE_OK) rc = tx.commit();
+    std::uint64_t recovered = salvage.recovered;
+    if (rc != SQLITE_OK) {
+        recovered = 0;
+        bytes = 0;
+        epochs_.clear();
+        core::log_error("outbox.salvage_failed", "could not copy the readable rows into the fresh store",
+                        {{"error", im.db.error_message()}, {"seq", first_failed}});
+    }
+    stats_.rows = recovered;
+    stats_.bytes = bytes;
+    stats_.salvaged += recovered;
+
+    // Continue numbering above everything known, under a new epoch.
+    std::uint64_t next = std::max({stats_.next_seq, state.next_seq, salvage.next_seq.value_or(1), salvage.max_seq + 1,
+                                   mark ? mark->next_seq : std::uint64_t{1}});
+    if (!staged_.empty()) next = std::max(next, staged_.back().seq + 1);
+    stats_.next_seq = next;
+    const std::uint64_t known_rows =
+        at_start ? salvage.rows.value_or(mark ? mark->rows : 0) : std::max(rows_before, salvage.rows.value_or(0));
+    const std::uint64_t lost = checked_sub(known_rows, recovered) + salvage.bad_rows;
+    const std::uint64_t last = checked_sub(staged_.empty() ? next : staged_.front().seq, 1);
+    std::uint64_t first = salvage.min_seq ? salvage.min_seq : checked_sub(last + 1, std::max<std::uint64_t>(known_rows, 1));
+    if (first == 0) first = 1;
+    add_loss({now_ns(), "quarantined", -1,
+              (known_rows == 0 && !salvage.rows && !mark) ? -1 : static_cast<std::int64_t>(lost), first, last});
+    start_epoch(staged_.empty() ? next : staged_.front().seq, "the outbox file was damaged and replaced");
     core::log_error("outbox.quarantined",
-                    "the outbox file was damaged; it was moved aside and a fresh one created. Messages in it "
-                    "were not delivered by this run; recover them with sqlite3's .recover if needed.",
-                    {{"path", options_.path}, {"moved_to", target}, {"reason", why}});
+                    "the outbox file was damaged; it was moved aside, a fresh one created and every readable message "
+                    "copied into it. The rest is recorded as lost.",
+                    {{"path", options_.path}, {"moved_to", target}, {"reason", why}, {"salvaged", recovered},
+                     {"unreadable_rows", salvage.bad_rows}, {"lost_estimate", lost}, {"next_seq", stats_.next_seq},
+                     {"epoch", stats_.epoch}, {"while_running", !at_start}});
+}
+
+bool Outbox::recover_if_damaged(int sqlite_code, const char* during) {
+    if (!is_corruption(sqlite_code)) return false;
+    auto& im = *impl_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - im.quarantine_window_start > std::chrono::minutes(10)) {
+        im.quarantine_window_start = now;
+        im.runtime_quarantines = 0;
+    }
+    if (++im.runtime_quarantines > 3) {
+        // Fresh stores keep breaking: the medium is failing. Keep what is in memory, keep reporting.
+        return false;
+    }
+    try {
+        quarantine(std::string("SQLite reported damage during ") + during + ": " + sqlite3_errstr(sqlite_code), false);
+        if (const auto ec = impl_->marker->write({stats_.epoch, stats_.next_seq, stats_.rows})) {
+            core::log_error("outbox.marker_failed", "cannot write the sequence marker", {{"error", ec.message()}});
+        }
+        impl_->set("clean_shutdown", 0);
+        return true;
+    } catch (const std::exception& e) {
+        core::log_error("outbox.recovery_failed", "could not replace the damaged outbox; will retry",
+                        {{"error", e.what()}});
+        return false;
+    }
 }
 
 Outbox::~Outbox() {
-    if (!impl_) return;
-    if (!staged_.empty() || !acked_.empty() || !impl_->unwritten_losses.empty()) {
-        if (const auto ec = commit()) {
-            core::log_error("outbox.final_commit_failed", "could not commit at shutdown; staged messages lost",
-                            {{"staged", staged_.size()}, {"error", ec.message()}});
+    try {
+        impl_->checker.stop();
+        if (!impl_->store_ok) return;
+        if (!staged_.empty() || !acked_.empty() || !unwritten_losses_.empty()) {
+            if (const auto ec = commit()) {
+                drop_staged_at_shutdown();
+                if (const auto ec2 = commit_deletes_and_losses()) {
+                    core::log_error("outbox.final_commit_failed",
+                                    "could not write the loss records at shutdown; they are in this log only",
+                                    {{"error", ec2.message()}});
+                }
+            }
+        }
+        if (impl_->set("clean_shutdown", 1) == SQLITE_OK) {
+            // Fold the WAL back so the next start opens a compact file.
+            impl_->db.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        }
+    } catch (...) {
+        // A destructor never throws; everything above reports through the log.
+    }
+}
+
+void Outbox::drop_staged_at_shutdown() noexcept {
+    std::array<LossRecord, priority_levels> by_priority{};
+    for (const auto& s : staged_) {
+        auto& l = by_priority[s.message.priority];
+        if (l.count == 0) l = {now_ns(), "dropped_at_shutdown", s.message.priority, 0, s.seq, s.seq};
+        ++l.count;
+        l.last_seq = s.seq;
+    }
+    stats_.dropped_at_shutdown += staged_.size();
+    for (auto& l : by_priority) {
+        if (l.count == 0) continue;
+        core::log_error("outbox.dropped_at_shutdown", "staged messages could not be committed before exit",
+                        {{"priority", l.priority}, {"count", l.count}, {"first_seq", l.first_seq}, {"last_seq", l.last_seq}});
+        unwritten_losses_.push_back(std::move(l));
+    }
+    staged_.clear();
+    stats_.staged = 0;
+}
+
+void Outbox::add_loss(LossRecord loss) {
+    if (!unwritten_losses_.empty()) {
+        auto& last = unwritten_losses_.back();
+        if (last.reason == loss.reason && last.priority == loss.priority && last.last_seq + 1 == loss.first_seq &&
+            last.count >= 0 && loss.count >= 0) {
+            last.count += loss.count;
+            last.last_seq = loss.last_seq;
+            return;
         }
     }
-    if (impl_->set("clean_shutdown", 1) == SQLITE_OK) {
-        // Fold the WAL back so the next start opens a compact file.
-        impl_->db.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    }
+    unwritten_losses_.push_back(std::move(loss));
 }
 
 std::uint64_t Outbox::stage(core::Message message) {
     const std::uint64_t seq = stats_.next_seq++;
     if (message.priority >= priority_levels) message.priority = priority_levels - 1;
-    staged_.push_back({seq, std::move(message)});
-    stats_.staged = staged_.size();
+    staged_.push_back({seq, 0, std::move(message)});
     if (staged_.size() > options_.max_staged) {
         // Commits are failing and memory is finite: drop the oldest staged message, on the record.
         const auto& old = staged_.front();
-        LossRecord loss{now_ns(), "dropped_unwritable", old.message.priority, 1, old.seq, old.seq};
-        if (!impl_->unwritten_losses.empty() && impl_->unwritten_losses.back().reason == loss.reason &&
-            impl_->unwritten_losses.back().last_seq + 1 == old.seq) {
-            ++impl_->unwritten_losses.back().count;
-            impl_->unwritten_losses.back().last_seq = old.seq;
-        } else {
-            impl_->unwritten_losses.push_back(loss);
-        }
+        add_loss({now_ns(), "dropped_unwritable", old.message.priority, 1, old.seq, old.seq});
         ++stats_.dropped_unwritable;
-        staged_.erase(staged_.begin());
-        stats_.staged = staged_.size();
+        staged_.pop_front();
     }
+    stats_.staged = staged_.size();
     return seq;
 }
 
@@ -235,37 +555,59 @@ void Outbox::acknowledge(std::uint64_t seq) {
 void Outbox::discard(std::uint64_t seq, int priority, std::string reason) {
     acknowledge(seq);
     ++stats_.discarded;
-    impl_->unwritten_losses.push_back({now_ns(), std::move(reason), priority, 1, seq, seq});
+    add_loss({now_ns(), std::move(reason), std::clamp(priority, -1, priority_levels - 1), 1, seq, seq});
+}
+
+void Outbox::set_position(const std::string& source, std::int64_t position) {
+    positions_[source] = position;
+    positions_dirty_ = true;
+}
+
+std::optional<std::int64_t> Outbox::position(const std::string& source) const {
+    const auto it = positions_.find(source);
+    if (it == positions_.end()) return std::nullopt;
+    return it->second;
 }
 
 std::error_code Outbox::commit() {
-    if (staged_.empty() && acked_.empty() && impl_->unwritten_losses.empty()) return {};
+    if (staged_.empty() && acked_.empty() && unwritten_losses_.empty() && !positions_dirty_) return {};
+    if (!impl_->store_ok) {
+        ++stats_.commit_failures;
+        return make_sqlite_error(SQLITE_CANTOPEN);
+    }
+    auto ec = commit_once();
+    if (ec && recover_if_damaged(ec.value(), "a commit")) ec = commit_once();
+    if (!ec) {
+        commit_failing_ = false;
+        return {};
+    }
+    ++stats_.commit_failures;
+    commit_failing_ = true;
+    if (!acked_.empty() || !unwritten_losses_.empty()) {
+        // Inserts fail (a full disk, most likely), but deletes free space and loss records must
+        // reach the disk: commit them on their own.
+        if (const auto ec2 = commit_deletes_and_losses(); ec2 && recover_if_damaged(ec2.value(), "a delete")) {
+            commit_deletes_and_losses();
+        }
+    }
+    return ec;
+}
+
+std::error_code Outbox::commit_once() {
     auto& im = *impl_;
     sql::Transaction tx(im.db);
-    if (tx.begin_result() != SQLITE_OK) {
-        ++stats_.commit_failures;
-        return make_sqlite_error(tx.begin_result());
-    }
-    std::uint64_t rows = stats_.rows;
-    std::uint64_t bytes = stats_.bytes;
-    auto fail = [this](int rc) {
-        ++stats_.commit_failures;
-        return make_sqlite_error(rc);
+    if (tx.begin_result() != SQLITE_OK) return make_sqlite_error(tx.begin_result());
+    const auto before = stats_;
+    auto fail = [&](int rc) {
+        const auto staged = stats_.staged;
+        stats_ = before;
+        stats_.staged = staged;
+        return std::error_code(rc & 0xFF, sqlite_category());
     };
     for (const auto& s : staged_) {
-        const auto& m = s.message;
-        im.insert.bind(1, static_cast<std::int64_t>(s.seq));
-        im.insert.bind(2, m.priority);
-        im.insert.bind(3, m.created_ns);
-        im.insert.bind(4, m.qos);
-        im.insert.bind(5, m.retain ? 1 : 0);
-        im.insert.bind(6, m.topic);
-        im.insert.bind(7, m.body);
-        const int rc = im.insert.step();
-        im.insert.reset();
-        if (rc != SQLITE_DONE) return fail(rc);
-        ++rows;
-        bytes += row_bytes(m.topic.size() + m.body.size());
+        if (const int rc = im.write_message(s); rc != SQLITE_OK) return fail(rc);
+        ++stats_.rows;
+        stats_.bytes += row_bytes(s.message.topic.size() + s.message.body.size());
     }
     std::uint64_t removed = 0;
     for (const auto seq : acked_) {
@@ -273,35 +615,28 @@ std::error_code Outbox::commit() {
         if (const int rc = im.delete_seq(seq, b); rc != SQLITE_OK) return fail(rc);
         if (b >= 0) {
             ++removed;
-            --rows;
-            bytes -= std::min(bytes, row_bytes(static_cast<std::size_t>(b)));
+            stats_.rows = checked_sub(stats_.rows, 1);
+            stats_.bytes = checked_sub(stats_.bytes, row_bytes(static_cast<std::size_t>(b)));
         }
     }
-    for (const auto& loss : im.unwritten_losses) {
+    for (const auto& loss : unwritten_losses_) {
         if (const int rc = im.write_loss(loss); rc != SQLITE_OK) return fail(rc);
     }
-    const auto previous_rows = stats_.rows;
-    const auto previous_bytes = stats_.bytes;
-    stats_.rows = rows;
-    stats_.bytes = bytes;
-    auto evicted_before = stats_.evicted;
-    if (const auto ec = evict_over_quota()) {
-        stats_.rows = previous_rows;
-        stats_.bytes = previous_bytes;
-        stats_.evicted = evicted_before;
-        ++stats_.commit_failures;
-        return ec;
+    if (positions_dirty_) {
+        for (const auto& [source, pos] : positions_) {
+            im.position_set.bind(1, source);
+            im.position_set.bind(2, pos);
+            if (const int rc = Impl::done(im.position_set); rc != SQLITE_OK) return fail(rc);
+        }
     }
+    if (const auto ec = evict_over_quota()) return fail(ec.value());
     int rc = im.set("next_seq", static_cast<std::int64_t>(stats_.next_seq));
     if (rc == SQLITE_OK) rc = im.set("rows", static_cast<std::int64_t>(stats_.rows));
     if (rc == SQLITE_OK) rc = im.set("bytes", static_cast<std::int64_t>(stats_.bytes));
-    if (rc == SQLITE_OK) rc = tx.commit();
-    if (rc != SQLITE_OK) {
-        stats_.rows = previous_rows;
-        stats_.bytes = previous_bytes;
-        stats_.evicted = evicted_before;
-        return fail(rc);
-    }
+    if (rc != SQLITE_OK) return fail(rc);
+    // The marker first: it must never say less than what the file holds.
+    if (const auto mec = im.marker->write({stats_.epoch, stats_.next_seq, stats_.rows})) return fail(SQLITE_IOERR);
+    if (rc = tx.commit(); rc != SQLITE_OK) return fail(rc);
     stats_.committed += staged_.size();
     stats_.removed += removed;
     ++stats_.commits;
@@ -309,14 +644,79 @@ std::error_code Outbox::commit() {
     stats_.staged = 0;
     acked_.clear();
     acked_set_.clear();
-    im.unwritten_losses.clear();
+    unwritten_losses_.clear();
+    positions_dirty_ = false;
     return {};
+}
+
+std::error_code Outbox::commit_deletes_and_losses() {
+    auto& im = *impl_;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        int rc = SQLITE_OK;
+        std::uint64_t rows = stats_.rows, bytes = stats_.bytes, removed = 0;
+        {
+            sql::Transaction tx(im.db);
+            rc = tx.begin_result();
+            for (auto it = acked_.begin(); rc == SQLITE_OK && it != acked_.end(); ++it) {
+                std::int64_t b = 0;
+                rc = im.delete_seq(*it, b);
+                if (rc == SQLITE_OK && b >= 0) {
+                    ++removed;
+                    rows = checked_sub(rows, 1);
+                    bytes = checked_sub(bytes, row_bytes(static_cast<std::size_t>(b)));
+                }
+            }
+            for (auto it = unwritten_losses_.begin(); rc == SQLITE_OK && it != unwritten_losses_.end(); ++it) {
+                rc = im.write_loss(*it);
+            }
+            // Staged numbers are handed out: the file and the marker must remember them too.
+            if (rc == SQLITE_OK) rc = im.set("next_seq", static_cast<std::int64_t>(stats_.next_seq));
+            if (rc == SQLITE_OK) rc = im.set("rows", static_cast<std::int64_t>(rows));
+            if (rc == SQLITE_OK) rc = im.set("bytes", static_cast<std::int64_t>(bytes));
+            if (rc == SQLITE_OK && im.marker->write({stats_.epoch, stats_.next_seq, rows})) rc = SQLITE_IOERR;
+            if (rc == SQLITE_OK) rc = tx.commit();
+        }
+        if (rc == SQLITE_OK) {
+            stats_.rows = rows;
+            stats_.bytes = bytes;
+            stats_.removed += removed;
+            acked_.clear();
+            acked_set_.clear();
+            unwritten_losses_.clear();
+            return {};
+        }
+        // The disk is full: give up the reserve so deletes and loss records can be written.
+        const auto reserve = reserve_path(options_.path);
+        if ((rc & 0xFF) != SQLITE_FULL || attempt > 0 || !std::filesystem::exists(reserve)) {
+            return std::error_code(rc & 0xFF, sqlite_category());
+        }
+        std::error_code ignored;
+        std::filesystem::remove(reserve, ignored);
+        stats_.reserve_released = true;
+        next_reserve_attempt_ = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        core::log_warn("outbox.reserve_released", "the disk is full; the space reserve was released for deletes and "
+                       "loss records", {{"path", reserve}});
+    }
+    return make_sqlite_error(SQLITE_FULL);
+}
+
+void Outbox::refresh_reserve() noexcept {
+    if (options_.reserve_bytes == 0) return;
+    const auto path = reserve_path(options_.path);
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) >= options_.reserve_bytes) return;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(options_.reserve_bytes));
+    ::close(fd);
+    if (rc != 0) ::unlink(path.c_str());  // not enough room yet: try again later
 }
 
 std::error_code Outbox::evict_over_quota() {
     auto& im = *impl_;
+    bool warned = false;
     while (stats_.rows > options_.max_rows || stats_.bytes > options_.max_bytes) {
-        const std::uint64_t excess_rows = stats_.rows > options_.max_rows ? stats_.rows - options_.max_rows : 0;
+        const std::uint64_t excess_rows = checked_sub(stats_.rows, options_.max_rows);
         const auto batch = static_cast<std::int64_t>(std::max<std::uint64_t>(std::min<std::uint64_t>(excess_rows, 4096), 64));
         struct Victim {
             std::uint64_t seq;
@@ -328,8 +728,8 @@ std::error_code Outbox::evict_over_quota() {
         int rc;
         while ((rc = im.evict_select.step()) == SQLITE_ROW) {
             victims.push_back({static_cast<std::uint64_t>(im.evict_select.column_int(0)),
-                               static_cast<int>(im.evict_select.column_int(1)),
-                               row_bytes(static_cast<std::size_t>(im.evict_select.column_int(2)))});
+                               static_cast<int>(std::clamp<std::int64_t>(im.evict_select.column_int(1), 0, priority_levels - 1)),
+                               row_bytes(static_cast<std::size_t>(std::max<std::int64_t>(im.evict_select.column_int(2), 0)))});
         }
         im.evict_select.reset();
         if (rc != SQLITE_DONE) return make_sqlite_error(rc);
@@ -339,8 +739,8 @@ std::error_code Outbox::evict_over_quota() {
             if (stats_.rows <= options_.max_rows && stats_.bytes <= options_.max_bytes) break;
             std::int64_t b = 0;
             if (const int drc = im.delete_seq(v.seq, b); drc != SQLITE_OK) return make_sqlite_error(drc);
-            --stats_.rows;
-            stats_.bytes -= std::min(stats_.bytes, v.bytes);
+            stats_.rows = checked_sub(stats_.rows, 1);
+            stats_.bytes = checked_sub(stats_.bytes, v.bytes);
             ++stats_.evicted[static_cast<std::size_t>(v.priority)];
             if (!losses.empty() && losses.back().priority == v.priority) {
                 ++losses.back().count;
@@ -351,45 +751,127 @@ std::error_code Outbox::evict_over_quota() {
         }
         for (const auto& loss : losses) {
             if (const int lrc = im.write_loss(loss); lrc != SQLITE_OK) return make_sqlite_error(lrc);
-            core::log_warn("outbox.evicted", "outbox over its quota: evicted the oldest lowest-priority messages",
-                           {{"priority", loss.priority}, {"count", loss.count}, {"first_seq", loss.first_seq},
-                            {"last_seq", loss.last_seq}, {"max_rows", options_.max_rows},
-                            {"max_bytes", options_.max_bytes}});
+            if (!warned) {
+                warned = true;  // one line per commit, not one per batch
+                core::log_warn("outbox.evicted", "outbox over its quota: evicted the oldest lowest-priority messages",
+                               {{"priority", loss.priority}, {"count", loss.count}, {"first_seq", loss.first_seq},
+                                {"last_seq", loss.last_seq}, {"max_rows", options_.max_rows},
+                                {"max_bytes", options_.max_bytes}});
+            }
         }
     }
     return {};
 }
 
+std::uint32_t Outbox::epoch_of(std::uint64_t seq) const noexcept {
+    if (epochs_.size() == 1 || (!epochs_.empty() && seq >= epochs_.back().first)) return epochs_.back().second;
+    const auto it = std::upper_bound(epochs_.begin(), epochs_.end(), seq,
+                                     [](std::uint64_t s, const auto& e) { return s < e.first; });
+    return it == epochs_.begin() ? (epochs_.empty() ? 0 : epochs_.front().second) : std::prev(it)->second;
+}
+
 std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) {
-    auto& st = impl_->fetch;
+    if (!impl_->store_ok) return 0;
+    auto& im = *impl_;
     std::size_t got = 0;
     for (int p = priority_levels - 1; p >= 0 && got < max; --p) {
+        auto& st = im.fetch;
         auto& after = cursor.after[static_cast<std::size_t>(p)];
         st.bind(1, p);
         st.bind(2, static_cast<std::int64_t>(after));
         st.bind(3, static_cast<std::int64_t>(max - got));
-        while (st.step() == SQLITE_ROW) {
+        int rc;
+        while ((rc = st.step()) == SQLITE_ROW) {
             const auto seq = static_cast<std::uint64_t>(st.column_int(0));
             after = seq;
             if (acked_set_.count(seq)) continue;
             core::StoredMessage m;
             m.seq = seq;
+            m.epoch = epoch_of(seq);
             m.message.priority = static_cast<std::uint8_t>(p);
             m.message.created_ns = st.column_int(1);
-            m.message.qos = static_cast<std::uint8_t>(st.column_int(2));
+            const auto qos = st.column_int(2);
+            m.message.qos = static_cast<std::uint8_t>(std::clamp<std::int64_t>(qos, 0, 2));
             m.message.retain = st.column_int(3) != 0;
             m.message.topic = std::string(st.column_text(4));
             m.message.body = std::string(st.column_text(5));
+            if (!st.column_is_null(6) &&
+                static_cast<std::uint32_t>(st.column_int(6)) !=
+                    row_checksum({seq, p, m.message.created_ns, static_cast<int>(qos), m.message.retain,
+                                  m.message.topic, m.message.body})) {
+                // Damaged in place: never publish it; remove it and put it on the record.
+                ++stats_.corrupt_rows;
+                discard(seq, p, "checksum_mismatch");
+                --stats_.discarded;
+                std::uint64_t suppressed = 0;
+                if (im.checksum_log.allow(std::chrono::steady_clock::now(), suppressed)) {
+                    core::log_error("outbox.checksum_mismatch",
+                                    "a stored message does not match its checksum; it is not published and is "
+                                    "recorded as lost",
+                                    {{"seq", seq}, {"priority", p}, {"suppressed_since_last", suppressed}});
+                }
+                continue;
+            }
             out.push_back(std::move(m));
             ++got;
         }
         st.reset();
+        if (rc != SQLITE_DONE) {
+            if (recover_if_damaged(rc, "a fetch")) return got;  // the cursor stays valid: seqs are kept
+            std::uint64_t suppressed = 0;
+            if (im.fetch_error_log.allow(std::chrono::steady_clock::now(), suppressed)) {
+                core::log_error("outbox.fetch_failed", "could not read from the outbox; will retry",
+                                {{"error", sqlite3_errstr(rc)}, {"suppressed_since_last", suppressed}});
+            }
+            return got;
+        }
     }
     return got;
 }
 
+void Outbox::maintain(std::chrono::steady_clock::time_point now) {
+    auto& im = *impl_;
+    if (!im.store_ok) {
+        // A replacement failed earlier: try to open the store again.
+        try {
+            open_store();
+            start_epoch(stats_.next_seq, "the outbox was reopened after a failure");
+        } catch (const std::exception& e) {
+            std::uint64_t suppressed = 0;
+            if (im.fetch_error_log.allow(now, suppressed)) {
+                core::log_error("outbox.unavailable", "the outbox cannot be opened; readings stay in memory",
+                                {{"error", e.what()}});
+            }
+            return;
+        }
+    }
+    if (const auto result = im.checker.poll()) {
+        ++stats_.integrity_checks;
+        if (*result) {
+            try {
+                quarantine(**result, false);
+                im.set("clean_shutdown", 0);
+            } catch (const std::exception& e) {
+                core::log_error("outbox.recovery_failed", "could not replace the damaged outbox; will retry",
+                                {{"error", e.what()}});
+            }
+        }
+    }
+    if (options_.integrity_check_interval.count() > 0 && now >= next_check_ && !im.checker.running()) {
+        im.checker.start(options_.path);
+        next_check_ = now + options_.integrity_check_interval;
+    }
+    if (stats_.reserve_released && !commit_failing_ && now >= next_reserve_attempt_) {
+        next_reserve_attempt_ = now + std::chrono::seconds(10);
+        refresh_reserve();
+        std::error_code ec;
+        if (std::filesystem::exists(reserve_path(options_.path), ec)) stats_.reserve_released = false;
+    }
+}
+
 std::vector<LossRecord> Outbox::losses(std::size_t max_records) const {
     std::vector<LossRecord> out;
+    if (!impl_->store_ok) return out;
     sql::Statement q(impl_->db, "SELECT at_ns,reason,priority,count,first_seq,last_seq FROM losses "
                                 "ORDER BY rowid DESC LIMIT ?1");
     q.bind(1, static_cast<std::int64_t>(max_records));
@@ -413,7 +895,9 @@ OutboxSummary inspect_outbox(const std::string& path) {
         if (key == "next_seq") s.next_seq = value;
         if (key == "rows") s.rows = value;
         if (key == "bytes") s.bytes = value;
+        if (key == "epoch") s.epoch = static_cast<std::uint32_t>(value);
     }
+    if (const auto mark = SeqMarker::read(path)) s.marker_next_seq = mark->next_seq;
     sql::Statement by_priority(db, "SELECT priority,count(*) FROM messages GROUP BY priority");
     while (by_priority.step() == SQLITE_ROW) {
         const auto p = by_priority.column_int(0);

@@ -53,6 +53,7 @@ public:
         sqlite3_clear_bindings(stmt_);
     }
     std::int64_t column_int(int i) const noexcept { return sqlite3_column_int64(stmt_, i); }
+    bool column_is_null(int i) const noexcept { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
     std::string_view column_text(int i) const noexcept {
         const auto* p = sqlite3_column_text(stmt_, i);
         return p ? std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i)))

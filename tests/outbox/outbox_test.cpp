@@ -218,7 +218,16 @@ TEST(Outbox, ACorruptPageFoundByTheCheckIsQuarantined) {
     Outbox o({.path = path});
     testing::internal::GetCapturedStderr();
     EXPECT_TRUE(o.stats().quarantined_at_start);
-    EXPECT_EQ(o.stats().rows, 0u);
+    // What still reads correctly is kept under its seq; the rest is on the record.
+    EXPECT_GT(o.stats().rows, 0u);
+    EXPECT_LT(o.stats().rows, 3000u);
+    EXPECT_EQ(o.stats().salvaged, o.stats().rows);
+    EXPECT_GE(o.stats().next_seq, 3001u) << "no seq is handed out twice";
+    const auto losses = o.losses();
+    ASSERT_EQ(losses.size(), 1u);
+    EXPECT_EQ(losses[0].reason, "quarantined");
+    EXPECT_EQ(losses[0].count, static_cast<std::int64_t>(3000 - o.stats().rows));
+    EXPECT_EQ(losses[0].last_seq, 3000u);
 }
 
 TEST(Outbox, AnUnusablePathIsAStartUpError) {

@@ -133,7 +133,7 @@ TEST(Uplink, Mqtt311CarriesTheSequenceInThePayload) {
     up.stop();
 }
 
-TEST(Uplink, Mqtt5CarriesGatewayAndSequenceAsUserProperties) {
+TEST(Uplink, Mqtt5CarriesGatewayEpochAndSequenceAsUserProperties) {
     test::TempDir dir;
     test::Broker broker(dir);
     // An MQTT 5 subscriber printing user properties, then the payload.
@@ -166,7 +166,9 @@ TEST(Uplink, Mqtt5CarriesGatewayAndSequenceAsUserProperties) {
         const auto bar = line.find('|');
         ASSERT_NE(bar, std::string::npos) << line;
         const auto payload = nlohmann::json::parse(line.substr(bar + 1));
-        EXPECT_EQ(line.substr(0, bar), "gw:gw-test seq:" + std::to_string(payload["seq"].get<std::uint64_t>()));
+        EXPECT_EQ(line.substr(0, bar), "gw:gw-test seq:" + std::to_string(payload["seq"].get<std::uint64_t>()) +
+                                           " ep:" + std::to_string(payload["ep"].get<std::uint32_t>()));
+        EXPECT_EQ(payload["ep"], box.stats().epoch);
         ++checked;
     }
     EXPECT_EQ(checked, 5);

@@ -335,6 +335,7 @@ void Uplink::pump() {
     if (state_ != State::connected || !mosq_) return;
     const bool v5 = options_.protocol == MqttProtocol::v5;
     char seq_text[24];
+    char epoch_text[16];
     while (window_.room() > 0) {
         if (ready_pos_ >= ready_.size()) {
             ready_.clear();
@@ -344,13 +345,16 @@ void Uplink::pump() {
             }
         }
         const auto& m = ready_[ready_pos_];
-        render_payload(payload_, options_.gateway_id, m.seq, m.message.body);
+        render_payload(payload_, options_.gateway_id, m.epoch, m.seq, m.message.body);
         mosquitto_property* props = nullptr;
         if (v5) {
             const auto r = std::to_chars(seq_text, seq_text + sizeof seq_text - 1, m.seq);
             *r.ptr = '\0';
             mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "gw", options_.gateway_id.c_str());
             mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "seq", seq_text);
+            const auto e = std::to_chars(epoch_text, epoch_text + sizeof epoch_text - 1, m.epoch);
+            *e.ptr = '\0';
+            mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "ep", epoch_text);
         }
         int mid = 0;
         const int rc = mosquitto_publish_v5(mosq_, &mid, m.message.topic.c_str(), static_cast<int>(payload_.size()),

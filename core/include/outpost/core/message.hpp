@@ -17,9 +17,11 @@ struct Message {
     bool retain = false;
 };
 
-// A message as it comes back out of the outbox: with its durable sequence number.
+// A message as it comes back out of the outbox: with its durable sequence number and the epoch of
+// the store that numbered it. (gateway, epoch, seq) names one reading, whatever happens to the file.
 struct StoredMessage {
     std::uint64_t seq = 0;
+    std::uint32_t epoch = 0;
     Message message;
 };
 

@@ -1,17 +1,34 @@
 #pragma once
 // The disk outbox: SQLite in WAL mode, one writer connection, group commit.
 //
-// Messages are staged in memory, each given the next durable sequence number, and become durable
+// Messages are staged in memory, each given the next sequence number, and become durable
 // ("accepted") at commit(). Acknowledged messages are removed at the next commit too, so a busy
 // gateway does one transaction per commit interval for both. Quotas in rows and bytes are enforced
 // at commit by evicting lowest priority first, oldest first within a priority; every eviction is
 // written to the losses table, counted and logged. Nothing leaves the outbox silently.
 //
+// Sequence numbers: every store has an epoch, and (epoch, seq) never names two readings. A marker
+// file beside the outbox (see seq_marker.hpp) remembers the numbers handed out, so numbering always
+// continues from the highest value known; whenever continuity with the previous run cannot be
+// proven (a damaged, emptied, deleted or rolled-back file) the epoch changes and what may have been
+// lost is written as a loss record with its best known count and seq range.
+//
+// Damage: a file that fails its check at start, or a corruption error at any time (fetch, commit),
+// moves the file aside as `<path>.corrupt-<time>`, creates a fresh store, copies into it every row
+// that still reads with a valid checksum (keeping seq and epoch) and records the rest as lost. A
+// background check covers a store that was shut down cleanly. Rows are checksummed: a row whose
+// checksum does not match is never returned by fetch(); it is removed and recorded as lost.
+//
 // Thread: not thread-safe; one owner (the io_context thread). All calls are synchronous and may
-// block for an fsync (about 0.15 ms here, 1-20 ms on SD/eMMC).
+// block for an fsync (about 0.15 ms here, 1-20 ms on SD/eMMC). The background integrity check runs
+// on a thread of its own, and its result is picked up by maintain().
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <unordered_set>
@@ -29,28 +46,42 @@ struct OutboxOptions {
     std::uint64_t max_bytes = 512ull << 20;
     bool synchronous_full = true;      // fsync every commit (power-cut safe up to the last commit)
     std::size_t max_staged = 100'000;  // staged messages kept while commits fail (full disk)
+    // A background integrity check this often (and once soon after a clean start); 0 = never.
+    std::chrono::seconds integrity_check_interval{3600};
+    // Space kept in a file beside the outbox and given up when the disk is full, so that deletes of
+    // acknowledged messages and loss records can still be written. 0 = none.
+    std::uint64_t reserve_bytes = 8ull << 20;
 };
 
 struct OutboxStats {
     std::uint64_t rows = 0;       // durable messages waiting for acknowledgement
     std::uint64_t bytes = 0;      // their approximate size (topic + body + row overhead)
     std::uint64_t next_seq = 1;
+    std::uint32_t epoch = 0;      // the epoch new messages are numbered in
     std::uint64_t staged = 0;     // accepted into memory, not yet committed
     std::uint64_t committed = 0;  // messages made durable since start
     std::uint64_t removed = 0;    // acknowledged and deleted since start
     std::uint64_t commits = 0;
     std::uint64_t commit_failures = 0;
     std::array<std::uint64_t, priority_levels> evicted{};  // by priority, since start
-    std::uint64_t dropped_unwritable = 0;
-    std::uint64_t discarded = 0;  // refused by the broker, removed with a loss record  // staged messages dropped because commits kept failing
+    std::uint64_t dropped_unwritable = 0;  // staged messages dropped because commits kept failing
+    std::uint64_t dropped_at_shutdown = 0;  // staged messages that could not be committed at exit
+    std::uint64_t discarded = 0;            // refused by the broker, removed with a loss record
+    std::uint64_t corrupt_rows = 0;         // rows whose checksum did not match (never published)
+    std::uint64_t quarantines = 0;          // damaged stores moved aside since start (at start too)
+    std::uint64_t salvaged = 0;             // rows copied out of damaged stores into fresh ones
+    std::uint64_t integrity_checks = 0;     // background checks completed
     bool quarantined_at_start = false;
+    bool reserve_released = false;          // the disk filled up and the space reserve was used
 };
 
 struct LossRecord {
     std::int64_t at_ns = 0;
-    std::string reason;  // "evicted_quota", "dropped_unwritable", "quarantined"
-    int priority = -1;   // -1 when not known
-    std::int64_t count = 0;  // -1 when not known (a quarantined file)
+    // "evicted_quota", "dropped_unwritable", "dropped_at_shutdown", "quarantined", "rolled_back",
+    // "store_missing", "checksum_mismatch", "rejected_by_broker", "unpublishable".
+    std::string reason;
+    int priority = -1;       // -1 when not known
+    std::int64_t count = 0;  // best known count; for quarantined and rolled-back stores an upper bound
     std::uint64_t first_seq = 0;
     std::uint64_t last_seq = 0;
 };
@@ -63,30 +94,43 @@ struct DrainCursor {
 
 class Outbox {
 public:
-    // Opens or creates the outbox. A file that fails its integrity check (run when the last
-    // shutdown was not clean) or is not a database is renamed to `<path>.corrupt-<time>` and a fresh
-    // one is created; that is logged and written as a loss record. Throws OutboxError otherwise.
+    // Opens or creates the outbox (directory 0700 if it creates it, files 0600). A damaged file is
+    // quarantined as described above. Throws OutboxError if no usable store can be opened.
     explicit Outbox(OutboxOptions options);
+    // Commits what is staged; what cannot be committed is written as loss records (using the space
+    // reserve if the disk is full) and logged. Never throws.
     ~Outbox();
     Outbox(const Outbox&) = delete;
     Outbox& operator=(const Outbox&) = delete;
 
-    // Stages a message for the next commit and returns its sequence number.
+    // Stages a message for the next commit and returns its sequence number. O(1); at max_staged
+    // the oldest staged message is dropped and recorded as a loss.
     std::uint64_t stage(core::Message message);
     // Marks a message acknowledged: it is deleted at the next commit and never fetched again.
     void acknowledge(std::uint64_t seq);
     // Removes a message that will never be delivered (the broker refused it) and writes a loss
     // record with `reason`, at the next commit.
     void discard(std::uint64_t seq, int priority, std::string reason);
-    // One transaction: staged inserts, acknowledged deletes, quota eviction. On failure everything
-    // stays staged for the next attempt (up to max_staged, then the oldest are dropped and counted).
+    // One transaction: staged inserts, acknowledged deletes, quota eviction, source positions. On
+    // failure everything stays staged for the next attempt, and acknowledged deletes (with pending
+    // loss records) are committed on their own so the outbox still drains and frees space.
+    // A corruption error quarantines the store (see above) and the commit is retried once.
     std::error_code commit();
+
+    // Where a source (a replayed log) had got to, committed with the readings it produced.
+    void set_position(const std::string& source, std::int64_t position);
+    std::optional<std::int64_t> position(const std::string& source) const;
+
+    // Housekeeping, to be called every second or so: starts the periodic integrity check and acts
+    // on its result (a damaged store is quarantined).
+    void maintain(std::chrono::steady_clock::time_point now);
 
     std::size_t staged() const noexcept { return staged_.size(); }
     std::size_t pending_acks() const noexcept { return acked_.size(); }
 
     // Appends up to `max` durable messages in delivery order (priority 9 first, FIFO within a
     // priority) that come after `cursor`, skipping acknowledged ones; advances the cursor.
+    // Rows that fail their checksum are skipped and recorded as lost.
     std::size_t fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out);
 
     const OutboxStats& stats() const noexcept { return stats_; }
@@ -95,16 +139,31 @@ public:
 
 private:
     struct Impl;
-    void open();
-    void quarantine(const std::string& why);
-    void record_loss(const LossRecord& loss);
+    struct DbState;
+    DbState open_store();
+    void start_epoch(std::uint64_t first_seq, const char* why);
+    void quarantine(const std::string& why, bool at_start);
+    void add_loss(LossRecord loss);
+    std::error_code commit_once();
+    std::error_code commit_deletes_and_losses();
     std::error_code evict_over_quota();
+    bool recover_if_damaged(int sqlite_code, const char* during);
+    std::uint32_t epoch_of(std::uint64_t seq) const noexcept;
+    void drop_staged_at_shutdown() noexcept;
+    void refresh_reserve() noexcept;
 
     OutboxOptions options_;
     std::unique_ptr<Impl> impl_;
-    std::vector<core::StoredMessage> staged_;
+    std::deque<core::StoredMessage> staged_;
     std::vector<std::uint64_t> acked_;
     std::unordered_set<std::uint64_t> acked_set_;
+    std::vector<LossRecord> unwritten_losses_;  // written with the next successful commit
+    std::map<std::string, std::int64_t> positions_;
+    bool positions_dirty_ = false;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> epochs_;  // (first seq, epoch), ascending
+    bool commit_failing_ = false;
+    std::chrono::steady_clock::time_point next_check_{};
+    std::chrono::steady_clock::time_point next_reserve_attempt_{};
     OutboxStats stats_;
 };
 
@@ -113,6 +172,8 @@ struct OutboxSummary {
     std::uint64_t rows = 0;
     std::uint64_t bytes = 0;
     std::uint64_t next_seq = 1;
+    std::uint32_t epoch = 0;
+    std::optional<std::uint64_t> marker_next_seq;  // what the sequence marker beside it says
     std::array<std::uint64_t, priority_levels> rows_by_priority{};
     std::uint64_t oldest_seq = 0;
     std::int64_t oldest_created_ns = 0;
