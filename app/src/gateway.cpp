@@ -1,25 +1,63 @@
 #include "outpost/app/gateway.hpp"
 
+#include <filesystem>
+#include <fstream>
+
 #include "outpost/core/log.hpp"
 
 namespace outpost::app {
+namespace {
+
+// Where a replay got to is remembered per bus, log path and log content (a fingerprint of its
+// first 4 KiB), so that a different log at the same path starts from its beginning.
+std::string replay_key(const std::string& bus, const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string head(4096, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+    return "replay:" + bus + ":" + std::filesystem::absolute(path).string() + ":" +
+           std::to_string(std::hash<std::string>{}(head));
+}
+
+}  // namespace
 
 Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_after)
     : io_(io),
       config_(std::move(config)),
       exit_after_(exit_after),
       mapper_(config_.mapping),
+      modbus_mapper_(config_.mapping.modbus),
       outbox_(config_.outbox),
       uplink_(io, config_.broker, outbox_),
       commit_timer_(io),
       stats_timer_(io),
-      signals_(io, SIGINT, SIGTERM) {
-    for (const auto& bus : config_.buses) {
+      signals_(io, SIGINT, SIGTERM),
+      commit_backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000),
+                      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())) {
+    for (auto& bus : config_.buses) {
         if (!bus.enabled) continue;
-        if (bus.type == BusType::socketcan) {
-            can_readers_.push_back(std::make_unique<ingest::SocketCanReader>(io_, bus.socketcan, *this));
-        } else {
-            replays_.push_back(std::make_unique<ingest::CandumpReplay>(io_, bus.replay, *this));
+        switch (bus.type) {
+            case BusType::socketcan:
+                can_readers_.push_back(std::make_unique<ingest::SocketCanReader>(io_, bus.socketcan, *this));
+                break;
+            case BusType::candump_replay:
+                // Resume where the last commit ended instead of ingesting the log again.
+                replay_keys_.push_back(replay_key(bus.name, bus.replay.path));
+                bus.replay.start_offset = static_cast<std::uint64_t>(
+                    std::max<std::int64_t>(outbox_.position(replay_keys_.back()).value_or(0), 0));
+                replays_.push_back(std::make_unique<ingest::CandumpReplay>(io_, bus.replay, *this));
+                break;
+            case BusType::modbus_rtu:
+                if (bus.listen_only) {
+                    rtu_taps_.push_back(std::make_unique<ingest::RtuTap>(io_, bus.tap, *this));
+                } else {
+                    rtu_masters_.push_back(std::make_unique<ingest::RtuMaster>(io_, bus.rtu, *this));
+                }
+                break;
+            case BusType::modbus_tcp:
+            case BusType::modbus_rtu_over_tcp:
+                tcp_masters_.push_back(std::make_unique<ingest::ModbusTcpMaster>(io_, bus.tcp, *this));
+                break;
         }
     }
     scratch_.reserve(64);
@@ -31,12 +69,16 @@ void Gateway::start() {
     started_ = std::chrono::steady_clock::now();
     core::log_info("gateway.start", "outpost is running",
                    {{"gateway_id", config_.gateway_id}, {"config", config_.file}, {"buses", config_.buses.size()},
-                    {"can_rules", config_.mapping.can.size()}});
+                    {"can_rules", config_.mapping.can.size()}, {"modbus_devices", config_.mapping.modbus.size()},
+                    {"epoch", outbox_.stats().epoch}, {"next_seq", outbox_.stats().next_seq}});
     signals_.async_wait([this](boost::system::error_code ec, int signo) {
         if (!ec) shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM");
     });
     uplink_.start();
     for (auto& reader : can_readers_) reader->start();
+    for (auto& m : rtu_masters_) m->start();
+    for (auto& m : tcp_masters_) m->start();
+    for (auto& t : rtu_taps_) t->start();
     sources_running_ = replays_.size();
     for (auto& r : replays_) {
         r->start([this] {
@@ -55,20 +97,50 @@ void Gateway::start() {
 void Gateway::on_frame(const core::CanFrame& frame) {
     scratch_.clear();
     mapper_.map(frame, scratch_);
-    for (auto& m : scratch_) outbox_.stage(std::move(m));
+    stage(scratch_);
+}
+
+void Gateway::on_modbus(const core::ModbusBlock& block) {
+    scratch_.clear();
+    modbus_mapper_.map(block, scratch_);
+    stage(scratch_);
+}
+
+void Gateway::stage(std::vector<core::Message>& messages) {
+    for (auto& m : messages) outbox_.stage(std::move(m));
     if (outbox_.staged() >= config_.commit_batch) commit();
 }
 
-void Gateway::commit() {
+void Gateway::record_positions() {
+    for (std::size_t i = 0; i < replays_.size(); ++i) {
+        outbox_.set_position(replay_keys_[i], static_cast<std::int64_t>(replays_[i]->resume_offset()));
+    }
+}
+
+void Gateway::commit(bool force) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!force && now < commit_retry_at_) return;
+    record_positions();
     const auto ec = outbox_.commit();
     if (ec) {
+        commit_retry_at_ = now + commit_backoff_.next();
         std::uint64_t suppressed = 0;
-        if (commit_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
+        if (commit_log_.allow(now, suppressed)) {
             core::log_error("outbox.commit_failed", "could not commit to the outbox; will retry",
-                            {{"error", ec.message()}, {"staged", outbox_.staged()}, {"suppressed_since_last", suppressed}});
+                            {{"error", ec.message()}, {"staged", outbox_.staged()},
+                             {"dropped_unwritable", outbox_.stats().dropped_unwritable},
+                             {"suppressed_since_last", suppressed}});
         }
+        // Deletes may still have gone through on their own.
+        uplink_.notify();
         return;
     }
+    if (commit_backoff_.attempts() > 0) {
+        core::log_info("outbox.commit_recovered", "commits succeed again",
+                       {{"dropped_unwritable", outbox_.stats().dropped_unwritable}});
+    }
+    commit_backoff_.reset();
+    commit_retry_at_ = {};
     uplink_.notify();
 }
 
@@ -77,6 +149,7 @@ void Gateway::schedule_commit() {
     commit_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
         commit();
+        outbox_.maintain(std::chrono::steady_clock::now());
         check_exit();
         schedule_commit();
     });
@@ -134,6 +207,11 @@ nlohmann::json Gateway::counters() const {
             {"commit_failures", o.commit_failures},
             {"evicted", evicted},
             {"dropped_unwritable", o.dropped_unwritable},
+            {"dropped_at_shutdown", o.dropped_at_shutdown},
+            {"corrupt_rows", o.corrupt_rows},
+            {"quarantines", o.quarantines},
+            {"salvaged", o.salvaged},
+            {"epoch", o.epoch},
             {"published", u.published},
             {"acknowledged", u.acknowledged},
             {"rejected", u.rejected},
@@ -143,7 +221,67 @@ nlohmann::json Gateway::counters() const {
             {"connect_failures", u.connect_failures},
             {"disconnects", u.disconnects},
             {"payload_bytes", u.payload_bytes},
-            {"socketcan", can}};
+            {"socketcan", can},
+            {"modbus", modbus_counters()}};
+}
+
+nlohmann::json Gateway::modbus_counters() const {
+    const auto& mm = modbus_mapper_.stats();
+    nlohmann::json out = {{"blocks", mm.blocks}, {"unmapped_blocks", mm.unmapped_blocks},
+                          {"decode_errors", mm.decode_errors}, {"out_of_range", mm.out_of_range},
+                          {"rate_limited", mm.rate_limited}, {"readings", mm.readings}};
+    auto counters_json = [](const ingest::ModbusCounters& c) {
+        return nlohmann::json{{"requests", c.requests}, {"responses", c.responses}, {"timeouts", c.timeouts},
+                              {"crc_errors", c.crc_errors}, {"exceptions", c.exceptions}, {"wrong_unit", c.wrong_unit},
+                              {"malformed", c.malformed}, {"truncated", c.truncated}, {"io_errors", c.io_errors},
+                              {"retries", c.retries}};
+    };
+    auto devices_json = [&](const auto& master) {
+        nlohmann::json devices = nlohmann::json::object();
+        for (std::size_t i = 0; i < master.device_count(); ++i) {
+            const auto d = master.device_stats(i);
+            auto j = counters_json(d.counters);
+            j["unit"] = d.unit;
+            j["breaker"] = ingest::to_string(d.breaker);
+            j["breaker_opens"] = d.breaker_opens;
+            j["period_ms"] = std::chrono::duration<double, std::milli>(d.configured_period).count();
+            j["achieved_period_ms"] = std::chrono::duration<double, std::milli>(d.achieved_period).count();
+            devices[d.name] = std::move(j);
+        }
+        return devices;
+    };
+    nlohmann::json lines = nlohmann::json::object();
+    for (const auto& m : rtu_masters_) {
+        const auto s = m->stats();
+        auto j = counters_json(s.counters);
+        j["bytes_out"] = s.bytes_out;
+        j["bytes_in"] = s.bytes_in;
+        j["opens"] = s.opens;
+        j["connected"] = s.connected;
+        j["devices"] = devices_json(*m);
+        lines[m->options().name] = std::move(j);
+    }
+    for (const auto& m : tcp_masters_) {
+        const auto s = m->stats();
+        auto j = counters_json(s.counters);
+        j["bytes_out"] = s.bytes_out;
+        j["bytes_in"] = s.bytes_in;
+        j["stale"] = s.stale;
+        j["opens"] = s.opens;
+        j["connected"] = s.connected;
+        j["devices"] = devices_json(*m);
+        lines[m->options().name] = std::move(j);
+    }
+    for (const auto& t : rtu_taps_) {
+        const auto s = t->stats();
+        lines[t->options().name] = {{"listen_only", true}, {"requests", s.sniffer.requests},
+                                    {"responses", s.sniffer.responses}, {"blocks", s.sniffer.blocks},
+                                    {"exceptions", s.sniffer.exceptions}, {"unanswered", s.sniffer.unanswered},
+                                    {"noise_bytes", s.sniffer.noise_bytes}, {"bytes_in", s.bytes_in},
+                                    {"connected", s.connected}};
+    }
+    out["lines"] = std::move(lines);
+    return out;
 }
 
 void Gateway::shutdown(const char* why) {
@@ -151,10 +289,13 @@ void Gateway::shutdown(const char* why) {
     stopping_ = true;
     for (auto& r : replays_) r->stop();
     for (auto& r : can_readers_) r->stop();
-    commit();
+    for (auto& m : rtu_masters_) m->stop();
+    for (auto& m : tcp_masters_) m->stop();
+    for (auto& t : rtu_taps_) t->stop();
+    commit(true);
     uplink_.stop();
     // Acknowledgements that arrived during stop() are written now.
-    commit();
+    commit(true);
     commit_timer_.cancel();
     stats_timer_.cancel();
     boost::system::error_code ignored;

@@ -1,11 +1,17 @@
 #include "outpost/app/site_config.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "outpost/core/json_reader.hpp"
+#include "outpost/core/log.hpp"
+#include "outpost/ingest/modbus/poll_planner.hpp"
 #include "outpost/mapping/mapping_loader.hpp"
+#include "outpost/mapping/modbus_rule.hpp"
 
 namespace outpost::app {
 namespace {
@@ -41,7 +47,14 @@ void read_broker(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
     b.keepalive_s = static_cast<int>(r.integer("keepalive_s", 30, 5, 65535));
     b.username = r.string("username", "");
     if (const auto pw_file = r.string("password_file", ""); !pw_file.empty()) {
-        std::ifstream in(resolve_path(base, pw_file));
+        const auto pw_path = resolve_path(base, pw_file);
+        std::ifstream in(pw_path);
+        struct stat st {};
+        if (in && ::stat(pw_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+            core::log_warn("config.password_file_readable",
+                           "the broker password file can be read by other users; chmod 600 it",
+                           {{"file", pw_path}, {"mode", st.st_mode & 0777}});
+        }
         if (!in) {
             r.issue("password_file", "cannot read " + resolve_path(base, pw_file));
         } else {
@@ -91,8 +104,46 @@ void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, Site
     bus.name = r.require_string("name").value_or("");
     if (r.has("name") && !valid_identifier(bus.name)) r.issue("name", "use letters, digits, '-', '_' and '.' only");
     bus.enabled = r.boolean("enabled", true);
-    const auto type = r.choice("type", "candump_replay", {"candump_replay", "socketcan"});
-    if (!r.has("type")) r.issue("type", "missing (one of \"candump_replay\", \"socketcan\")");
+    const auto type = r.choice("type", "candump_replay",
+                               {"candump_replay", "socketcan", "modbus_rtu", "modbus_tcp", "modbus_rtu_over_tcp"});
+    if (!r.has("type")) {
+        r.issue("type", "missing (one of \"candump_replay\", \"socketcan\", \"modbus_rtu\", \"modbus_tcp\", "
+                        "\"modbus_rtu_over_tcp\")");
+    }
+    if (type == "modbus_rtu") {
+        bus.type = BusType::modbus_rtu;
+        ingest::SerialFormat format;
+        format.baud = static_cast<unsigned>(r.integer("baud", 9600, 300, 4'000'000));
+        const auto parity = r.choice("parity", "even", {"none", "even", "odd"});
+        format.parity = parity == "none" ? ingest::SerialParity::none
+                                         : (parity == "odd" ? ingest::SerialParity::odd : ingest::SerialParity::even);
+        format.data_bits = static_cast<unsigned>(r.integer("data_bits", 8, 7, 8));
+        format.stop_bits = static_cast<unsigned>(r.integer("stop_bits", 1, 1, 2));
+        const auto device = r.require_string("device").value_or("");
+        if (r.has("device") && device.empty()) r.issue("device", "name the serial port, e.g. /dev/ttyUSB0");
+        bus.listen_only = r.boolean("listen_only", false);
+        const auto inter_byte = std::chrono::milliseconds(r.integer("inter_byte_timeout_ms", 50, 1, 10'000));
+        bus.rtu = {.name = bus.name, .bus = static_cast<std::uint16_t>(index), .device = device, .format = format,
+                   .inter_byte_timeout = inter_byte};
+        bus.tap = {.name = bus.name, .bus = static_cast<std::uint16_t>(index), .device = device, .format = format};
+        r.finish();
+        site.buses.push_back(std::move(bus));
+        return;
+    }
+    if (type == "modbus_tcp" || type == "modbus_rtu_over_tcp") {
+        bus.type = type == "modbus_tcp" ? BusType::modbus_tcp : BusType::modbus_rtu_over_tcp;
+        auto& t = bus.tcp;
+        t.name = bus.name;
+        t.bus = static_cast<std::uint16_t>(index);
+        t.host = r.require_string("host").value_or("");
+        if (r.has("host") && t.host.empty()) r.issue("host", "must not be empty");
+        t.port = static_cast<std::uint16_t>(r.integer("port", type == "modbus_tcp" ? 502 : 4001, 1, 65535));
+        t.framing = type == "modbus_tcp" ? ingest::TcpFraming::mbap : ingest::TcpFraming::rtu;
+        t.connect_timeout = std::chrono::milliseconds(r.integer("connect_timeout_ms", 3000, 100, 600'000));
+        r.finish();
+        site.buses.push_back(std::move(bus));
+        return;
+    }
     if (type == "socketcan") {
         bus.type = BusType::socketcan;
         auto& sc = bus.socketcan;
@@ -126,6 +177,23 @@ void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, Site
     rp.restamp = r.boolean("restamp", true);
     r.finish();
     site.buses.push_back(std::move(bus));
+}
+
+ingest::ModbusDeviceOptions modbus_device_options(const mapping::ModbusDeviceRule& device) {
+    ingest::ModbusDeviceOptions o;
+    o.name = device.name;
+    o.limits.unit = device.unit;
+    o.limits.max_registers = device.max_registers;
+    o.limits.max_bits = device.max_bits;
+    o.limits.allow_gaps = device.allow_gaps;
+    o.limits.max_gap_registers = device.max_gap;
+    o.limits.max_gap_bits = device.max_gap_bits;
+    o.response_timeout = std::chrono::milliseconds(device.response_timeout_ms);
+    o.retries = static_cast<unsigned>(std::max(device.retries, 0));
+    for (const auto& range : mapping::wanted_ranges(device)) {
+        o.ranges.push_back({range.table, range.address, range.count, std::chrono::milliseconds(range.poll_ms)});
+    }
+    return o;
 }
 
 }  // namespace
@@ -179,8 +247,36 @@ SiteConfig load_site_config(const std::string& path) {
     mapping::MappingContext context{site.gateway_id, {}};
     for (const auto& b : site.buses) context.bus_names.push_back(b.name);
     for (const auto& file : site.mapping_files) {
-        auto m = mapping::load_mapping_file(file, context, issues);
-        for (auto& rule : m.can) site.mapping.can.push_back(std::move(rule));
+        mapping::merge_mapping(site.mapping, mapping::load_mapping_file(file, context, issues), file, issues);
+    }
+    // Modbus devices go to the line or server their mapping names.
+    for (const auto& device : site.mapping.modbus) {
+        if (device.bus >= site.buses.size()) continue;
+        auto& bus = site.buses[device.bus];
+        auto options = modbus_device_options(device);
+        if (bus.type == BusType::modbus_rtu) {
+            bus.rtu.devices.push_back(std::move(options));
+            bus.tap.response_timeout = std::max(bus.tap.response_timeout, std::chrono::milliseconds(device.response_timeout_ms));
+        } else if (bus.type == BusType::modbus_tcp || bus.type == BusType::modbus_rtu_over_tcp) {
+            bus.tcp.devices.push_back(std::move(options));
+        } else {
+            issues.add(site.file, "/buses/" + std::to_string(device.bus),
+                       "Modbus device \"" + device.name + "\" is mapped to this bus, which is not a Modbus bus");
+        }
+    }
+    for (std::size_t i = 0; i < site.buses.size(); ++i) {
+        const auto& bus = site.buses[i];
+        const bool modbus = bus.type == BusType::modbus_rtu || bus.type == BusType::modbus_tcp ||
+                            bus.type == BusType::modbus_rtu_over_tcp;
+        const auto& devices = bus.type == BusType::modbus_rtu ? bus.rtu.devices : bus.tcp.devices;
+        if (modbus && bus.enabled && devices.empty()) {
+            issues.add(site.file, "/buses/" + std::to_string(i), "no Modbus device in the mappings uses this bus");
+        }
+        for (const auto& d : devices) {
+            for (const auto& problem : ingest::check_plan(d.limits, d.ranges)) {
+                issues.add(site.file, "/buses/" + std::to_string(i), "device \"" + d.name + "\": " + problem);
+            }
+        }
     }
     // Kernel filters for live buses: exactly the ids their rules use.
     for (std::size_t i = 0; i < site.buses.size(); ++i) {

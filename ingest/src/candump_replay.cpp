@@ -1,5 +1,6 @@
 #include "outpost/ingest/candump_replay.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <system_error>
@@ -27,6 +28,18 @@ CandumpReplay::CandumpReplay(boost::asio::io_context& io, ReplayOptions options,
     if (!in_) {
         throw std::system_error(errno, std::generic_category(), "cannot open candump log " + options_.path);
     }
+    if (options_.start_offset > 0) {
+        in_.seekg(0, std::ios::end);
+        const auto size = static_cast<std::uint64_t>(std::max<std::streamoff>(in_.tellg(), 0));
+        if (options_.start_offset <= size) {
+            offset_ = options_.start_offset;
+        } else {
+            core::log_warn("replay.restart", "the log is shorter than where the last run ended; replaying it from the start",
+                           {{"bus", options_.bus_name}, {"path", options_.path}, {"size", size},
+                            {"resume_offset", options_.start_offset}});
+        }
+        in_.seekg(static_cast<std::streamoff>(offset_));
+    }
 }
 
 CandumpReplay::~CandumpReplay() = default;
@@ -35,6 +48,7 @@ void CandumpReplay::start(std::function<void()> on_done) {
     on_done_ = std::move(on_done);
     start_ = std::chrono::steady_clock::now();
     core::log_info("replay.start", "replaying candump log", {{"bus", options_.bus_name}, {"path", options_.path},
+                   {"from_offset", offset_},
                    {"speed", options_.speed == 0 ? nlohmann::json("max") : nlohmann::json(options_.speed)}});
     boost::asio::post(io_, [this] { run_slice(); });
 }
@@ -46,7 +60,10 @@ void CandumpReplay::stop() {
 }
 
 bool CandumpReplay::read_next() {
-    while (std::getline(in_, line_)) {
+    for (;;) {
+        const auto line_start = offset_;
+        if (!std::getline(in_, line_)) break;
+        offset_ += line_.size() + (in_.eof() ? 0 : 1);
         ++stats_.lines;
         core::CanFrame frame;
         const auto parsed = parse_candump_line(line_, frame);
@@ -67,6 +84,7 @@ bool CandumpReplay::read_next() {
         }
         frame.bus = options_.bus;
         pending_ = frame;
+        pending_offset_ = line_start;
         return true;
     }
     return false;

@@ -3,6 +3,7 @@
 // on one io_context thread, with one shutdown path (signal -> stop sources -> commit -> disconnect).
 #include <chrono>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -10,9 +11,15 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "outpost/app/site_config.hpp"
+#include "outpost/core/backoff.hpp"
 #include "outpost/ingest/candump_replay.hpp"
+#include "outpost/ingest/modbus/rtu_master.hpp"
+#include "outpost/ingest/modbus/rtu_tap.hpp"
+#include "outpost/ingest/modbus/tcp_master.hpp"
+#include "outpost/ingest/modbus_sink.hpp"
 #include "outpost/ingest/socketcan_reader.hpp"
 #include "outpost/mapping/mapper.hpp"
+#include "outpost/mapping/modbus_mapper.hpp"
 #include "outpost/outbox/outbox.hpp"
 #include "outpost/uplink/uplink.hpp"
 
@@ -20,7 +27,7 @@ namespace outpost::app {
 
 enum class ExitAfter { never, ingest, drain };
 
-class Gateway : public ingest::FrameSink {
+class Gateway : public ingest::FrameSink, public ingest::ModbusSink {
 public:
     // Throws OutboxError or std::system_error on start-up problems.
     Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_after);
@@ -28,25 +35,36 @@ public:
 
     void start();
     void on_frame(const core::CanFrame& frame) override;
+    void on_modbus(const core::ModbusBlock& block) override;
     // Returns the process exit code once the io_context has stopped.
     int exit_code() const noexcept { return exit_code_; }
 
 private:
-    void commit();
+    void stage(std::vector<core::Message>& messages);
+    // Commits unless a failed commit's backoff is still running (a full disk must not cost a
+    // commit attempt per frame); `force` ignores the backoff (shutdown).
+    void commit(bool force = false);
+    void record_positions();
     void schedule_commit();
     void schedule_stats();
     void check_exit();
     void shutdown(const char* why);
     nlohmann::json counters() const;
+    nlohmann::json modbus_counters() const;
 
     boost::asio::io_context& io_;
     SiteConfig config_;
     ExitAfter exit_after_;
     mapping::Mapper mapper_;
+    mapping::ModbusMapper modbus_mapper_;
     outbox::Outbox outbox_;
     uplink::Uplink uplink_;
     std::vector<std::unique_ptr<ingest::CandumpReplay>> replays_;
+    std::vector<std::string> replay_keys_;  // outbox position key of each replay
     std::vector<std::unique_ptr<ingest::SocketCanReader>> can_readers_;
+    std::vector<std::unique_ptr<ingest::RtuMaster>> rtu_masters_;
+    std::vector<std::unique_ptr<ingest::ModbusTcpMaster>> tcp_masters_;
+    std::vector<std::unique_ptr<ingest::RtuTap>> rtu_taps_;
     std::size_t sources_running_ = 0;
     std::vector<core::Message> scratch_;
     boost::asio::steady_timer commit_timer_;
@@ -55,6 +73,8 @@ private:
     std::chrono::steady_clock::time_point started_;
     std::chrono::steady_clock::time_point ingest_done_{};
     core::LogLimiter commit_log_;
+    core::Backoff commit_backoff_;
+    std::chrono::steady_clock::time_point commit_retry_at_{};
     bool stopping_ = false;
     int exit_code_ = 0;
 };

@@ -8,6 +8,9 @@
 
 #include "outpost/core/config_error.hpp"
 #include "outpost/ingest/candump_replay.hpp"
+#include "outpost/ingest/modbus/rtu_master.hpp"
+#include "outpost/ingest/modbus/rtu_tap.hpp"
+#include "outpost/ingest/modbus/tcp_master.hpp"
 #include "outpost/ingest/socketcan_reader.hpp"
 #include "outpost/mapping/mapping.hpp"
 #include "outpost/outbox/outbox.hpp"
@@ -15,7 +18,7 @@
 
 namespace outpost::app {
 
-enum class BusType { candump_replay, socketcan };
+enum class BusType { candump_replay, socketcan, modbus_rtu, modbus_tcp, modbus_rtu_over_tcp };
 
 struct BusConfig {
     std::string name;
@@ -23,6 +26,11 @@ struct BusConfig {
     BusType type = BusType::candump_replay;
     ingest::ReplayOptions replay;        // for candump_replay
     ingest::SocketCanOptions socketcan;  // for socketcan (filters are filled from the mapping)
+    // Modbus: the line or server; the devices polled on it are filled from the mapping.
+    ingest::RtuLineOptions rtu;          // for modbus_rtu
+    bool listen_only = false;            // modbus_rtu: never transmit, decode another master's polls
+    ingest::RtuTapOptions tap;           // for modbus_rtu with listen_only
+    ingest::ModbusTcpOptions tcp;        // for modbus_tcp and modbus_rtu_over_tcp
 };
 
 struct SiteConfig {

@@ -25,6 +25,9 @@ struct ReplayOptions {
     std::string interface;      // only lines of this interface ("" = all)
     bool restamp = true;        // replace the log's timestamps with the time of replay
     std::size_t lines_per_slice = 512;  // as-fast-as-possible mode: lines per io_context turn
+    // Byte offset to resume from (where an earlier run's last commit ended). Past the end of the
+    // file (a new, shorter log), the replay starts from the beginning and says so.
+    std::uint64_t start_offset = 0;
 };
 
 struct ReplayStats {
@@ -47,6 +50,10 @@ public:
     void stop();
 
     const ReplayStats& stats() const noexcept { return stats_; }
+    const std::string& bus_name() const noexcept { return options_.bus_name; }
+    // The byte offset after the last line whose frame was handed to the sink: a restart that
+    // resumes here neither skips nor repeats a frame.
+    std::uint64_t resume_offset() const noexcept { return have_pending_ ? pending_offset_ : offset_; }
     bool finished() const noexcept { return finished_; }
 
 private:
@@ -66,6 +73,8 @@ private:
     ReplayStats stats_;
     core::CanFrame pending_{};
     bool have_pending_ = false;
+    std::uint64_t offset_ = 0;          // bytes consumed by getline so far
+    std::uint64_t pending_offset_ = 0;  // where the line of pending_ starts
     bool have_origin_ = false;
     std::int64_t first_ts_ns_ = 0;
     std::chrono::steady_clock::time_point start_{};
