@@ -425,3 +425,49 @@ TEST(OutboxInvariants, FilesArePrivateToTheGatewayUser) {
     ASSERT_EQ(::stat((sub + "/.o.db.seq").c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
+
+TEST(OutboxFullDisk, AcknowledgedDeletesAndLossRecordsCommitWhileInsertsFail) {
+    outpost::test::TempDir dir;
+    const auto mnt = dir.file("small");
+    fs::create_directory(mnt);
+    if (outpost::test::run({"mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt}, dir.file("mount.log")) != 0) {
+        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << "cannot mount a tmpfs";
+        GTEST_SKIP() << "cannot mount a tmpfs here: " << outpost::test::read_file(dir.file("mount.log"));
+    }
+    struct Unmount {
+        std::string path;
+        ~Unmount() { outpost::test::run({"umount", "-l", path}, "/dev/null"); }
+    } unmount{mnt};
+    Quiet quiet;
+    Outbox o({.path = mnt + "/o.db", .max_staged = 300, .reserve_bytes = 1024 * 1024});
+    ASSERT_TRUE(fs::exists(mnt + "/.o.db.reserve"));
+    // Fill the disk.
+    std::error_code failure;
+    for (int batch = 0; batch < 1000 && !failure; ++batch) {
+        for (int i = 0; i < 50; ++i) o.stage(msg(5, std::string(300, 'b')));
+        failure = o.commit();
+    }
+    ASSERT_TRUE(failure) << "the disk never filled up";
+    const auto rows = o.stats().rows;
+    ASSERT_GT(rows, 1000u);
+    // The drain goes on: acknowledgements are deleted although inserts keep failing (more
+    // arrives than the freed pages can take, so the disk stays full).
+    for (std::uint64_t first = 1; first <= 1000; first += 250) {
+        for (std::uint64_t s = first; s < first + 250; ++s) o.acknowledge(s);
+        for (int i = 0; i < 1000; ++i) o.stage(msg(5, std::string(300, 'b')));
+        o.commit();
+        EXPECT_EQ(o.pending_acks(), 0u) << "deletes were committed on their own";
+        EXPECT_LE(o.staged(), 300u);
+    }
+    EXPECT_GE(o.stats().removed, 1000u);
+    const auto dropped = o.stats().dropped_unwritable;
+    EXPECT_GT(dropped, 0u);
+    // The drops are on the record already, while the disk is still full.
+    EXPECT_EQ(lost_count(o.losses(100000), "dropped_unwritable"), static_cast<std::int64_t>(dropped));
+    // Nothing stored before the disk filled was lost, and no seq repeats.
+    std::set<std::uint64_t> seen;
+    for (const auto& m : drain(o)) EXPECT_TRUE(seen.insert(m.seq).second);
+    EXPECT_EQ(seen.size(), o.stats().rows);
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(*seen.begin(), 1001u);
+}
