@@ -14,7 +14,12 @@
 #include "outpost/app/site_config.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/ingest/candump_parser.hpp"
+#include "outpost/ingest/modbus/pdu.hpp"
+#include "outpost/ingest/modbus/rtu_sniffer.hpp"
+#include "outpost/ingest/modbus/transcript_parser.hpp"
+#include "outpost/mapping/json_body.hpp"
 #include "outpost/mapping/mapper.hpp"
+#include "outpost/mapping/modbus_mapper.hpp"
 #include "outpost/outbox/outbox_error.hpp"
 
 namespace outpost::app {
@@ -26,6 +31,10 @@ commands:
   run    --config SITE.json [--exit-after ingest|drain]   run the gateway
   check  --config SITE.json                               validate a site and its mappings
   decode --config SITE.json --candump LOG [--bus NAME]    what the mapping makes of captured traffic (dry run)
+  decode --config SITE.json --modbus TRANSCRIPT [--bus NAME]
+                                                          the same for a Modbus RTU transcript, one frame a line:
+                                                          (1700000000.123456) tx 01 03 00 00 00 02 C4 0B
+                                                          (default bus: the site's first Modbus bus)
   outbox stats --config SITE.json                         what the outbox holds, and its loss records
   version
 
@@ -46,7 +55,7 @@ std::optional<Options> parse(const std::vector<std::string>& args, std::string& 
     if (i < args.size()) o.command = args[i++];
     if (o.command == "outbox" && i < args.size() && args[i].rfind("--", 0) != 0) o.subcommand = args[i++];
     static const std::map<std::string, bool> known = {
-        {"--config", true}, {"--exit-after", true}, {"--candump", true}, {"--bus", true}, {"--log-format", true}, {"--log-level", true}, {"--help", false}};
+        {"--config", true}, {"--exit-after", true}, {"--candump", true}, {"--modbus", true}, {"--bus", true}, {"--log-format", true}, {"--log-level", true}, {"--help", false}};
     for (; i < args.size(); ++i) {
         const auto it = known.find(args[i]);
         if (it == known.end()) {
