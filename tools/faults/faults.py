@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+"""The fault-injection suite (issue 6). Run through tools/faults.sh; see there for usage.
+
+  faults.py OUTPOST WORKDIR SET CASE...      SET: full | quick; CASE: kill9 broker damage fulldisk powercut
+Each case prints its trials and a result line; a JSON summary per case goes to WORKDIR/results.jsonl and
+the summary table is printed at the end. Exit status 1 if any case failed.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lib  # noqa: E402
+from lib import wait_until  # noqa: E402
+
+RESULTS = []
+
+
+def say(*a):
+    print('[faults]', *a, flush=True)
+
+
+def result(case, trials, ok, figures, notes=''):
+    r = {'case': case, 'trials': trials, 'result': 'PASS' if ok else 'FAIL', 'figures': figures, 'notes': notes}
+    RESULTS.append(r)
+    say('%s: %s (%s trials) %s %s' % (case, r['result'], trials, json.dumps(figures), notes))
+    return ok
+
+
+def start_cloud(work):
+    broker = lib.Broker(work)
+    broker.start()
+    sub = lib.Subscriber(work, broker.port)
+    if not sub.sync(broker, 30):
+        raise RuntimeError('the subscriber did not start')
+    return broker, sub
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. kill -9 under load with a replayed source.
+
+def case_kill9(outpost, work, full):
+    kills = 50 if full else 5
+    frames = 90000 if full else 9000
+    work = os.path.join(work, 'kill9')
+    os.makedirs(work)
+    broker, sub = start_cloud(work)
+    try:
+        log = os.path.join(work, 'a.log')
+        expected = lib.make_log(log, frames, 1700000000.0)
+        site = lib.write_site(os.path.join(work, 'site.json'), broker.port, os.path.join(work, 'ob', 'outbox.db'),
+                              log, speed=1.0)
+        rng = random.Random(6)
+        glog = os.path.join(work, 'outpost.log')
+        done_early, starts = 0, 0
+        for k in range(kills):
+            mark = len(lib.log_events(glog))
+            gw = lib.gateway(outpost, site, glog)
+            starts += 1
+            at = rng.uniform(0.3, 2.5)
+            time.sleep(at)
+            if not gw.alive():
+                done_early += 1
+                gw.stop()
+                break
+            gw.kill(signal.SIGKILL)
+            gw.wait()
+            gw.log.close()
+            st = ([e for e in lib.log_events(glog)[mark:] if e.get('event') == 'gateway.stats'] or [{}])[-1]
+            print('  kill %2d at %.2f s: committed %s, acknowledged %s, outbox_rows %s' %
+                  (k + 1, at, st.get('committed'), st.get('acknowledged'), st.get('outbox_rows')), flush=True)
+        gw = lib.gateway(outpost, site, glog, 'drain')
+        rc = gw.wait(600)
+        gw.stop()
+        synced = sub.sync(broker)
+        cap = lib.Capture(sub.path, expected)
+        stats = lib.outbox_stats(outpost, site)
+        reingested = sum(1 for ids in cap.ids_of.values() if len(ids) > 1)
+        resent = cap.duplicates - sum(len(ids) - 1 for ids in cap.ids_of.values())
+        starts_logged = len(lib.log_events(glog, ('gateway.start',)))
+        fig = dict(cap.summary(), kills=kills - done_early, dup_per_kill=round(cap.duplicates / max(1, kills), 1),
+                   resent_same_id=resent, reingested_new_id=reingested, losses=lib.loss_total(stats),
+                   final_rc=rc, starts=starts_logged)
+        ok = (synced and rc == 0 and not cap.missing() and cap.distinct == len(expected) and not cap.id_conflicts
+              and not cap.bad_payloads and reingested == 0)
+        return result('kill9', kills - done_early, ok, fig)
+    finally:
+        sub.stop()
+        broker.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. broker stop/restart while the gateway drains a backlog and ingests.
+
+def case_broker(outpost, work, full):
+    restarts = 20 if full else 3
+    frames = 100000 if full else 15000
+    work = os.path.join(work, 'broker')
+    os.makedirs(work)
+    broker, sub = start_cloud(work)
+    try:
+        log = os.path.join(work, 'a.log')
+        expected = lib.make_log(log, frames, 1710000000.0)
+        site = lib.write_site(os.path.join(work, 'site.json'), broker.port, os.path.join(work, 'ob', 'outbox.db'),
+                              log, speed=4.0)
+        glog = os.path.join(work, 'outpost.log')
+        broker.stop()  # a backlog first
+        gw = lib.gateway(outpost, site, glog, 'drain')
+        time.sleep(3)
+        rng = random.Random(2)
+        broker.start()
+        for k in range(restarts):
+            time.sleep(rng.uniform(0.5, 1.5))
+            st = lib.last_stats(glog) or {}
+            broker.stop()
+            down = rng.uniform(0.2, 1.0)
+            print('  restart %2d: acknowledged %s, outbox_rows %s, down %.1f s' %
+                  (k + 1, st.get('acknowledged'), st.get('outbox_rows'), down), flush=True)
+            time.sleep(down)
+            broker.start()
+        rc = gw.wait(600)
+        gw.stop()
+        synced = sub.sync(broker)
+        cap = lib.Capture(sub.path, expected)
+        stats = lib.outbox_stats(outpost, site)
+        st = lib.last_stats(glog) or {}
+        fig = dict(cap.summary(), restarts=restarts, reconnects=st.get('connects'), losses=lib.loss_total(stats),
+                   final_rc=rc)
+        ok = synced and rc == 0 and not cap.missing() and not cap.id_conflicts and not cap.bad_payloads
+        return result('broker', restarts, ok, fig)
+    finally:
+        sub.stop()
+        broker.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. The damage matrix.
+
+def page_size(db):
+    with open(db, 'rb') as f:
+        h = f.read(18)
+    ps = int.from_bytes(h[16:18], 'big') if len(h) >= 18 else 4096
+    return 65536 if ps == 1 else (ps or 4096)
+
+
+def zero(path, offset, length):
+    with open(path, 'r+b') as f:
+        f.seek(offset)
+        f.write(bytes(length))
+
+
+def garble(path, offset, length, seed):
+    rng = random.Random(seed)
+    with open(path, 'r+b') as f:
+        f.seek(offset)
+        f.write(bytes(rng.getrandbits(8) for _ in range(length)))
+
+
+def truncate(path, size):
+    with open(path, 'r+b') as f:
+        f.truncate(size)
+
+
+DAMAGE = {  # name: (crash before the damage, function(db path))
+    'truncate_0': (False, lambda db: truncate(db, 0)),
+    'truncate_100B': (False, lambda db: truncate(db, 100)),
+    'truncate_1page': (False, lambda db: truncate(db, page_size(db))),
+    'truncate_half': (False, lambda db: truncate(db, os.path.getsize(db) // 2)),
+    'zero_page1': (False, lambda db: zero(db, 0, page_size(db))),
+    'zero_page2': (False, lambda db: zero(db, page_size(db), page_size(db))),
+    'zero_middle': (False, lambda db: zero(db, (os.path.getsize(db) // page_size(db) // 2) * page_size(db),
+                                           page_size(db))),
+    'zero_last': (False, lambda db: zero(db, os.path.getsize(db) - page_size(db), page_size(db))),
+    'random_bytes': (False, lambda db: garble(db, int(os.path.getsize(db) * 0.4), 65536, 4)),
+    'wal_deleted': (True, lambda db: [os.remove(p) for p in (db + '-wal', db + '-shm') if os.path.exists(p)]),
+    'wal_garbled': (True, lambda db: garble(db + '-wal', os.path.getsize(db + '-wal') // 3,
+                                            min(65536, os.path.getsize(db + '-wal') // 3), 5)),
+    'readonly_file': (False, None),
+    'readonly_dir': (False, None),
+}
+QUICK_DAMAGE = ['truncate_0', 'zero_middle', 'random_bytes', 'wal_deleted']
+
+
+def make_base(outpost, work, frames):
+    """An outbox holding the readings of log A, none delivered (no broker listening)."""
+    base = os.path.join(work, 'base')
+    os.makedirs(base)
+    log = os.path.join(work, 'a.log')
+    expected = lib.make_log(log, frames, 1720000000.0)
+    site = lib.write_site(os.path.join(base, 'site.json'), lib.free_port(), os.path.join(base, 'outbox.db'), log,
+                          speed=0)
+    gw = lib.gateway(outpost, site, os.path.join(base, 'outpost.log'), 'ingest')
+    if gw.wait(300) != 0:
+        raise RuntimeError('could not build the base outbox: see %s' % gw.log_path)
+    gw.stop()
+    st = lib.outbox_stats(outpost, site)
+    return base, log, expected, st
+
+
+def run_damage_case(outpost, work, name, base, log_a, exp_a, logs_b, logs_c, full):
+    crash, damage = DAMAGE[name]
+    cw = os.path.join(work, name)
+    ob = os.path.join(cw, 'ob')
+    os.makedirs(ob)
+    for f in os.listdir(base):
+        if f.startswith('outbox.db') or f.startswith('.outbox.db'):
+            shutil.copy2(os.path.join(base, f), os.path.join(ob, f))
+    db = os.path.join(ob, 'outbox.db')
+    broker, sub = start_cloud(cw)
+    mounted, immutable = False, False
+    notes = []
+    try:
+        (log_b, exp_b), (log_c, exp_c) = logs_b, logs_c
+        glog = os.path.join(cw, 'outpost.log')
+        # Before the damage: part of the backlog delivered, readings of log B ingested (paced).
+        site_b = lib.write_site(os.path.join(cw, 'site_b.json'), broker.port, db, log_b, speed=2.0)
+        gw = lib.gateway(outpost, site_b, glog)
+        target = len(exp_a) // 3
+        wait_until(120, lambda: (lib.last_stats(glog) or {}).get('acknowledged', 0) >= target, 0.2)
+        if crash:
+            gw.kill(signal.SIGKILL)
+            gw.wait()
+            gw.log.close()
+        else:
+            gw.stop()
+        sub.sync(broker)
+        before = lib.Capture(sub.path, exp_a + exp_b)
+        stats_before = lib.outbox_stats(outpost, site_b)
+        # The damage.
+        if damage:
+            damage(db)
+        elif name == 'readonly_file':
+            os.chmod(db, 0o444)
+            subprocess.check_call(['chattr', '+i', db])
+            immutable = True
+            notes.append('root ignores 0444, so the file is also immutable (chattr +i)')
+        elif name == 'readonly_dir':
+            os.chmod(ob, 0o555)
+            subprocess.check_call(['mount', '--bind', ob, ob])
+            mounted = True
+            subprocess.check_call(['mount', '-o', 'remount,bind,ro', ob])
+            notes.append('root ignores 0555, so the directory is also a read-only bind mount')
+        # After the damage: the gateway must start, deliver what it can, record the rest.
+        site_c = lib.write_site(os.path.join(cw, 'site_c.json'), broker.port, db, log_c, speed=0)
+        mark = len(lib.log_events(glog))
+        gw = lib.gateway(outpost, site_c, glog, 'drain')
+        rc_c = gw.wait(60 if (mounted or immutable) else 300)
+        if rc_c is None:
+            notes.append('did not drain with the fault in place (ended after 60 s)')
+        gw.stop()
+        events = lib.log_events(glog)[mark:]
+        started = any(e.get('event') == 'gateway.start' for e in events)
+        if not started:
+            err = [e.get('msg', '') + ' ' + json.dumps({k: v for k, v in e.items() if k not in ('ts', 'msg')})
+                   for e in events if e.get('level') in ('error', 'fatal')]
+            if not err:
+                with open(glog, errors='replace') as f:
+                    err = [f.read()[-300:]]
+            notes.append('refused to start: ' + ' | '.join(err)[:300])
+        if immutable:
+            subprocess.call(['chattr', '-i', db])
+            os.chmod(db, 0o600)
+            immutable = False
+        if mounted:
+            subprocess.call(['umount', ob])
+            os.chmod(ob, 0o700)
+            mounted = False
+        if mounted is False and (name.startswith('readonly')):
+            gw = lib.gateway(outpost, site_c, glog, 'drain')
+            gw.wait(300)
+            gw.stop()
+        sub.sync(broker)
+        cap = lib.Capture(sub.path, exp_a + exp_b + exp_c)
+        stats = lib.outbox_stats(outpost, site_c)
+        losses = lib.loss_total(stats)
+        missing = len(cap.missing())
+        quarantines = [e for e in lib.log_events(glog) if 'quarantin' in e.get('event', '')]
+        fig = {'delivered_before': before.distinct, 'expected': cap.expected_total, 'delivered': cap.distinct,
+               'missing': missing, 'loss_count': losses, 'dups': cap.duplicates, 'id_conflicts': len(cap.id_conflicts),
+               'bad_payloads': len(cap.bad_payloads), 'started': started, 'quarantines': len(quarantines),
+               'epochs': sorted({i[0] for i in cap.by_id}),
+               'losses': [(l.get('reason'), l.get('count')) for l in stats.get('losses', [])][:6],
+               'next_seq_before': stats_before.get('next_seq')}
+        if 'error' in stats:
+            fig['stats_error'] = stats['error'][:200]
+        ok = started and not cap.id_conflicts and not cap.bad_payloads and losses >= missing and 'error' not in stats
+        if cap.id_conflicts:
+            notes.append('e.g. %s named %s and %s' % cap.id_conflicts[0])
+        if cap.bad_payloads:
+            notes.append('e.g. bad payload %r' % (cap.bad_payloads[0],))
+        return ok, fig, '; '.join(notes)
+    finally:
+        if immutable:
+            subprocess.call(['chattr', '-i', db])
+        if mounted:
+            subprocess.call(['umount', ob])
+        sub.stop()
+        broker.stop()
+
+
+def case_damage(outpost, work, full):
+    work = os.path.join(work, 'damage')
+    os.makedirs(work)
+    frames = 16400 if full else 3000
+    base, log_a, exp_a, st = make_base(outpost, work, frames)
+    say('damage: base outbox with %s rows (%d readings), %.1f MB' %
+        (st.get('rows'), len(exp_a), os.path.getsize(os.path.join(base, 'outbox.db')) / 1e6))
+    log_b = os.path.join(work, 'b.log')
+    exp_b = lib.make_log(log_b, 3000 if full else 1200, 1730000000.0)
+    log_c = os.path.join(work, 'c.log')
+    exp_c = lib.make_log(log_c, 3000 if full else 1200, 1740000000.0)
+    names = list(DAMAGE) if full else QUICK_DAMAGE
+    all_ok = True
+    for name in names:
+        try:
+            ok, fig, notes = run_damage_case(outpost, work, name, base, log_a, exp_a, (log_b, exp_b), (log_c, exp_c),
+                                             full)
+        except Exception as e:  # a broken harness step is a failed case, the others still run
+            ok, fig, notes = False, {}, 'harness error: %r' % e
+        all_ok &= result('damage:' + name, 1, ok, fig, notes)
+    return all_ok
+
+
+CASES = {'kill9': case_kill9, 'broker': case_broker, 'damage': case_damage}
+
+
+def table():
+    print('\n%-24s %6s %6s  %s' % ('case', 'trials', 'result', 'figures'))
+    for r in RESULTS:
+        print('%-24s %6s %6s  %s%s' % (r['case'], r['trials'], r['result'], json.dumps(r['figures']),
+                                       ('  -- ' + r['notes']) if r['notes'] else ''))
+
+
+def main():
+    outpost, work, which = sys.argv[1], sys.argv[2], sys.argv[3]
+    cases = sys.argv[4:] or list(CASES)
+    full = which == 'full'
+    ok = True
+    for c in cases:
+        say('== %s (%s)' % (c, which))
+        t0 = time.monotonic()
+        try:
+            ok &= CASES[c](outpost, work, full)
+        except Exception as e:
+            ok &= result(c, 0, False, {}, 'harness error: %r' % e)
+        say('   %s took %.0f s' % (c, time.monotonic() - t0))
+    with open(os.path.join(work, 'results.jsonl'), 'a') as f:
+        for r in RESULTS:
+            f.write(json.dumps(r) + '\n')
+    table()
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == '__main__':
+    main()
