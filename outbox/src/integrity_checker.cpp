@@ -24,6 +24,8 @@ void IntegrityChecker::start(const std::string& path) {
             }
             if (cancel_.load()) sqlite3_interrupt(db);
             sqlite3_busy_timeout(db, 5000);
+            // Its own small page cache: a check reads the whole file and must not grow the gateway's RSS.
+            sqlite3_exec(db, "PRAGMA cache_size=-256", nullptr, nullptr, nullptr);
             sqlite3_stmt* st = nullptr;
             rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, nullptr);
             if (rc == SQLITE_OK) {

@@ -39,7 +39,7 @@ sqlite3* open_db(const char* path) {
                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                        "CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY, priority INTEGER NOT NULL,"
                        " created_ns INTEGER NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL,"
-                       " topic TEXT NOT NULL, body TEXT NOT NULL);"
+                       " topic TEXT NOT NULL, body TEXT NOT NULL, crc INTEGER);"
                        "CREATE INDEX IF NOT EXISTS messages_by_priority ON messages(priority, seq);",
                        nullptr, nullptr, nullptr),
           db, "schema");
@@ -49,7 +49,7 @@ sqlite3* open_db(const char* path) {
 // Rows shaped like the demo's readings.
 void insert_rows(sqlite3* db, long n, long batch) {
     sqlite3_stmt* ins = nullptr;
-    check(sqlite3_prepare_v2(db, "INSERT INTO messages VALUES(?1,?2,?3,1,0,?4,?5)", -1, &ins, nullptr), db, "prepare");
+    check(sqlite3_prepare_v2(db, "INSERT INTO messages VALUES(?1,?2,?3,1,0,?4,?5,?6)", -1, &ins, nullptr), db, "prepare");
     const std::string topic = "site/bench-gw/bms/pack/pack_voltage";
     char body[96];
     for (long i = 0; i < n; i += batch) {
@@ -62,6 +62,7 @@ void insert_rows(sqlite3* db, long n, long batch) {
             sqlite3_bind_int64(ins, 3, 1700000000000000000 + k);
             sqlite3_bind_text(ins, 4, topic.data(), static_cast<int>(topic.size()), SQLITE_STATIC);
             sqlite3_bind_text(ins, 5, body, len, SQLITE_STATIC);
+            sqlite3_bind_int64(ins, 6, 0x5EED0000L + k);  // the same columns as Outpost's rows (it computes a CRC)
             check(sqlite3_step(ins), db, "insert");
             sqlite3_reset(ins);
         }
@@ -117,6 +118,16 @@ int bench_drain(long n, long window, int port, const char* path) {
     check(sqlite3_prepare_v2(db, "SELECT seq,topic,body,qos,retain FROM messages WHERE seq>?1 ORDER BY seq LIMIT ?2",
                              -1, &sel, nullptr), db, "prepare");
     check(sqlite3_prepare_v2(db, "DELETE FROM messages WHERE seq=?1", -1, &del, nullptr), db, "prepare");
+    // The outbox's epoch goes into every payload and user property, as Outpost sends it.
+    std::string epoch = "0";
+    {
+        sqlite3_stmt* ep = nullptr;
+        if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='epoch'", -1, &ep, nullptr) == SQLITE_OK &&
+            sqlite3_step(ep) == SQLITE_ROW) {
+            epoch = std::to_string(sqlite3_column_int64(ep, 0));
+        }
+        sqlite3_finalize(ep);
+    }
     std::vector<long> mid_to_seq(65536, 0);
     long cursor = 0, sent = 0, deleted = 0;
     std::vector<long> to_delete;
@@ -129,12 +140,13 @@ int bench_drain(long n, long window, int port, const char* path) {
             while (sqlite3_step(sel) == SQLITE_ROW) {
                 const long seq = sqlite3_column_int64(sel, 0);
                 cursor = seq;
-                payload = "{\"gw\":\"bench-gw\",\"seq\":" + std::to_string(seq) + "," +
+                payload = "{\"gw\":\"bench-gw\",\"ep\":" + epoch + ",\"seq\":" + std::to_string(seq) + "," +
                           reinterpret_cast<const char*>(sqlite3_column_text(sel, 2)) + "}";
-                // The same MQTT 5 user properties as Outpost: gateway id and sequence number.
+                // The same MQTT 5 user properties as Outpost: gateway id, sequence number, epoch.
                 mosquitto_property* props = nullptr;
                 mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "gw", "bench-gw");
                 mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "seq", std::to_string(seq).c_str());
+                mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "ep", epoch.c_str());
                 int mid = 0;
                 mosquitto_publish_v5(m, &mid, reinterpret_cast<const char*>(sqlite3_column_text(sel, 1)),
                                      static_cast<int>(payload.size()), payload.data(), sqlite3_column_int(sel, 3),
