@@ -1,5 +1,9 @@
 // `outpost decode`: a site engineer checks a mapping (here one importing a DBC file) against a
 // captured log before going to site. Expected values were worked out by hand from the frames.
+#include <cstdio>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "process.hpp"
@@ -69,4 +73,121 @@ TEST(Decode, DbcMistakesAreReportedByCheckWithLineNumbers) {
     EXPECT_NE(out.find("x.dbc: line 3: expected (<factor>,<offset>) in signal v"), std::string::npos) << out;
     EXPECT_NE(out.find("/dbc/0/messages/pack/signals: message pack in x.dbc has no signal \"soc\""), std::string::npos) << out;
     EXPECT_NE(out.find("/dbc/0/messages/cells: no message \"cells\" in x.dbc"), std::string::npos) << out;
+}
+
+// `outpost decode --modbus`: the same dry run for a Modbus RTU transcript. The fixture was captured
+// from Debian's pymodbus playing the example site's PCS and meter (tools/modbus_sim.py capture);
+// the expected values were worked out from the frames.
+TEST(DecodeModbus, PrintsWhatTheMappingWouldPublishFromACapturedTranscript) {
+    TempDir dir;
+    const auto example = source_dir() + "/configs/modbus-example";
+    ASSERT_EQ(run({outpost_binary(), "decode", "--config", example + "/site.json", "--modbus", example + "/capture.txt"},
+                  dir.file("out")),
+              0)
+        << read_file(dir.file("out"));
+    const auto out = read_file(dir.file("out"));
+    for (const char* expected : {
+             // holding 0..17 of unit 1, read across the unused 2..9
+             "  pcs (unit 1 on rs485), holding 0..17:\n",
+             "    state = 2 (running)  -> site/modbus-example/pcs/state  [priority 8, qos 1, retain]\n",
+             "    alarm_grid = 0 (ok)  -> site/modbus-example/pcs/alarm_grid  [priority 9, qos 1]\n",
+             // i32 CDAB x0.1: 09C4 0000 -> 2500; 0ABD -> 2749; 0BAF -> 2991; FF83 FFFF -> -125
+             "    ac_power = 250 kW  -> site/modbus-example/pcs/ac_power  [priority 7, qos 1]\n",
+             "    ac_power = 274.9 kW",
+             "    ac_power = 299.1 kW",
+             "    ac_reactive_power = -12.5 kvar",
+             // u16 x0.01 0x1388; u16 x0.1 0x1DCE; i16 x0.1 0x0CB7; 0x01C5
+             "    grid_frequency = 50 Hz",
+             "    dc_voltage = 763 V",
+             "    dc_current = 325.5 A",
+             "    igbt_temperature = 45.3 degC",
+             // a coil; u32 CDAB E240 0001 = 0x1E240; strings
+             "  pcs (unit 1 on rs485), coil 0:\n    remote_enabled = 1  -> site/modbus-example/pcs/remote_enabled",
+             "    energy_charged = 123456 kWh  -> site/modbus-example/pcs/energy_charged  [priority 6, qos 1, retain]\n",
+             "    energy_discharged = 117890 kWh",
+             "    model = \"PCS-500K\"  -> site/modbus-example/pcs/info/model  [priority 6, qos 1, retain]\n",
+             "    serial_number = \"SN20240117\"",
+             // the meter: f32 ABCD 0x43B50000 = 362, 0x48742400 = 250000; f32 0x42480000 = 50
+             "  meter (unit 2 on rs485), input 0..13:\n",
+             "    current_l3 = 362 A  -> site/modbus-example/grid/current_l3  [priority 5, qos 1]\n",
+             "    active_power = 250000 W  -> site/modbus-example/grid/active_power  [priority 7, qos 1]\n",
+             "    frequency = 50 Hz",
+             "    export_energy = 12345.678 kWh  -> site/modbus-example/grid/export_energy  [priority 5, qos 1, retain]\n",
+             // a second poll of an unchanged value inside the deadband
+             "    state = 2 (running)  -> site/modbus-example/pcs/state  [priority 8, qos 1, retain]  held back by rate control\n",
+             "(1700000002.200000) rx 02 84 02 32 C1\n    exception response from unit 2: illegal_data_address\n",
+             "39 frames (20 requests, 19 responses, 18 blocks): 48 readings published, 24 held back by rate control, "
+             "0 decode errors, 0 out of range, 1 exception responses, 1 unanswered requests, 0 unpaired responses, "
+             "0 noise bytes, 0 malformed lines\n",
+         }) {
+        EXPECT_NE(out.find(expected), std::string::npos) << "missing: " << expected << "\n" << out;
+    }
+    EXPECT_EQ(out.find("fault_word"), std::string::npos) << "not imported from the CSV";
+}
+
+namespace {
+
+std::string with_crc(std::string hex) {
+    std::vector<unsigned> bytes;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 3) bytes.push_back(static_cast<unsigned>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+    unsigned crc = 0xFFFF;
+    for (const auto b : bytes) {
+        crc ^= b;
+        for (int k = 0; k < 8; ++k) crc = (crc & 1) ? (crc >> 1) ^ 0xA001 : crc >> 1;
+    }
+    char tail[16];
+    std::snprintf(tail, sizeof tail, " %02X %02X", crc & 0xFF, crc >> 8);
+    return hex + tail;
+}
+
+}  // namespace
+
+TEST(DecodeModbus, BadLinesBadCrcsAndUnknownUnitsAreCounted) {
+    TempDir dir;
+    ASSERT_EQ(with_crc("01 03 00 00 00 12"), "01 03 00 00 00 12 C5 C7");  // the helper, against the fixture
+    write_file(dir.file("cap.txt"),
+               "# unit 7 is on the line but not in the mapping\n"
+               "(1.000) tx " + with_crc("07 03 00 00 00 01") + "\n" +
+               "(1.010) rx " + with_crc("07 03 02 12 34") + "\n" +
+               "not a frame\n"
+               // the state register, but the response's CRC is wrong
+               "(2.000) tx " + with_crc("01 03 00 00 00 01") + "\n" +
+               "(2.010) rx 01 03 02 00 03 00 00\n"
+               // and again, right: state 3 = fault
+               "(3.000) " + with_crc("01 03 00 00 00 01") + "\n" +
+               "(3.010) " + with_crc("01 03 02 00 03") + "\n");
+    const auto example = source_dir() + "/configs/modbus-example";
+    ASSERT_EQ(run({outpost_binary(), "decode", "--config", example + "/site.json", "--modbus", dir.file("cap.txt"),
+                   "--bus", "rs485"},
+                  dir.file("out")),
+              0);
+    const auto out = read_file(dir.file("out"));
+    EXPECT_NE(out.find("line 4: malformed"), std::string::npos) << out;
+    EXPECT_NE(out.find("    state = 3 (fault)  -> site/modbus-example/pcs/state"), std::string::npos) << out;
+    EXPECT_NE(out.find("6 frames (3 requests, 2 responses, 2 blocks): 1 readings published"), std::string::npos) << out;
+    EXPECT_NE(out.find(" 1 unanswered requests, 0 unpaired responses, 7 noise bytes, 1 malformed lines"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("unit ids no device maps (1 blocks): 7 (1)"), std::string::npos) << out;
+}
+
+TEST(DecodeModbus, TheBusMustBeAModbusBus) {
+    TempDir dir;
+    write_file(dir.file("cap.txt"), "(1.0) " + with_crc("01 03 00 00 00 01") + "\n");
+    // The CAN example has no Modbus bus; the demo's first bus is a candump replay.
+    EXPECT_EQ(run({outpost_binary(), "decode", "--config", source_dir() + "/configs/dbc-example/site.json", "--modbus",
+                   dir.file("cap.txt")},
+                  dir.file("out1")),
+              2);
+    EXPECT_NE(read_file(dir.file("out1")).find("no Modbus bus in"), std::string::npos) << read_file(dir.file("out1"));
+    EXPECT_EQ(run({outpost_binary(), "decode", "--config", source_dir() + "/configs/demo/site.json", "--modbus",
+                   dir.file("cap.txt"), "--bus", "bms"},
+                  dir.file("out2")),
+              2);
+    EXPECT_NE(read_file(dir.file("out2")).find("bus bms is not a Modbus bus"), std::string::npos)
+        << read_file(dir.file("out2"));
+    EXPECT_EQ(run({outpost_binary(), "decode", "--config", source_dir() + "/configs/demo/site.json", "--modbus",
+                   dir.file("cap.txt"), "--candump", dir.file("cap.txt")},
+                  dir.file("out3")),
+              2);
 }
