@@ -186,51 +186,69 @@ DAMAGE = {  # name: (crash before the damage, function(db path))
 QUICK_DAMAGE = ['truncate_0', 'zero_middle', 'random_bytes', 'wal_deleted']
 
 
-def make_base(outpost, work, frames):
-    """An outbox holding the readings of log A, none delivered (no broker listening)."""
+def make_base(outpost, work, full):
+    """The outboxes every case starts from. `base`: log A0 delivered to the subscriber (its capture is
+    kept: readings delivered before the damage), then log A ingested with the broker away, shut down
+    cleanly (A waits in the outbox). `crash`: base, then log B ingested and the gateway killed (-9)
+    part way, so the -wal holds committed transactions."""
     base = os.path.join(work, 'base')
     os.makedirs(base)
-    log = os.path.join(work, 'a.log')
-    expected = lib.make_log(log, frames, 1720000000.0)
-    site = lib.write_site(os.path.join(base, 'site.json'), lib.free_port(), os.path.join(base, 'outbox.db'), log,
-                          speed=0)
-    gw = lib.gateway(outpost, site, os.path.join(base, 'outpost.log'), 'ingest')
-    if gw.wait(300) != 0:
-        raise RuntimeError('could not build the base outbox: see %s' % gw.log_path)
-    gw.stop()
+    exp = {}
+    logs = {}
+    for name, frames, start in (('a0', 1500 if full else 600, 1720000000.0), ('a', 16400 if full else 3000,
+                                                                              1725000000.0),
+                                ('b', 6000 if full else 1500, 1730000000.0),
+                                ('c', 3000 if full else 1200, 1740000000.0)):
+        logs[name] = os.path.join(work, name + '.log')
+        exp[name] = lib.make_log(logs[name], frames, start)
+    broker, sub = start_cloud(base)
+    db = os.path.join(base, 'ob', 'outbox.db')
+    glog = os.path.join(base, 'outpost.log')
+    try:
+        site = lib.write_site(os.path.join(base, 'site_a0.json'), broker.port, db, logs['a0'], speed=0)
+        if lib.gateway(outpost, site, glog, 'drain').wait(300) != 0:
+            raise RuntimeError('base: log A0 was not delivered, see ' + glog)
+        sub.sync(broker)
+    finally:
+        sub.stop()
+        broker.stop()
+    site = lib.write_site(os.path.join(base, 'site_a.json'), lib.free_port(), db, logs['a'], speed=0)
+    if lib.gateway(outpost, site, glog, 'ingest').wait(300) != 0:
+        raise RuntimeError('base: log A was not ingested, see ' + glog)
+    crash = os.path.join(work, 'crash')
+    shutil.copytree(base, crash)
+    cdb = os.path.join(crash, 'ob', 'outbox.db')
+    site = lib.write_site(os.path.join(crash, 'site_b.json'), lib.free_port(), cdb, logs['b'], speed=2.0)
+    clog = os.path.join(crash, 'outpost.log')
+    mark = len(lib.log_events(clog))
+    gw = lib.gateway(outpost, site, clog)
+    half = len(exp['b']) // 2
+    wait_until(120, lambda: any(e.get('committed', 0) >= half for e in lib.log_events(clog, ('gateway.stats',))[-1:])
+               and len(lib.log_events(clog)) > mark, 0.1)
+    gw.kill(signal.SIGKILL)
+    gw.wait()
+    gw.log.close()
     st = lib.outbox_stats(outpost, site)
-    return base, log, expected, st
+    return {'base': base, 'crash': crash, 'logs': logs, 'exp': exp, 'stats': st}
 
 
-def run_damage_case(outpost, work, name, base, log_a, exp_a, logs_b, logs_c, full):
+def run_damage_case(outpost, work, name, b):
     crash, damage = DAMAGE[name]
     cw = os.path.join(work, name)
+    src = b['crash'] if crash else b['base']
+    shutil.copytree(os.path.join(src, 'ob'), os.path.join(cw, 'ob'))
     ob = os.path.join(cw, 'ob')
-    os.makedirs(ob)
-    for f in os.listdir(base):
-        if f.startswith('outbox.db') or f.startswith('.outbox.db'):
-            shutil.copy2(os.path.join(base, f), os.path.join(ob, f))
+    shutil.copy(os.path.join(b['base'], 'sub.jsonl'), os.path.join(cw, 'sub.jsonl'))  # delivered before
     db = os.path.join(ob, 'outbox.db')
-    broker, sub = start_cloud(cw)
+    exp = b['exp']
+    expected = exp['a0'] + exp['a'] + (exp['b'] if crash else []) + exp['c']
+    before = lib.Capture(os.path.join(cw, 'sub.jsonl'), expected)
+    stats_before = lib.outbox_stats(outpost, lib.write_site(os.path.join(cw, 'site_0.json'), 1, db))
     mounted, immutable = False, False
     notes = []
+    broker, sub = start_cloud(cw)
     try:
-        (log_b, exp_b), (log_c, exp_c) = logs_b, logs_c
         glog = os.path.join(cw, 'outpost.log')
-        # Before the damage: part of the backlog delivered, readings of log B ingested (paced).
-        site_b = lib.write_site(os.path.join(cw, 'site_b.json'), broker.port, db, log_b, speed=2.0)
-        gw = lib.gateway(outpost, site_b, glog)
-        target = len(exp_a) // 3
-        wait_until(120, lambda: (lib.last_stats(glog) or {}).get('acknowledged', 0) >= target, 0.2)
-        if crash:
-            gw.kill(signal.SIGKILL)
-            gw.wait()
-            gw.log.close()
-        else:
-            gw.stop()
-        sub.sync(broker)
-        before = lib.Capture(sub.path, exp_a + exp_b)
-        stats_before = lib.outbox_stats(outpost, site_b)
         # The damage.
         if damage:
             damage(db)
@@ -246,14 +264,13 @@ def run_damage_case(outpost, work, name, base, log_a, exp_a, logs_b, logs_c, ful
             subprocess.check_call(['mount', '-o', 'remount,bind,ro', ob])
             notes.append('root ignores 0555, so the directory is also a read-only bind mount')
         # After the damage: the gateway must start, deliver what it can, record the rest.
-        site_c = lib.write_site(os.path.join(cw, 'site_c.json'), broker.port, db, log_c, speed=0)
-        mark = len(lib.log_events(glog))
+        site_c = lib.write_site(os.path.join(cw, 'site_c.json'), broker.port, db, b['logs']['c'], speed=0)
         gw = lib.gateway(outpost, site_c, glog, 'drain')
         rc_c = gw.wait(60 if (mounted or immutable) else 300)
         if rc_c is None:
             notes.append('did not drain with the fault in place (ended after 60 s)')
         gw.stop()
-        events = lib.log_events(glog)[mark:]
+        events = lib.log_events(glog)
         started = any(e.get('event') == 'gateway.start' for e in events)
         if not started:
             err = [e.get('msg', '') + ' ' + json.dumps({k: v for k, v in e.items() if k not in ('ts', 'msg')})
@@ -270,22 +287,23 @@ def run_damage_case(outpost, work, name, base, log_a, exp_a, logs_b, logs_c, ful
             subprocess.call(['umount', ob])
             os.chmod(ob, 0o700)
             mounted = False
-        if mounted is False and (name.startswith('readonly')):
+            
+        if name.startswith('readonly'):  # the fault removed: everything must come out now
             gw = lib.gateway(outpost, site_c, glog, 'drain')
             gw.wait(300)
             gw.stop()
         sub.sync(broker)
-        cap = lib.Capture(sub.path, exp_a + exp_b + exp_c)
+        cap = lib.Capture(sub.path, expected)
         stats = lib.outbox_stats(outpost, site_c)
         losses = lib.loss_total(stats)
         missing = len(cap.missing())
-        quarantines = [e for e in lib.log_events(glog) if 'quarantin' in e.get('event', '')]
-        fig = {'delivered_before': before.distinct, 'expected': cap.expected_total, 'delivered': cap.distinct,
+        fig = {'rows_before': stats_before.get('rows'), 'delivered_before': before.distinct,
+               'expected': cap.expected_total, 'delivered': cap.distinct,
                'missing': missing, 'loss_count': losses, 'dups': cap.duplicates, 'id_conflicts': len(cap.id_conflicts),
-               'bad_payloads': len(cap.bad_payloads), 'started': started, 'quarantines': len(quarantines),
-               'epochs': sorted({i[0] for i in cap.by_id}),
-               'losses': [(l.get('reason'), l.get('count')) for l in stats.get('losses', [])][:6],
-               'next_seq_before': stats_before.get('next_seq')}
+               'bad_payloads': len(cap.bad_payloads), 'started': started,
+               'quarantines': sum(e.get('quarantines', 0) for e in lib.log_events(glog, ('gateway.stop',))),
+               'epochs': len({i[0] for i in cap.by_id}),
+               'losses': [(l.get('reason'), l.get('count')) for l in stats.get('losses', [])][:6]}
         if 'error' in stats:
             fig['stats_error'] = stats['error'][:200]
         ok = started and not cap.id_conflicts and not cap.bad_payloads and losses >= missing and 'error' not in stats
@@ -306,20 +324,15 @@ def run_damage_case(outpost, work, name, base, log_a, exp_a, logs_b, logs_c, ful
 def case_damage(outpost, work, full):
     work = os.path.join(work, 'damage')
     os.makedirs(work)
-    frames = 16400 if full else 3000
-    base, log_a, exp_a, st = make_base(outpost, work, frames)
-    say('damage: base outbox with %s rows (%d readings), %.1f MB' %
-        (st.get('rows'), len(exp_a), os.path.getsize(os.path.join(base, 'outbox.db')) / 1e6))
-    log_b = os.path.join(work, 'b.log')
-    exp_b = lib.make_log(log_b, 3000 if full else 1200, 1730000000.0)
-    log_c = os.path.join(work, 'c.log')
-    exp_c = lib.make_log(log_c, 3000 if full else 1200, 1740000000.0)
+    b = make_base(outpost, work, full)
+    say('damage: base outbox with %s rows waiting (%d delivered before), crash copy with %s rows; %.1f MB' %
+        (lib.outbox_stats(outpost, os.path.join(b['base'], 'site_a.json')).get('rows'), len(b['exp']['a0']),
+         b['stats'].get('rows'), os.path.getsize(os.path.join(b['base'], 'ob', 'outbox.db')) / 1e6))
     names = list(DAMAGE) if full else QUICK_DAMAGE
     all_ok = True
     for name in names:
         try:
-            ok, fig, notes = run_damage_case(outpost, work, name, base, log_a, exp_a, (log_b, exp_b), (log_c, exp_c),
-                                             full)
+            ok, fig, notes = run_damage_case(outpost, work, name, b)
         except Exception as e:  # a broken harness step is a failed case, the others still run
             ok, fig, notes = False, {}, 'harness error: %r' % e
         all_ok &= result('damage:' + name, 1, ok, fig, notes)
