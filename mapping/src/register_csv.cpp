@@ -358,7 +358,11 @@ private:
             const auto text = cell(r, c);
             if (text.empty()) return fallback;
             if (const auto v = parse_number(std::string(text), separator_)) return *v;
-            bad(c, "\"" + std::string(text) + "\" is not a number");
+            // Appended rather than concatenated: GCC 12's -Wrestrict misfires on "..." + std::string at -O3.
+            std::string message = "\"";
+            message.append(text);
+            message += "\" is not a number";
+            bad(c, message);
             return fallback;
         };
         reg.spec.factor = number(Column::factor, 1.0);
