@@ -339,7 +339,106 @@ def case_damage(outpost, work, full):
     return all_ok
 
 
-CASES = {'kill9': case_kill9, 'broker': case_broker, 'damage': case_damage}
+# ---------------------------------------------------------------------------------------------
+# 5. Full disk on a small tmpfs, then the broker comes up while it stays full.
+
+def stats_since(glog, mark):
+    return [e for e in lib.log_events(glog)[mark:] if e.get('event') == 'gateway.stats']
+
+
+def case_fulldisk(outpost, work, full):
+    work = os.path.join(work, 'fulldisk')
+    fs = os.path.join(work, 'fs')
+    os.makedirs(fs)
+    size_mb = 24
+    subprocess.check_call(['mount', '-t', 'tmpfs', '-o', 'size=%dm,mode=0700' % size_mb, 'faults-tmpfs', fs])
+    speed, rate = 4.0, 4000.0  # frames 1 ms apart in the log: 4000 frames/s offered
+    frames = int((90 if full else 50) * rate)
+    broker, sub = start_cloud(work)
+    gw = None
+    try:
+        log = os.path.join(work, 'a.log')
+        expected = lib.make_log(log, frames, 1750000000.0)
+        db = os.path.join(fs, 'ob', 'outbox.db')
+        site = lib.write_site(os.path.join(work, 'site.json'), broker.port, db, log, speed=speed)
+        glog = os.path.join(work, 'outpost.log')
+        broker.stop()  # the subscriber's session waits in the broker's persistence
+        gw = lib.gateway(outpost, site, glog)
+        t0 = time.monotonic()
+        if not wait_until(120, lambda: lib.log_events(glog, ('outbox.commit_failed',)), 0.2):
+            raise RuntimeError('the disk never filled')
+        t_full = time.monotonic() - t0
+        at_cap = wait_until(60, lambda: any(e.get('staged', 0) >= 100000 or e.get('dropped_unwritable', 0) > 0
+                                            for e in stats_since(glog, 0)[-1:]), 0.2)
+        # Ingest with staging at its cap, broker away: 6 s of stats lines.
+        mark = len(lib.log_events(glog))
+        time.sleep(6.5)
+        s = stats_since(glog, mark)
+        cap_rate = (s[-1]['frames'] - s[0]['frames']) / max(1, len(s) - 1) if len(s) >= 2 else 0
+        staged_max = max((e.get('staged', 0) for e in s), default=0)
+        # The broker comes up: the backlog must drain while the disk stays full.
+        df_before = shutil.disk_usage(fs)
+        broker.start()
+        mark = len(lib.log_events(glog))
+        time.sleep(10.5)
+        s = stats_since(glog, mark)
+        drained = s[-1]['acknowledged'] - s[0]['acknowledged'] if len(s) >= 2 else 0
+        drain_rate = (s[-1]['frames'] - s[0]['frames']) / max(1, len(s) - 1) if len(s) >= 2 else 0
+        df_after = shutil.disk_usage(fs)
+        last = s[-1] if s else {}
+        print('  disk full after %.1f s; staging at cap: %s (max %d); ingest %.0f frames/s of %.0f offered' %
+              (t_full, at_cap, staged_max, cap_rate, rate), flush=True)
+        print('  broker up, 10 s: %d acknowledged, ingest %.0f frames/s, free %.1f -> %.1f MB, staged %s, '
+              'commit_failures %s, dropped_unwritable %s' %
+              (drained, drain_rate, df_before.free / 1e6, df_after.free / 1e6, last.get('staged'),
+               last.get('commit_failures'), last.get('dropped_unwritable')), flush=True)
+        # SIGTERM with the disk still full.
+        t1 = time.monotonic()
+        gw.kill(signal.SIGTERM)
+        rc_term = gw.wait(30)
+        term_s = time.monotonic() - t1
+        gw.stop()
+        stop = (lib.log_events(glog, ('gateway.stop',)) or [{}])[-1]
+        # Space returns: the rest of the log, then everything drained.
+        stats_full = lib.outbox_stats(outpost, site)
+        with open(os.path.join(work, 'stats_disk_full.json'), 'w') as f:
+            json.dump(stats_full, f, indent=1)
+        subprocess.check_call(['mount', '-o', 'remount,size=512m', fs])
+        site_max = lib.write_site(os.path.join(work, 'site_max.json'), broker.port, db, log, speed=0)
+        gw = lib.gateway(outpost, site_max, glog, 'drain')
+        rc = gw.wait(900)
+        gw.stop()
+        gw = None
+        sub.sync(broker, 300)
+        cap = lib.Capture(sub.path, expected)
+        stats = lib.outbox_stats(outpost, site)
+        with open(os.path.join(work, 'stats_end.json'), 'w') as f:
+            json.dump(stats, f, indent=1)
+        losses = lib.loss_total(stats)
+        reasons = {}
+        for l in stats.get('losses', []):
+            reasons[l.get('reason')] = reasons.get(l.get('reason'), 0) + max(0, int(l.get('count', 0)))
+        missing = len(cap.missing())
+        fig = {'offered_fps': rate, 'ingest_fps_at_cap': round(cap_rate), 'ingest_pct': round(100 * cap_rate / rate, 1),
+               'staged_max': staged_max, 'acked_in_10s_full': drained, 'ingest_fps_draining': round(drain_rate),
+               'sigterm_s': round(term_s, 2), 'dropped_at_shutdown': stop.get('dropped_at_shutdown'),
+               'expected': len(expected), 'delivered': cap.distinct, 'missing': missing, 'loss_count': losses,
+               'loss_reasons': reasons, 'loss_records': len(stats.get('losses', [])),
+               'dropped_counter': stop.get('dropped_unwritable'), 'rows_after_sigterm': stats_full.get('rows'),
+               'acked_before_sigterm': stop.get('acknowledged'), 'dups': cap.duplicates, 'id_conflicts': len(cap.id_conflicts), 'bad_payloads': len(cap.bad_payloads),
+               'final_rc': rc}
+        ok = (at_cap and cap_rate >= 0.9 * rate and drained > 0 and rc_term is not None and term_s <= 2.0
+              and rc == 0 and losses >= missing and not cap.id_conflicts and not cap.bad_payloads)
+        return result('fulldisk', 1, ok, fig)
+    finally:
+        if gw:
+            gw.stop()
+        sub.stop()
+        broker.stop()
+        subprocess.call(['umount', fs])
+
+
+CASES = {'kill9': case_kill9, 'broker': case_broker, 'damage': case_damage, 'fulldisk': case_fulldisk}
 
 
 def table():
