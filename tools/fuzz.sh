@@ -1,10 +1,18 @@
 #!/bin/bash
-# Fuzzes the parsers with libFuzzer (clang, from Debian) under AddressSanitizer and UBSan.
-#   tools/fuzz.sh [SECONDS_PER_TARGET]   (default 60)
+# Fuzzes the parsers with libFuzzer (clang, from Debian) under AddressSanitizer and UBSan: candump
+# lines, DBC files, the CAN frame decoder, the Modbus RTU framer, listen-only sniffer, MBAP framer and
+# transcripts, and CSV register lists.
+#   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 60 s, every target)
 # Each target starts from its seed corpus in tests/fuzz/corpus; new inputs go to build-fuzz/corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+all_targets="candump_line dbc frame_decoder modbus_rtu_framer modbus_sniffer modbus_mbap_framer modbus_transcript register_csv"
+targets=${*:2}
+targets=${targets:-$all_targets}
+for t in $targets; do
+  case " $all_targets " in *" $t "*) ;; *) echo "unknown fuzz target $t (one of: $all_targets)"; exit 2 ;; esac
+done
 sh tools/install-deps.sh test
 for p in clang libclang-rt-14-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -12,7 +20,6 @@ for p in clang libclang-rt-14-dev; do
 done
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOUTPOST_FUZZ=ON \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined" >/dev/null
-targets="candump_line dbc frame_decoder"
 cmake --build build-fuzz -j "$(nproc)" --target $(for t in $targets; do printf 'fuzz_%s ' "$t"; done) >/dev/null
 status=0
 for t in $targets; do
