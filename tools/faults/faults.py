@@ -85,7 +85,7 @@ def case_kill9(outpost, work, full):
         starts_logged = len(lib.log_events(glog, ('gateway.start',)))
         fig = dict(cap.summary(), kills=kills - done_early, dup_per_kill=round(cap.duplicates / max(1, kills), 1),
                    resent_same_id=resent, reingested_new_id=reingested, losses=lib.loss_total(stats),
-                   final_rc=rc, starts=starts_logged)
+                   final_rc=rc, starts=starts_logged, undeclared_seq_gaps=lib.undeclared_gaps(cap, stats))
         ok = (synced and rc == 0 and not cap.missing() and cap.distinct == len(expected) and not cap.id_conflicts
               and not cap.bad_payloads and reingested == 0)
         return result('kill9', kills - done_early, ok, fig)
@@ -130,7 +130,7 @@ def case_broker(outpost, work, full):
         stats = lib.outbox_stats(outpost, site)
         st = lib.last_stats(glog) or {}
         fig = dict(cap.summary(), restarts=restarts, reconnects=st.get('connects'), losses=lib.loss_total(stats),
-                   final_rc=rc)
+                   final_rc=rc, undeclared_seq_gaps=lib.undeclared_gaps(cap, stats))
         ok = synced and rc == 0 and not cap.missing() and not cap.id_conflicts and not cap.bad_payloads
         return result('broker', restarts, ok, fig)
     finally:
@@ -304,6 +304,7 @@ def run_damage_case(outpost, work, name, b):
                'quarantines': sum(e.get('quarantines', 0) for e in lib.log_events(glog, ('gateway.stop',))),
                'epochs': len({i[0] for i in cap.by_id}),
                'losses': [(l.get('reason'), l.get('count')) for l in stats.get('losses', [])][:6]}
+        fig['undeclared_seq_gaps'] = lib.undeclared_gaps(cap, stats) if 'error' not in stats else None
         if 'error' in stats:
             fig['stats_error'] = stats['error'][:200]
         ok = started and not cap.id_conflicts and not cap.bad_payloads and losses >= missing and 'error' not in stats
@@ -427,9 +428,21 @@ def case_fulldisk(outpost, work, full):
                'dropped_counter': stop.get('dropped_unwritable'), 'rows_after_sigterm': stats_full.get('rows'),
                'acked_before_sigterm': stop.get('acknowledged'), 'dups': cap.duplicates, 'id_conflicts': len(cap.id_conflicts), 'bad_payloads': len(cap.bad_payloads),
                'final_rc': rc}
+        dropped = (stop.get('dropped_unwritable') or 0) + sum(
+            e.get('count', 0) for e in lib.log_events(glog, ('outbox.dropped_at_shutdown',)))
+        recorded = reasons.get('dropped_unwritable', 0) + reasons.get('dropped_at_shutdown', 0)
+        fig['dropped_total'] = dropped
+        fig['dropped_recorded'] = recorded
+        fig['undeclared_seq_gaps'] = lib.undeclared_gaps(cap, stats)
+        notes = []
+        if recorded < dropped:
+            notes.append('%d dropped readings have no loss record' % (dropped - recorded))
+        if fig['rows_after_sigterm'] and fig['rows_after_sigterm'] >= (fig['acked_before_sigterm'] or 0) > 0:
+            notes.append('acknowledged rows were not deleted while the disk was full: resent after space returned')
         ok = (at_cap and cap_rate >= 0.9 * rate and drained > 0 and rc_term is not None and term_s <= 2.0
-              and rc == 0 and losses >= missing and not cap.id_conflicts and not cap.bad_payloads)
-        return result('fulldisk', 1, ok, fig)
+              and rc == 0 and losses >= missing and recorded >= dropped and not cap.id_conflicts
+              and not cap.bad_payloads)
+        return result('fulldisk', 1, ok, fig, '; '.join(notes))
     finally:
         if gw:
             gw.stop()

@@ -294,3 +294,22 @@ def loss_total(stats_json, reasons=None):
         if reasons is None or loss.get('reason') in reasons:
             total += max(0, int(loss.get('count', 0)))
     return total
+
+
+def undeclared_gaps(cap, stats_json):
+    """Sequence numbers below the highest one delivered that were neither delivered nor named by a loss
+    record (numbering is global across epochs: a new epoch continues from the highest value known)."""
+    seqs = {i[1] for i in cap.by_id}
+    if not seqs:
+        return 0
+    covered = [(int(l.get('first_seq', 0)), int(l.get('last_seq', 0))) for l in stats_json.get('losses', []) or []]
+    covered.sort()
+    gaps, j = 0, 0
+    for s in range(1, max(seqs) + 1):
+        if s in seqs:
+            continue
+        while j < len(covered) and covered[j][1] < s:
+            j += 1
+        if not (j < len(covered) and covered[j][0] <= s <= covered[j][1]):
+            gaps += 1
+    return gaps
