@@ -1,5 +1,8 @@
 #!/bin/bash
 # README command 1: the gateway on the demo site, with a local mosquitto as the "cloud".
+# Two field buses: a recorded CAN log from the BMS, replayed as recorded, and a live Modbus RTU line
+# (a pseudo-terminal pair made by socat) with a simulated PCS and grid meter on it (Debian's pymodbus,
+# tools/modbus_sim.py) whose values change while the gateway polls them.
 # A subscriber prints the readings as they arrive. Part way through, the broker is stopped for
 # a few seconds and started again: the gateway keeps everything in its outbox and drains it
 # when the broker is back. At the end, readings received are counted against readings sent.
@@ -37,15 +40,28 @@ wait_until() {  # wait_until SECONDS COMMAND...: retries COMMAND every 0.2 s
 }
 start_broker
 
-# The demo site, pointed at this broker and a fresh outbox.
-/usr/bin/python3 - "$root/configs/demo/site.json" "$work/site.json" "$port" "$work/outbox.db" "$root/configs/demo" <<'PY'
-import json, sys
-src, dst, port, outbox, demo = sys.argv[1:]
+# The RS-485 line: a pty pair, the gateway on one end, the simulated devices on the other.
+socat pty,raw,echo=0,link="$work/ttyRS485" pty,raw,echo=0,link="$work/ttySim" 2>>"$work/socat.log" &
+pids+=("$!")
+wait_until 10 test -e "$work/ttySim" -a -e "$work/ttyRS485" || { echo "socat did not make the pty pair"; exit 1; }
+/usr/bin/python3 tools/modbus_sim.py serve "$work/ttySim" --baud 19200 >"$work/modbus_sim.log" 2>&1 &
+pids+=("$!")
+wait_until 20 grep -q 'modbus_sim: PCS' "$work/modbus_sim.log" || { echo "the Modbus simulator did not start:"; cat "$work/modbus_sim.log"; exit 1; }
+echo "== Modbus RTU line $work/ttyRS485 (19200 8N1): simulated PCS (unit 1) and grid meter (unit 2)"
+
+# The demo site, pointed at this broker, this line and a fresh outbox.
+/usr/bin/python3 - "$root/configs/demo/site.json" "$work/site.json" "$port" "$work/outbox.db" "$root/configs/demo" "$work/ttyRS485" <<'PY'
+import json, os, sys
+src, dst, port, outbox, demo, tty = sys.argv[1:]
 site = json.load(open(src))
 site["broker"]["port"] = int(port)
 site["outbox"]["path"] = outbox
-site["buses"][0]["file"] = demo + "/bms.log"
-site["mappings"] = [demo + "/bms_mapping.json"]
+for bus in site["buses"]:
+    if bus["type"] == "candump_replay":
+        bus["file"] = os.path.join(demo, bus["file"])
+    elif bus["type"] == "modbus_rtu":
+        bus["device"] = tty
+site["mappings"] = [os.path.join(demo, m) for m in site["mappings"]]
 json.dump(site, open(dst, "w"), indent=2)
 PY
 
@@ -54,11 +70,11 @@ mosquitto_sub -h 127.0.0.1 -p "$port" -c -i outpost-demo-viewer -q 1 -t 'site/#'
 pids+=("$!")
 wait_until 20 grep -q 'as outpost-demo-viewer' "$work/mosquitto.log" || { echo "the subscriber did not connect"; exit 1; }
 
-echo "== gateway: demo site (40 s of BMS traffic, replayed as recorded)"
+echo "== gateway: demo site (40 s of BMS traffic replayed as recorded; the PCS and the meter polled over Modbus RTU)"
 ./build-demo/app/outpost run --config "$work/site.json" --exit-after drain --log-format text 2>"$work/outpost.log" &
 gateway=$!; pids+=("$gateway")
 tail -n +1 -f --pid="$gateway" "$work/received.txt" & pids+=("$!")
-( tail -n +1 -f --pid="$gateway" "$work/outpost.log" | grep --line-buffered -E 'uplink\.(connected|disconnected)|outbox\.|replay\.done' | sed -u 's/^/  [gateway] /' ) &
+( tail -n +1 -f --pid="$gateway" "$work/outpost.log" | grep --line-buffered -E 'uplink\.(connected|disconnected)|outbox\.|replay\.done|modbus\.(open|closed)' | sed -u 's/^/  [gateway] /' ) &
 pids+=("$!")
 
 sleep 12
@@ -70,24 +86,36 @@ start_broker
 
 wait "$gateway" || { echo "gateway failed:"; tail -20 "$work/outpost.log"; exit 1; }
 sleep 1.5
-summary=$(grep 'gateway.stop' "$work/outpost.log")
-sent=$(echo "$summary" | sed -n 's/.* committed=\([0-9]*\).*/\1/p')
-/usr/bin/python3 - "$work/received.txt" "$sent" "$work/outpost.log" <<'PY'
+/usr/bin/python3 - "$work/received.txt" "$work/outpost.log" "$root/configs/demo/modbus_mapping.json" <<'PY'
 import json, sys
-path, sent, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-seqs = []
+path, log, modbus_mapping = sys.argv[1:]
+summary = next(l for l in open(log) if "gateway.stop" in l)
+def field(name):  # text log: key=value, objects as JSON
+    start = summary.index(" " + name + "=") + len(name) + 2
+    return json.JSONDecoder().raw_decode(summary[start:])[0]
+sent, can_sent, modbus = field("committed"), field("readings"), field("modbus")
+# Topics are site/<gateway>/<device>/..., the Modbus devices named in their mapping.
+devices = {d["name"] for d in json.load(open(modbus_mapping))["modbus"]}
+seqs, kind = [], {}
 for line in open(path):
     parts = line.split(None, 1)
     if len(parts) == 2:
-        seqs.append(json.loads(parts[1])["seq"])
+        seq = json.loads(parts[1])["seq"]
+        seqs.append(seq)
+        kind[seq] = "modbus" if parts[0].split("/")[2] in devices else "can"
 missing = sorted(set(range(1, sent + 1)) - set(seqs))
+received = {k: sum(1 for v in kind.values() if v == k) for k in ("can", "modbus")}
 outage = sum(1 for l in open(log) if "uplink.connect_failed" in l)
+line = modbus["lines"]["rs485"]
 print("\n== summary")
-print("  readings sent by the gateway:   %d" % sent)
-print("  readings received (distinct):   %d" % len(set(seqs)))
+print("  readings sent by the gateway:   %d (CAN %d, Modbus %d)" % (sent, can_sent, modbus["readings"]))
+print("  readings received (distinct):   %d (CAN %d, Modbus %d)" % (len(set(seqs)), received["can"], received["modbus"]))
 print("  duplicates (same seq again):    %d" % (len(seqs) - len(set(seqs))))
 print("  missing:                        %d %s" % (len(missing), missing[:10] if missing else ""))
 print("  failed connection attempts during the outage: %d" % outage)
+print("  Modbus line rs485: %d requests, %d responses, %d timeouts, %d CRC errors; %s" % (
+    line["requests"], line["responses"], line["timeouts"], line["crc_errors"],
+    ", ".join("%s breaker %s" % (n, d["breaker"]) for n, d in sorted(line["devices"].items()))))
 sys.exit(1 if missing else 0)
 PY
 echo "  files: $work (outpost.log, received.txt)"
