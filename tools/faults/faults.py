@@ -351,10 +351,10 @@ def case_fulldisk(outpost, work, full):
     work = os.path.join(work, 'fulldisk')
     fs = os.path.join(work, 'fs')
     os.makedirs(fs)
-    size_mb = 24
+    size_mb = 24 if full else 14
     subprocess.check_call(['mount', '-t', 'tmpfs', '-o', 'size=%dm,mode=0700' % size_mb, 'faults-tmpfs', fs])
     speed, rate = 4.0, 4000.0  # frames 1 ms apart in the log: 4000 frames/s offered
-    frames = int((90 if full else 50) * rate)
+    frames = int((90 if full else 40) * rate)
     broker, sub = start_cloud(work)
     gw = None
     try:
@@ -373,7 +373,7 @@ def case_fulldisk(outpost, work, full):
                                             for e in stats_since(glog, 0)[-1:]), 0.2)
         # Ingest with staging at its cap, broker away: 6 s of stats lines.
         mark = len(lib.log_events(glog))
-        time.sleep(6.5)
+        time.sleep(6.5 if full else 4.5)
         s = stats_since(glog, mark)
         cap_rate = (s[-1]['frames'] - s[0]['frames']) / max(1, len(s) - 1) if len(s) >= 2 else 0
         staged_max = max((e.get('staged', 0) for e in s), default=0)
@@ -381,7 +381,7 @@ def case_fulldisk(outpost, work, full):
         df_before = shutil.disk_usage(fs)
         broker.start()
         mark = len(lib.log_events(glog))
-        time.sleep(10.5)
+        time.sleep(10.5 if full else 6.5)
         s = stats_since(glog, mark)
         drained = s[-1]['acknowledged'] - s[0]['acknowledged'] if len(s) >= 2 else 0
         drain_rate = (s[-1]['frames'] - s[0]['frames']) / max(1, len(s) - 1) if len(s) >= 2 else 0
@@ -389,7 +389,7 @@ def case_fulldisk(outpost, work, full):
         last = s[-1] if s else {}
         print('  disk full after %.1f s; staging at cap: %s (max %d); ingest %.0f frames/s of %.0f offered' %
               (t_full, at_cap, staged_max, cap_rate, rate), flush=True)
-        print('  broker up, 10 s: %d acknowledged, ingest %.0f frames/s, free %.1f -> %.1f MB, staged %s, '
+        print('  broker up, disk full: %d acknowledged, ingest %.0f frames/s, free %.1f -> %.1f MB, staged %s, '
               'commit_failures %s, dropped_unwritable %s' %
               (drained, drain_rate, df_before.free / 1e6, df_after.free / 1e6, last.get('staged'),
                last.get('commit_failures'), last.get('dropped_unwritable')), flush=True)
@@ -421,7 +421,7 @@ def case_fulldisk(outpost, work, full):
             reasons[l.get('reason')] = reasons.get(l.get('reason'), 0) + max(0, int(l.get('count', 0)))
         missing = len(cap.missing())
         fig = {'offered_fps': rate, 'ingest_fps_at_cap': round(cap_rate), 'ingest_pct': round(100 * cap_rate / rate, 1),
-               'staged_max': staged_max, 'acked_in_10s_full': drained, 'ingest_fps_draining': round(drain_rate),
+               'staged_max': staged_max, 'acked_while_full': drained, 'ingest_fps_draining': round(drain_rate),
                'sigterm_s': round(term_s, 2), 'dropped_at_shutdown': stop.get('dropped_at_shutdown'),
                'expected': len(expected), 'delivered': cap.distinct, 'missing': missing, 'loss_count': losses,
                'loss_reasons': reasons, 'loss_records': len(stats.get('losses', [])),
@@ -451,7 +451,87 @@ def case_fulldisk(outpost, work, full):
         subprocess.call(['umount', fs])
 
 
-CASES = {'kill9': case_kill9, 'broker': case_broker, 'damage': case_damage, 'fulldisk': case_fulldisk}
+# ---------------------------------------------------------------------------------------------
+# 3. Power cut: QEMU killed with the outbox on a virtio disk (ext4, cache=none); broker and subscriber on
+#    the host, reached through QEMU's user-mode network, so they are outside the cut.
+
+def case_powercut(outpost, work, full):
+    cuts = 20 if full else 2
+    frames = 60000 if full else 6000
+    # The VM sees the host's /tmp as its own tmpfs: the shared work directory lives in the repository's
+    # build tree (shared read-write at the same path).
+    vw = os.path.join(lib.REPO, 'build-faults-vm', os.path.basename(work.rstrip('/')) + '-powercut')
+    shutil.rmtree(vw, ignore_errors=True)
+    os.makedirs(vw)
+    broker, sub = start_cloud(work)
+    try:
+        disk = os.path.join(vw, 'disk.img')
+        subprocess.check_call(['truncate', '-s', '128M', disk])
+        subprocess.check_call(['mkfs.ext4', '-q', '-F', disk])
+        log = os.path.join(vw, 'a.log')
+        expected = lib.make_log(log, frames, 1760000000.0)
+        site = lib.write_site(os.path.join(vw, 'site.json'), broker.port, '/tmp/d/ob/outbox.db', log, speed=1.0,
+                              host='10.0.2.2')
+        glog = os.path.join(vw, 'outpost.log')
+        inside = os.path.join(lib.REPO, 'tools', 'faults', 'powercut-inside.sh')
+        run = os.path.join(lib.REPO, 'tools', 'faults', 'vm-run.sh')
+        env = dict(os.environ, VM_DISK=disk, VM_TIMEOUT='900', VM_MEM='512')
+        rng = random.Random(20)
+        refused, quarantined, done = 0, 0, 0
+        for k in range(cuts):
+            mark = len(lib.log_events(glog))
+            vm = lib.Proc([run, 'bash %s %s %s %s' % (inside, outpost, site, vw)], os.path.join(vw, 'vm.log'), env=env)
+            if not wait_until(120, lambda: len(lib.log_events(glog, ('gateway.start',))) >
+                              len([e for e in lib.log_events(glog)[:mark] if e.get('event') == 'gateway.start'])
+                              or not vm.alive(), 0.1):
+                raise RuntimeError('the gateway did not start in the VM')
+            if not vm.alive():
+                refused += 1
+                vm.stop()
+                continue
+            at = rng.uniform(0.5, 4.0)
+            time.sleep(at)
+            vm.kill(signal.SIGKILL)  # qemu and its timeout wrapper: the plug is pulled
+            vm.wait()
+            vm.log.close()
+            ev = lib.log_events(glog)[mark:]
+            start = ([e for e in ev if e.get('event') == 'gateway.start'] or [{}])[-1]
+            st = ([e for e in ev if e.get('event') == 'gateway.stats'] or [{}])[-1]
+            quarantined += sum(1 for e in ev if 'quarantin' in e.get('event', ''))
+            print('  cut %2d at %.2f s after start: started with next_seq %s epoch %s; last stats committed %s, '
+                  'acknowledged %s' % (k + 1, at, start.get('next_seq'), start.get('epoch'), st.get('committed'),
+                                       st.get('acknowledged')), flush=True)
+            done += 1
+        mark = len(lib.log_events(glog))
+        vm = lib.Proc([run, 'bash %s %s %s %s drain' % (inside, outpost, site, vw)], os.path.join(vw, 'vm.log'),
+                      env=env)
+        rc = vm.wait(900)
+        vm.stop()
+        ev = lib.log_events(glog)[mark:]
+        quarantined += sum(1 for e in ev if 'quarantin' in e.get('event', ''))
+        starts = len(lib.log_events(glog, ('gateway.start',)))
+        synced = sub.sync(broker)
+        cap = lib.Capture(sub.path, expected)
+        try:
+            with open(os.path.join(vw, 'stats.json')) as f:
+                stats = json.load(f)
+        except (OSError, ValueError):
+            stats = {'error': 'no stats from the last boot'}
+        losses = lib.loss_total(stats)
+        fig = dict(cap.summary(), cuts=done, boots_started=starts, refused=refused, quarantines=quarantined,
+                   loss_records=len(stats.get('losses', []) or []), losses=losses, final_rc=rc,
+                   dup_per_cut=round(cap.duplicates / max(1, done), 1),
+                   reingested_new_id=sum(1 for ids in cap.ids_of.values() if len(ids) > 1),
+                   undeclared_seq_gaps=lib.undeclared_gaps(cap, stats))
+        ok = (synced and rc == 0 and refused == 0 and quarantined == 0 and losses == 0 and not cap.missing()
+              and not cap.id_conflicts and not cap.bad_payloads and 'error' not in stats)
+        return result('powercut', done, ok, fig, 'files in ' + vw)
+    finally:
+        sub.stop()
+        broker.stop()
+
+
+CASES = {'kill9': case_kill9, 'broker': case_broker, 'damage': case_damage, 'fulldisk': case_fulldisk, 'powercut': case_powercut}
 
 
 def table():
@@ -463,7 +543,7 @@ def table():
 
 def main():
     outpost, work, which = sys.argv[1], sys.argv[2], sys.argv[3]
-    cases = sys.argv[4:] or list(CASES)
+    cases = sys.argv[4:] or ['kill9', 'broker', 'damage', 'fulldisk']
     full = which == 'full'
     ok = True
     for c in cases:

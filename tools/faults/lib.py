@@ -90,6 +90,27 @@ class Proc:
                 os.killpg(self.p.pid, sig)
             except ProcessLookupError:
                 pass
+        if sig == signal.SIGKILL:
+            # Children that made process groups of their own (timeout(1) does) are still in our session.
+            for pid in self.session_pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    def session_pids(self):
+        pids = []
+        for d in os.listdir('/proc'):
+            if not d.isdigit():
+                continue
+            try:
+                with open('/proc/%s/stat' % d) as f:
+                    fields = f.read().rsplit(')', 1)[1].split()
+                if int(fields[3]) == self.p.pid:  # field 6 of stat: the session id
+                    pids.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+        return pids
 
     def wait(self, timeout=None):
         try:
