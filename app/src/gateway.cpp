@@ -1,5 +1,6 @@
 #include "outpost/app/gateway.hpp"
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 
@@ -9,14 +10,20 @@ namespace outpost::app {
 namespace {
 
 // Where a replay got to is remembered per bus, log path and log content (a fingerprint of its
-// first 4 KiB), so that a different log at the same path starts from its beginning.
+// first 4 KiB, FNV-1a: stable across builds), so that a different log at the same path starts from
+// its beginning.
 std::string replay_key(const std::string& bus, const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    std::string head(4096, '\0');
+    std::array<char, 4096> head{};
     in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
-    return "replay:" + bus + ":" + std::filesystem::absolute(path).string() + ":" +
-           std::to_string(std::hash<std::string>{}(head));
+    std::uint64_t hash = 0xcbf29ce484222325ull;
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+        hash = (hash ^ static_cast<unsigned char>(head[static_cast<std::size_t>(i)])) * 0x100000001b3ull;
+    }
+    std::error_code ec;
+    auto canonical = std::filesystem::weakly_canonical(path, ec);
+    if (ec) canonical = std::filesystem::absolute(path);
+    return "replay:" + bus + ":" + canonical.string() + ":" + std::to_string(hash);
 }
 
 }  // namespace
@@ -119,7 +126,12 @@ void Gateway::record_positions() {
 
 void Gateway::commit(bool force) {
     const auto now = std::chrono::steady_clock::now();
-    if (!force && now < commit_retry_at_) return;
+    if (!force && now < commit_retry_at_) {
+        // Inserts wait for their backoff; acknowledged deletes do not, so the outbox keeps
+        // draining (and freeing space) while the disk is full.
+        if (outbox_.pending_acks() > 0 && !outbox_.commit_acknowledged()) uplink_.notify();
+        return;
+    }
     record_positions();
     const auto ec = outbox_.commit();
     if (ec) {

@@ -13,7 +13,8 @@ void IntegrityChecker::start(const std::string& path) {
     cancel_ = false;
     problem_.reset();
     running_ = true;
-    thread_ = std::thread([this, path] {
+    thread_ = std::thread([this, path]() noexcept {
+      try {
         sqlite3* db = nullptr;
         std::optional<std::string> problem;
         int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -22,7 +23,10 @@ void IntegrityChecker::start(const std::string& path) {
                 const std::lock_guard lock(db_mutex_);
                 db_ = db;
             }
-            if (cancel_.load()) sqlite3_interrupt(db);
+            // Polled by SQLite every 1000 VM steps: a stop() that lands before the check starts, or
+            // between two of its steps, still ends it (sqlite3_interrupt alone would miss it).
+            sqlite3_progress_handler(
+                db, 1000, [](void* self) { return static_cast<IntegrityChecker*>(self)->cancel_.load() ? 1 : 0; }, this);
             sqlite3_busy_timeout(db, 5000);
             // Its own small page cache: a check reads the whole file and must not grow the gateway's RSS.
             sqlite3_exec(db, "PRAGMA cache_size=-256", nullptr, nullptr, nullptr);
@@ -35,9 +39,9 @@ void IntegrityChecker::start(const std::string& path) {
                     const auto* text = sqlite3_column_text(st, 0);
                     result = text ? reinterpret_cast<const char*>(text) : "";
                     if (result != "ok") problem = "integrity check failed: " + result;
-                } else if (rc != SQLITE_INTERRUPT && rc != SQLITE_BUSY) {
+                } else if ((rc & 0xFF) == SQLITE_CORRUPT || (rc & 0xFF) == SQLITE_NOTADB) {
                     problem = std::string("integrity check failed: ") + sqlite3_errmsg(db);
-                }
+                }  // anything else (busy, I/O, memory, interrupted) proves nothing: checked again later
                 sqlite3_finalize(st);
             } else if ((rc & 0xFF) == SQLITE_CORRUPT || (rc & 0xFF) == SQLITE_NOTADB) {
                 problem = std::string("integrity check failed: ") + sqlite3_errmsg(db);
@@ -51,6 +55,9 @@ void IntegrityChecker::start(const std::string& path) {
         // An interrupted check proves nothing either way.
         if (!cancel_.load()) problem_ = std::move(problem);
         finished_ = !cancel_.load();
+      } catch (...) {
+        // Out of memory building a message: this check proves nothing; the next one will tell.
+      }
         running_ = false;
     });
 }

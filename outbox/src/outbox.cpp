@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <optional>
 #include <random>
 
 #include "integrity_checker.hpp"
@@ -77,6 +78,15 @@ std::string reserve_path(const std::string& outbox_path) {
 void make_private(const std::string& path) noexcept {
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) ::chmod(path.c_str(), st.st_mode & 0700);
+}
+
+// fsync the directory holding `path`, so a rename or a new file in it survives a power cut.
+void sync_directory(const std::string& path) noexcept {
+    const auto dir = std::filesystem::path(path).parent_path();
+    const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
 }
 
 void prepare_directory(const std::string& path) {
@@ -270,7 +280,8 @@ Outbox::Outbox(OutboxOptions options) : options_(std::move(options)), impl_(std:
     if (const int rc = impl_->set("clean_shutdown", 0); rc != SQLITE_OK) {
         throw OutboxError("outbox: cannot write to " + options_.path + ": " + impl_->db.error_message(), rc);
     }
-    if (const auto ec = impl_->marker->write({stats_.epoch, stats_.next_seq, stats_.rows})) {
+    marker_next_seq_ = 0;
+    if (const auto ec = write_marker_if_needed(stats_.rows)) {
         throw OutboxError("outbox: cannot write the sequence marker " + impl_->marker->path() + ": " + ec.message(),
                           SQLITE_IOERR);
     }
@@ -400,34 +411,65 @@ void Outbox::quarantine(const std::string& why, bool at_start) {
     const auto epochs_before = epochs_;
     auto state = open_store();  // a fresh, empty store
 
-    // Copy every intact row into it, with its seq and epoch.
+    sync_directory(options_.path);  // the rename and the fresh file survive a power cut
+
+    // Copy every intact row into it, with its seq and epoch, committing every 10,000 rows: what
+    // went in stays in even if the disk fills up before the end.
     std::uint64_t bytes = 0;
-    std::uint64_t first_failed = 0;
-    const std::uint32_t fallback_epoch = !epochs_before.empty() ? epochs_before.back().second : (mark ? mark->epoch : 0);
+    std::uint64_t copied = 0;
+    std::uint32_t fallback_epoch = !epochs_before.empty() ? epochs_before.back().second : (mark ? mark->epoch : 0);
+    if (fallback_epoch == 0) fallback_epoch = random_epoch(epochs_before);  // a store from before epochs
     epochs_.clear();
-    sql::Transaction tx(im.db);
-    int rc = tx.begin_result();
+    int rc = SQLITE_OK;
+    std::uint64_t in_batch = 0;
+    std::optional<sql::Transaction> tx;
     const auto salvage = salvage_outbox(target, [&](const core::StoredMessage& m) {
         if (rc != SQLITE_OK) return;
-        std::uint32_t epoch = m.epoch ? m.epoch : fallback_epoch;
-        if (epoch == 0) epoch = random_epoch(epochs_);
+        if (!tx) {
+            tx.emplace(im.db);
+            rc = tx->begin_result();
+            if (rc != SQLITE_OK) return;
+        }
+        const std::uint32_t epoch = m.epoch ? m.epoch : fallback_epoch;
         if (epochs_.empty() || epochs_.back().second != epoch) {
             epochs_.emplace_back(m.seq, epoch);
             rc = im.write_epoch(m.seq, epoch);
         }
         if (rc == SQLITE_OK) rc = im.write_message(m);
-        if (rc != SQLITE_OK && first_failed == 0) first_failed = m.seq;
+        if (rc != SQLITE_OK) return;
         bytes += row_bytes(m.message.topic.size() + m.message.body.size());
+        if (++in_batch == 10'000) {
+            rc = tx->commit();
+            tx.reset();
+            if (rc == SQLITE_OK) {
+                copied += in_batch;
+                in_batch = 0;
+            }
+        }
     });
-    if (rc == SQLITE_OK) rc = tx.commit();
-    std::uint64_t recovered = salvage.recovered;
-    if (rc != SQLITE_OK) {
-        recovered = 0;
-        bytes = 0;
-        epochs_.clear();
-        core::log_error("outbox.salvage_failed", "could not copy the readable rows into the fresh store",
-                        {{"error", im.db.error_message()}, {"seq", first_failed}});
+    if (tx && rc == SQLITE_OK) {
+        rc = tx->commit();
+        if (rc == SQLITE_OK) copied += in_batch;
     }
+    tx.reset();  // rolls back an unfinished batch
+    if (rc != SQLITE_OK) {
+        core::log_error("outbox.salvage_incomplete",
+                        "could not copy every readable row into the fresh store; the rest stays in the damaged file "
+                        "and is recorded as lost",
+                        {{"error", sqlite3_errstr(rc)}, {"copied", copied}, {"readable", salvage.recovered}});
+        // Rows of the failed batch are not in the store: recount what is.
+        sql::Statement count(im.db, "SELECT count(*), coalesce(sum(length(topic)+length(body)),0) FROM messages");
+        if (count.step() == SQLITE_ROW) {
+            copied = static_cast<std::uint64_t>(count.column_int(0));
+            bytes = static_cast<std::uint64_t>(count.column_int(1)) + copied * row_overhead;
+        }
+        epochs_.clear();
+        sql::Statement e(im.db, "SELECT first_seq,epoch FROM epochs ORDER BY first_seq");
+        while (e.step() == SQLITE_ROW) {
+            epochs_.emplace_back(static_cast<std::uint64_t>(e.column_int(0)), static_cast<std::uint32_t>(e.column_int(1)));
+        }
+    }
+    const std::uint64_t recovered = copied;
     stats_.rows = recovered;
     stats_.bytes = bytes;
     stats_.salvaged += recovered;
@@ -437,14 +479,16 @@ void Outbox::quarantine(const std::string& why, bool at_start) {
                                    mark ? mark->next_seq : std::uint64_t{1}});
     if (!staged_.empty()) next = std::max(next, staged_.back().seq + 1);
     stats_.next_seq = next;
-    const std::uint64_t known_rows =
-        at_start ? salvage.rows.value_or(mark ? mark->rows : 0) : std::max(rows_before, salvage.rows.value_or(0));
-    const std::uint64_t lost = checked_sub(known_rows, recovered) + salvage.bad_rows;
+    const std::uint64_t known_rows = at_start ? std::max(salvage.rows.value_or(0), mark ? mark->rows : 0)
+                                              : std::max(rows_before, salvage.rows.value_or(0));
+    // Rows that failed their checksum are among the known rows: not counted twice.
+    const std::uint64_t lost = std::max(checked_sub(known_rows, recovered), salvage.bad_rows);
     const std::uint64_t last = checked_sub(staged_.empty() ? next : staged_.front().seq, 1);
-    std::uint64_t first = salvage.min_seq ? salvage.min_seq : checked_sub(last + 1, std::max<std::uint64_t>(known_rows, 1));
+    const std::uint64_t lowest_possible = checked_sub(last + 1, std::max<std::uint64_t>(known_rows, 1));
+    std::uint64_t first = salvage.min_seq ? std::min(salvage.min_seq, lowest_possible) : lowest_possible;
     if (first == 0) first = 1;
-    add_loss({now_ns(), "quarantined", -1,
-              (known_rows == 0 && !salvage.rows && !mark) ? -1 : static_cast<std::int64_t>(lost), first, last});
+    const bool nothing_known = known_rows == 0 && !salvage.rows && !mark && recovered == 0;
+    add_loss({now_ns(), "quarantined", -1, nothing_known ? -1 : static_cast<std::int64_t>(lost), first, last});
     start_epoch(staged_.empty() ? next : staged_.front().seq, "the outbox file was damaged and replaced");
     core::log_error("outbox.quarantined",
                     "the outbox file was damaged; it was moved aside, a fresh one created and every readable message "
@@ -468,7 +512,7 @@ bool Outbox::recover_if_damaged(int sqlite_code, const char* during) {
     }
     try {
         quarantine(std::string("SQLite reported damage during ") + during + ": " + sqlite3_errstr(sqlite_code), false);
-        if (const auto ec = impl_->marker->write({stats_.epoch, stats_.next_seq, stats_.rows})) {
+        if (const auto ec = write_marker_if_needed(stats_.rows)) {
             core::log_error("outbox.marker_failed", "cannot write the sequence marker", {{"error", ec.message()}});
         }
         impl_->set("clean_shutdown", 0);
@@ -483,7 +527,15 @@ bool Outbox::recover_if_damaged(int sqlite_code, const char* during) {
 Outbox::~Outbox() {
     try {
         impl_->checker.stop();
-        if (!impl_->store_ok) return;
+        if (!impl_->store_ok) {
+            if (!staged_.empty()) {
+                core::log_error("outbox.dropped_at_shutdown", "the outbox is unavailable; staged messages are lost",
+                                {{"count", staged_.size()}, {"first_seq", staged_.front().seq},
+                                 {"last_seq", staged_.back().seq}});
+                stats_.dropped_at_shutdown += staged_.size();
+            }
+            return;
+        }
         if (!staged_.empty() || !acked_.empty() || !unwritten_losses_.empty()) {
             if (const auto ec = commit()) {
                 drop_staged_at_shutdown();
@@ -535,6 +587,30 @@ void Outbox::add_loss(LossRecord loss) {
     unwritten_losses_.push_back(std::move(loss));
 }
 
+void Outbox::flush_open_drops() {
+    for (auto& drop : open_drops_) {
+        if (drop.count == 0) continue;
+        unwritten_losses_.push_back(std::move(drop));
+        drop = {};
+    }
+}
+
+void Outbox::record_bad_row(std::uint64_t seq, int priority) {
+    ++stats_.corrupt_rows;
+    acknowledge(seq);
+    add_loss({now_ns(), "checksum_mismatch", priority, 1, seq, seq});
+}
+
+std::error_code Outbox::write_marker_if_needed(std::uint64_t rows) {
+    // Only when numbers were handed out (or the epoch changed): a commit that only deletes costs
+    // no extra fsync. `rows` is refreshed then, which is enough for a loss estimate.
+    if (stats_.next_seq == marker_next_seq_ && stats_.epoch == marker_epoch_) return {};
+    if (const auto ec = impl_->marker->write({stats_.epoch, stats_.next_seq, rows})) return ec;
+    marker_next_seq_ = stats_.next_seq;
+    marker_epoch_ = stats_.epoch;
+    return {};
+}
+
 std::uint64_t Outbox::stage(core::Message message) {
     const std::uint64_t seq = stats_.next_seq++;
     if (message.priority >= priority_levels) message.priority = priority_levels - 1;
@@ -542,7 +618,12 @@ std::uint64_t Outbox::stage(core::Message message) {
     if (staged_.size() > options_.max_staged) {
         // Commits are failing and memory is finite: drop the oldest staged message, on the record.
         const auto& old = staged_.front();
-        add_loss({now_ns(), "dropped_unwritable", old.message.priority, 1, old.seq, old.seq});
+        auto& drop = open_drops_[old.message.priority];
+        // One record per priority covers every drop since the last commit attempt: the count is
+        // exact and the range spans the seqs between (other priorities' seqs interleave).
+        if (drop.count == 0) drop = {now_ns(), "dropped_unwritable", old.message.priority, 0, old.seq, old.seq};
+        ++drop.count;
+        drop.last_seq = old.seq;
         ++stats_.dropped_unwritable;
         staged_.pop_front();
     }
@@ -561,7 +642,9 @@ void Outbox::discard(std::uint64_t seq, int priority, std::string reason) {
 }
 
 void Outbox::set_position(const std::string& source, std::int64_t position) {
-    positions_[source] = position;
+    auto [it, inserted] = positions_.try_emplace(source, position);
+    if (!inserted && it->second == position) return;  // no commit (and no fsync) for nothing
+    it->second = position;
     positions_dirty_ = true;
 }
 
@@ -571,7 +654,17 @@ std::optional<std::int64_t> Outbox::position(const std::string& source) const {
     return it->second;
 }
 
+std::error_code Outbox::commit_acknowledged() {
+    flush_open_drops();
+    if (acked_.empty() && unwritten_losses_.empty()) return {};
+    if (!impl_->store_ok) return make_sqlite_error(SQLITE_CANTOPEN);
+    auto ec = commit_deletes_and_losses();
+    if (ec && recover_if_damaged(ec.value(), "a delete")) ec = commit_deletes_and_losses();
+    return ec;
+}
+
 std::error_code Outbox::commit() {
+    flush_open_drops();
     if (staged_.empty() && acked_.empty() && unwritten_losses_.empty() && !positions_dirty_) return {};
     if (!impl_->store_ok) {
         ++stats_.commit_failures;
@@ -637,7 +730,7 @@ std::error_code Outbox::commit_once() {
     if (rc == SQLITE_OK) rc = im.set("bytes", static_cast<std::int64_t>(stats_.bytes));
     if (rc != SQLITE_OK) return fail(rc);
     // The marker first: it must never say less than what the file holds.
-    if (const auto mec = im.marker->write({stats_.epoch, stats_.next_seq, stats_.rows})) return fail(SQLITE_IOERR);
+    if (write_marker_if_needed(stats_.rows)) return fail(SQLITE_IOERR);
     if (rc = tx.commit(); rc != SQLITE_OK) return fail(rc);
     stats_.committed += staged_.size();
     stats_.removed += removed;
@@ -675,7 +768,7 @@ std::error_code Outbox::commit_deletes_and_losses() {
             if (rc == SQLITE_OK) rc = im.set("next_seq", static_cast<std::int64_t>(stats_.next_seq));
             if (rc == SQLITE_OK) rc = im.set("rows", static_cast<std::int64_t>(rows));
             if (rc == SQLITE_OK) rc = im.set("bytes", static_cast<std::int64_t>(bytes));
-            if (rc == SQLITE_OK && im.marker->write({stats_.epoch, stats_.next_seq, rows})) rc = SQLITE_IOERR;
+            if (rc == SQLITE_OK && write_marker_if_needed(rows)) rc = SQLITE_IOERR;
             if (rc == SQLITE_OK) rc = tx.commit();
         }
         if (rc == SQLITE_OK) {
@@ -802,9 +895,7 @@ std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core
                     row_checksum({seq, p, m.message.created_ns, static_cast<int>(qos), m.message.retain,
                                   m.message.topic, m.message.body})) {
                 // Damaged in place: never publish it; remove it and put it on the record.
-                ++stats_.corrupt_rows;
-                discard(seq, p, "checksum_mismatch");
-                --stats_.discarded;
+                record_bad_row(seq, p);
                 std::uint64_t suppressed = 0;
                 if (im.checksum_log.allow(std::chrono::steady_clock::now(), suppressed)) {
                     core::log_error("outbox.checksum_mismatch",
@@ -834,7 +925,9 @@ std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core
 void Outbox::maintain(std::chrono::steady_clock::time_point now) {
     auto& im = *impl_;
     if (!im.store_ok) {
-        // A replacement failed earlier: try to open the store again.
+        // A replacement failed earlier: try to open the store again, every 10 s.
+        if (now < next_reserve_attempt_) return;
+        next_reserve_attempt_ = now + std::chrono::seconds(10);
         try {
             open_store();
             start_epoch(stats_.next_seq, "the outbox was reopened after a failure");
@@ -853,6 +946,7 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
             try {
                 quarantine(**result, false);
                 im.set("clean_shutdown", 0);
+                write_marker_if_needed(stats_.rows);
             } catch (const std::exception& e) {
                 core::log_error("outbox.recovery_failed", "could not replace the damaged outbox; will retry",
                                 {{"error", e.what()}});
@@ -860,8 +954,13 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
         }
     }
     if (options_.integrity_check_interval.count() > 0 && now >= next_check_ && !im.checker.running()) {
-        im.checker.start(options_.path);
         next_check_ = now + options_.integrity_check_interval;
+        try {
+            im.checker.start(options_.path);
+        } catch (const std::system_error& e) {
+            core::log_warn("outbox.check_not_started", "could not start the background integrity check",
+                           {{"error", e.what()}});
+        }
     }
     if (stats_.reserve_released && !commit_failing_ && now >= next_reserve_attempt_) {
         next_reserve_attempt_ = now + std::chrono::seconds(10);

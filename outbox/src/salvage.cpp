@@ -1,6 +1,7 @@
 #include "salvage.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "row_checksum.hpp"
@@ -57,12 +58,17 @@ SalvageResult salvage_outbox(const std::string& damaged_path,
                                        "WHERE seq>?1 ORDER BY seq LIMIT 256"
                                      : "SELECT seq,priority,created_ns,qos,retain,topic,body,NULL FROM messages "
                                        "WHERE seq>?1 ORDER BY seq LIMIT 256");
-        // Walk the table in seq order. Where a page cannot be read, step over it: probe further
-        // ahead, doubling the step, up to the highest seq the file may hold.
+        // Walk the table in seq order, stepping over pages that cannot be read (below), up to the
+        // highest seq the file may hold.
         const std::uint64_t horizon = std::max<std::uint64_t>(r.next_seq.value_or(0), 1) + (1u << 20);
+        sql::Statement probe(db, "SELECT seq FROM messages WHERE seq>?1 ORDER BY seq LIMIT 1");
+        auto readable_after = [&](std::uint64_t x) {
+            probe.bind(1, static_cast<std::int64_t>(x));
+            const int prc = probe.step();
+            probe.reset();
+            return prc == SQLITE_ROW || prc == SQLITE_DONE;
+        };
         std::uint64_t after = 0;
-        std::uint64_t skip = 1;
-        int consecutive_failures = 0;
         int failures = 0;
         for (;;) {
             q.bind(1, static_cast<std::int64_t>(after));
@@ -93,10 +99,10 @@ SalvageResult salvage_outbox(const std::string& damaged_path,
                     continue;
                 }
                 m.epoch = epoch_of(m.seq);
+                keep(m);
                 if (r.min_seq == 0) r.min_seq = m.seq;
                 r.max_seq = std::max(r.max_seq, m.seq);
                 ++r.recovered;
-                keep(m);
             }
             q.reset();
             if (rc == SQLITE_DONE) {
@@ -104,15 +110,31 @@ SalvageResult salvage_outbox(const std::string& damaged_path,
                     r.complete = failures == 0;
                     break;
                 }
-                skip = 1;
-                consecutive_failures = 0;
                 continue;
             }
-            // A damaged page: jump ahead.
+            // A damaged page after `after`: find the first seq beyond it that reads. Probe ahead,
+            // doubling the step, then bisect back between the last probe that failed and the first
+            // that read, so the intact rows at the start of the next page are not skipped.
             ++failures;
-            if (++consecutive_failures > 40 || failures > 10000 || after >= horizon) break;
-            after += skip;
-            skip *= 2;
+            std::uint64_t failed_at = after;
+            std::uint64_t step = 1;
+            std::optional<std::uint64_t> reads_at;
+            for (int attempt = 0; attempt < 48 && failed_at < horizon; ++attempt) {
+                const std::uint64_t x = failed_at + step;
+                if (readable_after(x)) {
+                    reads_at = x;
+                    break;
+                }
+                failed_at = x;
+                step *= 2;
+            }
+            if (!reads_at || failures > 10000) break;
+            std::uint64_t lo = failed_at, hi = *reads_at;
+            while (hi - lo > 1) {
+                const std::uint64_t mid = lo + (hi - lo) / 2;
+                (readable_after(mid) ? hi : lo) = mid;
+            }
+            after = hi;
         }
     } catch (...) {
         // Too damaged to open: nothing to recover.

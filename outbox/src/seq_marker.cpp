@@ -19,6 +19,7 @@ namespace {
 constexpr std::uint32_t magic = 0x5153504fu;  // "OPSQ"
 constexpr std::uint32_t version = 1;
 constexpr std::size_t slot_size = 64;
+constexpr std::size_t slot_stride = 4096;  // slots in different pages and sectors: one torn write hits one
 constexpr std::size_t payload_size = 40;  // magic, version, generation, epoch, pad, next_seq, rows
 
 struct Slot {
@@ -61,13 +62,12 @@ std::optional<Slot> decode(const unsigned char* b) noexcept {
 }
 
 std::optional<Slot> read_best(int fd) noexcept {
-    std::array<unsigned char, 2 * slot_size> buf{};
-    const ssize_t n = ::pread(fd, buf.data(), buf.size(), 0);
-    if (n < 0) return std::nullopt;
     std::optional<Slot> best;
     for (std::size_t i = 0; i < 2; ++i) {
-        if (static_cast<std::size_t>(n) < (i + 1) * slot_size) break;
-        const auto s = decode(buf.data() + i * slot_size);
+        std::array<unsigned char, slot_size> buf{};
+        const ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(i * slot_stride));
+        if (n != static_cast<ssize_t>(slot_size)) continue;
+        const auto s = decode(buf.data());
         if (s && (!best || s->generation > best->generation)) best = s;
     }
     return best;
@@ -109,9 +109,12 @@ SeqMarker::~SeqMarker() {
 std::error_code SeqMarker::write(const SeqMark& mark) noexcept {
     const Slot slot{generation_ + 1, mark};
     const auto bytes = encode(slot);
-    const auto offset = static_cast<off_t>((slot.generation % 2) * slot_size);
-    if (::pwrite(fd_, bytes.data(), bytes.size(), offset) != static_cast<ssize_t>(bytes.size())) {
-        return {errno ? errno : EIO, std::generic_category()};
+    const auto offset = static_cast<off_t>((slot.generation % 2) * slot_stride);
+    errno = 0;
+    const ssize_t written = ::pwrite(fd_, bytes.data(), bytes.size(), offset);
+    if (written != static_cast<ssize_t>(bytes.size())) {
+        const int err = written < 0 ? errno : ENOSPC;  // a short write sets no errno
+        return {err ? err : EIO, std::generic_category()};
     }
     if (::fdatasync(fd_) != 0) return {errno, std::generic_category()};
     generation_ = slot.generation;

@@ -13,8 +13,11 @@ TEST(SiteConfig, TheDemoSiteLoads) {
     EXPECT_EQ(site.gateway_id, "demo-bess-01");
     EXPECT_EQ(site.broker.port, 1883);
     EXPECT_EQ(site.broker.gateway_id, "demo-bess-01");
-    ASSERT_EQ(site.buses.size(), 1u);
+    ASSERT_EQ(site.buses.size(), 2u);
     EXPECT_EQ(site.buses[0].replay.path, test::source_dir() + "/configs/demo/bms.log");
+    EXPECT_EQ(site.buses[1].type, app::BusType::modbus_rtu);
+    ASSERT_EQ(site.buses[1].rtu.devices.size(), 2u) << "each Modbus device of the mapping goes to its line";
+    EXPECT_FALSE(site.buses[1].rtu.devices[0].ranges.empty());
     EXPECT_EQ(site.mapping.can.size(), 4u);
     EXPECT_EQ(site.commit_interval, std::chrono::milliseconds(200));
 }

@@ -55,7 +55,8 @@ TEST(Cli, CheckListsEveryMistakeWithItsPathAndRunRefusesToStart) {
 TEST(Cli, CheckAcceptsTheDemoSite) {
     TempDir dir;
     EXPECT_EQ(run({outpost_binary(), "check", "--config", source_dir() + "/configs/demo/site.json"}, dir.file("out")), 0);
-    EXPECT_NE(read_file(dir.file("out")).find("OK: gateway \"demo-bess-01\", 1 bus(es), 1 mapping file(s), 4 CAN message(s), 12 signal(s)"),
+    EXPECT_NE(read_file(dir.file("out")).find("OK: gateway \"demo-bess-01\", 2 bus(es), 2 mapping file(s), 4 CAN message(s), 12 signal(s), "
+                                                    "2 Modbus device(s), 18 register(s)"),
               std::string::npos)
         << read_file(dir.file("out"));
 }

@@ -116,6 +116,9 @@ public:
     // loss records) are committed on their own so the outbox still drains and frees space.
     // A corruption error quarantines the store (see above) and the commit is retried once.
     std::error_code commit();
+    // Only the acknowledged deletes and pending loss records, in their own transaction: for an
+    // owner that backs off inserts after a failure but must keep the outbox draining.
+    std::error_code commit_acknowledged();
 
     // Where a source (a replayed log) had got to, committed with the readings it produced.
     void set_position(const std::string& source, std::int64_t position);
@@ -150,6 +153,9 @@ private:
     bool recover_if_damaged(int sqlite_code, const char* during);
     std::uint32_t epoch_of(std::uint64_t seq) const noexcept;
     void drop_staged_at_shutdown() noexcept;
+    void flush_open_drops();
+    void record_bad_row(std::uint64_t seq, int priority);
+    std::error_code write_marker_if_needed(std::uint64_t rows);
     void refresh_reserve() noexcept;
 
     OutboxOptions options_;
@@ -158,6 +164,11 @@ private:
     std::vector<std::uint64_t> acked_;
     std::unordered_set<std::uint64_t> acked_set_;
     std::vector<LossRecord> unwritten_losses_;  // written with the next successful commit
+    // Readings dropped at the staging cap, one open record per priority: O(1) memory whatever
+    // the mix of priorities; moved to unwritten_losses_ at each commit attempt.
+    std::array<LossRecord, priority_levels> open_drops_{};
+    std::uint64_t marker_next_seq_ = 0;  // what the marker last recorded
+    std::uint32_t marker_epoch_ = 0;
     std::map<std::string, std::int64_t> positions_;
     bool positions_dirty_ = false;
     std::vector<std::pair<std::uint64_t, std::uint32_t>> epochs_;  // (first seq, epoch), ascending
