@@ -255,8 +255,13 @@ Outbox::Outbox(OutboxOptions options) : options_(std::move(options)), impl_(std:
             if (mark->next_seq > db.next_seq) {
                 // A lost or garbled -wal, or a file restored from a copy: committed messages may be gone.
                 discontinuity = "the outbox file was rolled back";
-                add_loss({now_ns(), "rolled_back", -1, static_cast<std::int64_t>(mark->next_seq - db.next_seq),
-                          db.next_seq, mark->next_seq - 1});
+                // Numbers above the file's were handed out and are gone; and a file left half
+                // checkpointed can miss rows below its own next_seq too, which the marker's row count
+                // (as of the last insert commit) bounds.
+                const std::uint64_t count = std::max(mark->next_seq - db.next_seq, checked_sub(mark->rows, stats_.rows));
+                const std::uint64_t first =
+                    std::max<std::uint64_t>(1, std::min(db.next_seq, checked_sub(mark->next_seq, mark->rows)));
+                add_loss({now_ns(), "rolled_back", -1, static_cast<std::int64_t>(count), first, mark->next_seq - 1});
                 core::log_error("outbox.rolled_back",
                                 "the outbox file is older than the sequence marker (a lost -wal or a restored copy); "
                                 "the numbers in between are recorded as possibly lost and numbering continues",
