@@ -353,7 +353,7 @@ def case_fulldisk(outpost, work, full):
     work = os.path.join(work, 'fulldisk')
     fs = os.path.join(work, 'fs')
     os.makedirs(fs)
-    size_mb = 24 if full else 14
+    size_mb = 24  # a backlog (~110k rows) larger than what the 8 MiB reserve can delete in one transaction
     subprocess.check_call(['mount', '-t', 'tmpfs', '-o', 'size=%dm,mode=0700' % size_mb, 'faults-tmpfs', fs])
     speed, rate = 4.0, 4000.0  # frames 1 ms apart in the log: 4000 frames/s offered
     frames = int((90 if full else 40) * rate)
