@@ -37,6 +37,8 @@ def start_cloud(work):
     broker.start()
     sub = lib.Subscriber(work, broker.port)
     if not sub.sync(broker, 30):
+        sub.stop()
+        broker.stop()
         raise RuntimeError('the subscriber did not start')
     return broker, sub
 
