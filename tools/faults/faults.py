@@ -384,6 +384,13 @@ def case_fulldisk(outpost, work, full):
         # The broker comes up: the backlog must drain while the disk stays full.
         df_before = shutil.disk_usage(fs)
         broker.start()
+        # The window starts when the gateway is connected again: on a loaded machine the broker
+        # (reloading its persistence) and the reconnect backoff can take seconds, which is not
+        # what this case measures.
+        before = len(lib.log_events(glog))
+        if not wait_until(120, lambda: any(e.get('event') == 'uplink.connected'
+                                           for e in lib.log_events(glog)[before:]), 0.2):
+            raise RuntimeError('the gateway never reconnected to the broker')
         mark = len(lib.log_events(glog))
         time.sleep(10.5 if full else 6.5)
         s = stats_since(glog, mark)
