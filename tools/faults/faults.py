@@ -485,8 +485,8 @@ def case_powercut(outpost, work, full):
                               host='10.0.2.2')
         glog = os.path.join(vw, 'outpost.log')
         inside = os.path.join(lib.REPO, 'tools', 'faults', 'powercut-inside.sh')
-        run = os.path.join(lib.REPO, 'tools', 'faults', 'vm-run.sh')
-        env = dict(os.environ, VM_DISK=disk, VM_TIMEOUT='900', VM_MEM='512')
+        run = os.path.join(lib.REPO, 'tools', 'vm', 'run.sh')
+        env = dict(os.environ, VM_DISK=disk, VM_NET='1', VM_TIMEOUT='900', VM_MEM='512')
         rng = random.Random(20)
         refused, quarantined, done = 0, 0, 0
         for k in range(cuts):

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs inside the power-cut VM (tools/faults/vm-run.sh): the outbox on the virtio disk (ext4), the broker
+# Runs inside the power-cut VM (tools/vm/run.sh with VM_DISK and VM_NET=1): the outbox on the virtio disk (ext4), the broker
 # on the host (10.0.2.2 through QEMU's user-mode network). The host kills QEMU while this runs.
 #   powercut-inside.sh OUTPOST SITE WORK [drain]
 # WORK is on the shared work directory: the gateway's log goes there, and after a `drain` run the

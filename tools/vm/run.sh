@@ -5,7 +5,9 @@
 #   host's / (read-only, virtio-9p) and the repository is shared read-write at the same path, so
 #   host-built binaries run unchanged. Prints the command's output, exits with its status
 #   (124: timed out, 125: the guest never reported one).
-# Environment: VM_MEM (MiB, 512), VM_CPUS (2), VM_TIMEOUT (s, 600), VM_CACHE (initramfs/vmlinux cache).
+# Environment: VM_MEM (MiB, 512), VM_CPUS (2), VM_TIMEOUT (s, 600), VM_CACHE (initramfs/vmlinux cache),
+#   VM_DISK (a raw image attached as /dev/vda with cache=none: a SIGKILL of qemu is a pulled plug),
+#   VM_NET=1 (a user-mode network card; the host is 10.0.2.2 inside, so a broker can stay outside).
 set -u
 [ $# -eq 1 ] || { echo "usage: $0 'COMMAND'" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,6 +53,9 @@ printf '%s\n' "$1" > "$ctl/cmd"
 accel="-accel tcg,thread=multi -cpu max"
 if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then accel="-accel kvm -cpu host"; fi
 bios=(); [ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
+extra=()
+[ "${VM_NET:-0}" = 1 ] && extra+=(-netdev user,id=n0,restrict=off -device virtio-net-pci,netdev=n0)
+[ -n "${VM_DISK:-}" ] && extra+=(-drive "file=$VM_DISK,if=virtio,cache=none,format=raw")
 
 # shellcheck disable=SC2086
 timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 $accel -M q35 -smp "${VM_CPUS:-2}" -m "${VM_MEM:-512}" \
@@ -60,7 +65,7 @@ timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 $accel -M q35 -smp "${VM_CPUS:-2
   -append "console=ttyS0 quiet panic=-1 mitigations=off cryptomgr.notests vm_work=$repo vm_cwd=$PWD" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs local,path="$ctl",mount_tag=vmctl,security_model=none \
-  -virtfs local,path="$repo",mount_tag=vmwork,security_model=none
+  -virtfs local,path="$repo",mount_tag=vmwork,security_model=none "${extra[@]}"
 status=$?
 [ $status -eq 124 ] && { echo "vm: timed out after ${VM_TIMEOUT:-600} s" >&2; exit 124; }
 [ -s "$ctl/rc" ] || { echo "vm: the guest reported no exit status (qemu exited $status)" >&2; exit 125; }
