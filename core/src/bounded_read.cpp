@@ -34,21 +34,20 @@ const char* kind_of(mode_t mode) {
     if (S_ISBLK(mode)) return "a block device";
     if (S_ISFIFO(mode)) return "a FIFO";
     if (S_ISSOCK(mode)) return "a socket";
-    return "not a regular file";
+    return "a special file";
 }
 
 // The file must be regular: a device or FIFO can be endless, and its size says nothing.
-bool check_regular(int fd, const std::string& path, const char* what, std::uint64_t& size, std::error_code& ec,
-                   std::string& error) {
+bool check_regular(int fd, const char* what, std::uint64_t& size, std::error_code& ec, std::string& reason) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         ec = last_errno();
-        error = "cannot read " + path + ": " + ec.message();
+        reason = "cannot read: " + ec.message();
         return false;
     }
     if (!S_ISREG(st.st_mode)) {
         ec = std::make_error_code(std::errc::invalid_argument);
-        error = path + " is " + kind_of(st.st_mode) + ", not a regular file; a " + what + " must be a regular file";
+        reason = std::string("not a regular file (") + kind_of(st.st_mode) + "); a " + what + " must be a regular file";
         return false;
     }
     size = static_cast<std::uint64_t>(std::max<off_t>(st.st_size, 0));
@@ -58,8 +57,8 @@ bool check_regular(int fd, const std::string& path, const char* what, std::uint6
     return true;
 }
 
-std::string too_large(const std::string& path, const FileLimit& limit, std::uint64_t size, bool size_known) {
-    std::string s = path + " is larger than the " + format_bytes(limit.bytes) + " allowed for a " + limit.what;
+std::string too_large(const FileLimit& limit, std::uint64_t size, bool size_known) {
+    std::string s = "larger than the " + format_bytes(limit.bytes) + " allowed for a " + limit.what;
     if (size_known) s += " (" + std::to_string(size) + " bytes)";
     return s;
 }
@@ -74,22 +73,26 @@ std::string format_bytes(std::size_t bytes) {
 
 FileText read_file_bounded(const std::string& path, const FileLimit& limit) {
     FileText out;
+    const auto fail = [&](std::string reason) {
+        out.reason = std::move(reason);
+        out.error = path + ": " + out.reason;
+        out.text.clear();
+        out.text.shrink_to_fit();
+        return std::move(out);
+    };
     const int fd = open_nonblocking(path, out.ec);
-    if (fd < 0) {
-        out.error = "cannot read " + path + ": " + out.ec.message();
-        return out;
-    }
+    if (fd < 0) return fail("cannot read: " + out.ec.message());
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
 
     std::uint64_t size = 0;
-    if (!check_regular(fd, path, limit.what, size, out.ec, out.error)) return out;
+    std::string reason;
+    if (!check_regular(fd, limit.what, size, out.ec, reason)) return fail(reason);
     if (size > limit.bytes) {
         out.ec = std::make_error_code(std::errc::file_too_large);
-        out.error = too_large(path, limit, size, true);
-        return out;
+        return fail(too_large(limit, size, true));
     }
     // Up to one byte past the limit: a file that grew since fstat is caught there.
     out.text.resize(static_cast<std::size_t>(size) + 1);
@@ -103,19 +106,14 @@ FileText read_file_bounded(const std::string& path, const FileLimit& limit) {
         if (n < 0) {
             if (errno == EINTR) continue;
             out.ec = last_errno();
-            out.error = "cannot read " + path + ": " + out.ec.message();
-            out.text.clear();
-            return out;
+            return fail("cannot read: " + out.ec.message());
         }
         if (n == 0) break;
         used += static_cast<std::size_t>(n);
     }
     if (used > limit.bytes) {
         out.ec = std::make_error_code(std::errc::file_too_large);
-        out.error = too_large(path, limit, 0, false);
-        out.text.clear();
-        out.text.shrink_to_fit();
-        return out;
+        return fail(too_large(limit, 0, false));
     }
     out.text.resize(used);
     return out;
@@ -142,11 +140,13 @@ std::error_code BoundedLineReader::open(const std::string& path, std::string& er
     std::error_code ec;
     const int fd = open_nonblocking(path, ec);
     if (fd < 0) {
-        error = "cannot read " + path + ": " + ec.message();
+        error = path + ": cannot read: " + ec.message();
         return ec;
     }
-    if (!check_regular(fd, path, "log", size_, ec, error)) {
+    std::string reason;
+    if (!check_regular(fd, "log", size_, ec, reason)) {
         ::close(fd);
+        error = path + ": " + reason;
         return ec;
     }
     fd_ = fd;

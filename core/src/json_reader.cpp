@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
+#include <cmath>
 #include <sstream>
+
+#include "outpost/core/bounded_read.hpp"
 
 namespace outpost::core {
 namespace {
@@ -27,6 +29,13 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
+std::string number_text(double d) {
+    std::ostringstream s;
+    s.precision(17);
+    s << d;
+    return s.str();
+}
+
 std::optional<std::int64_t> parse_integer_text(std::string_view s) {
     int base = 10;
     if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
@@ -38,6 +47,156 @@ std::optional<std::int64_t> parse_integer_text(std::string_view s) {
     if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) return std::nullopt;
     return v;
 }
+
+// "line 3 column 7": what an editor shows, from a byte offset into `text`.
+std::string line_and_column(std::string_view text, std::size_t byte) {
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            col = 1;
+        } else {
+            ++col;
+        }
+    }
+    return "line " + std::to_string(line) + " column " + std::to_string(col);
+}
+
+// Builds the document like nlohmann's own DOM parser, and on the way reports what that parser
+// accepts silently or reports without a place: duplicate keys (the last one would win), numbers
+// beyond a double (1e400), and nesting deeper than any configuration needs (each level costs the
+// parser and this handler memory, so 16 MiB of '[' must not become millions of levels).
+class ConfigSax final : public nlohmann::json_sax<nlohmann::json> {
+public:
+    static constexpr std::size_t max_depth = 64;
+    // A hostile file can repeat one key millions of times; list the first ones and count the rest.
+    static constexpr std::size_t max_duplicates_listed = 20;
+
+    ConfigSax(nlohmann::json& root, std::string_view text, const std::string& file, ConfigIssues& issues)
+        : root_(root), text_(text), file_(file), issues_(issues) {}
+
+    bool null() override { return put(nullptr); }
+    bool boolean(bool v) override { return put(v); }
+    bool number_integer(number_integer_t v) override { return put(v); }
+    bool number_unsigned(number_unsigned_t v) override { return put(v); }
+    bool number_float(number_float_t v, const string_t&) override { return put(v); }
+    bool string(string_t& v) override { return put(std::move(v)); }
+    bool binary(binary_t&) override { return false; }  // not produced by the JSON parser
+
+    bool start_object(std::size_t) override { return open(nlohmann::json::object()); }
+    bool start_array(std::size_t) override { return open(nlohmann::json::array()); }
+    bool end_object() override { return close(); }
+    bool end_array() override { return close(); }
+
+    bool key(string_t& k) override {
+        auto& top = stack_.back();
+        if (top.value->contains(k) && ++duplicates_ <= max_duplicates_listed) {
+            issues_.add(file_, path(false) + "/" + k,
+                        "duplicate key \"" + k + "\" (JSON keeps only one of them; remove the other)");
+        }
+        top.key = std::move(k);
+        return true;
+    }
+
+    // After the document: how many duplicates were not listed one by one.
+    void report_unlisted() {
+        if (duplicates_ > max_duplicates_listed) {
+            issues_.add(file_, "", "and " + std::to_string(duplicates_ - max_duplicates_listed) +
+                                       " more duplicate key(s) not listed");
+        }
+    }
+
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+        const auto where = line_and_column(text_, position);
+        if (e.id == 406) {  // out_of_range: number overflow
+            issues_.add(file_, path(), "number out of range at " + where + " (\"" + token_at(position) +
+                                           "\" does not fit a double)");
+            return false;
+        }
+        std::string what = e.what();
+        if (const auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
+        issues_.add(file_, "", "JSON syntax error at " + where + ": " + what);
+        return false;
+    }
+
+private:
+    struct Frame {
+        nlohmann::json* value;
+        std::string key;  // objects: the key of the member being read
+    };
+
+    // The JSON path of the value being read now; of the innermost container when `member` is false.
+    std::string path(bool member = true) const {
+        std::string p;
+        const auto levels = member ? stack_.size() : stack_.size() - 1;
+        for (std::size_t i = 0; i < levels; ++i) {
+            const auto& f = stack_[i];
+            if (f.value->is_object()) {
+                p += "/" + f.key;
+            } else {
+                // Below the top the element being read is already in the array; at the top it is next.
+                const auto n = f.value->size();
+                p += "/" + std::to_string(i + 1 < stack_.size() ? n - 1 : n);
+            }
+        }
+        return p;
+    }
+
+    // The number token that ends at `position` (for the message; at most 40 characters).
+    std::string token_at(std::size_t position) const {
+        std::size_t end = std::min(position, text_.size());
+        std::size_t begin = end;
+        while (begin > 0 && end - begin < 40 && std::string_view("+-.eE0123456789").find(text_[begin - 1]) !=
+                                                     std::string_view::npos) {
+            --begin;
+        }
+        return std::string(text_.substr(begin, end - begin));
+    }
+
+    template <class V>
+    nlohmann::json* insert(V&& v) {
+        if (stack_.empty()) {
+            root_ = nlohmann::json(std::forward<V>(v));
+            return &root_;
+        }
+        auto& top = stack_.back();
+        if (top.value->is_array()) {
+            top.value->emplace_back(std::forward<V>(v));
+            return &top.value->back();
+        }
+        auto& slot = (*top.value)[top.key];
+        slot = nlohmann::json(std::forward<V>(v));
+        return &slot;
+    }
+
+    template <class V>
+    bool put(V&& v) {
+        insert(std::forward<V>(v));
+        return true;
+    }
+
+    bool open(nlohmann::json empty) {
+        if (stack_.size() >= max_depth) {
+            issues_.add(file_, path(), "nested deeper than " + std::to_string(max_depth) + " levels");
+            return false;
+        }
+        auto* value = insert(std::move(empty));
+        stack_.push_back({value, {}});
+        return true;
+    }
+
+    bool close() {
+        stack_.pop_back();
+        return true;
+    }
+
+    nlohmann::json& root_;
+    std::string_view text_;
+    const std::string& file_;
+    ConfigIssues& issues_;
+    std::vector<Frame> stack_;
+    std::size_t duplicates_ = 0;
+};
 
 }  // namespace
 
@@ -106,13 +265,24 @@ std::optional<std::int64_t> JsonReader::require_integer(std::string_view key, st
         if (object_) issue(key, "missing (an integer is required)");
         return std::nullopt;
     }
+    if (v->is_number_float()) {
+        // 1e3 or 8.0 is an integer written as a float: take it when it is one exactly.
+        const double d = v->get<double>();
+        const bool whole = std::trunc(d) == d;
+        if (whole && d >= static_cast<double>(min) && d <= static_cast<double>(max) && std::abs(d) <= 0x1p53) {
+            return static_cast<std::int64_t>(d);
+        }
+        issue(key, whole ? number_text(d) + " is out of range " + std::to_string(min) + ".." + std::to_string(max)
+                         : "expected an integer, found " + number_text(d));
+        return std::nullopt;
+    }
     if (!v->is_number_integer()) {
-        issue(key, "expected an integer, found " + (v->is_number() ? std::string("a fraction") : type_name(*v)));
+        issue(key, "expected an integer, found " + type_name(*v));
         return std::nullopt;
     }
     // Unsigned values above INT64_MAX are out of every range we accept.
     if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
-        issue(key, "out of range " + std::to_string(min) + ".." + std::to_string(max));
+        issue(key, v->dump() + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
         return std::nullopt;
     }
     const auto n = v->get<std::int64_t>();
@@ -218,33 +388,27 @@ void JsonReader::finish() {
 }
 
 nlohmann::json read_json_file(const std::string& file, ConfigIssues& issues) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-        issues.add(file, "", "cannot open the file");
+    const auto f = read_file_bounded(file, limits::json_file);
+    if (!f) {
+        const bool refused = f.ec == std::errc::file_too_large || f.ec == std::errc::invalid_argument;
+        issues.add(file, "", refused ? f.reason : "cannot open the file: " + f.ec.message());
         return nullptr;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    const std::string s = text.str();
-    try {
-        return nlohmann::json::parse(s);
-    } catch (const nlohmann::json::parse_error& e) {
-        // Turn the byte offset into line:column, which is what an editor shows.
-        std::size_t line = 1, col = 1;
-        for (std::size_t i = 0; i + 1 < e.byte && i < s.size(); ++i) {
-            if (s[i] == '\n') {
-                ++line;
-                col = 1;
-            } else {
-                ++col;
-            }
-        }
-        std::string what = e.what();
-        if (const auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
-        issues.add(file, "", "JSON syntax error at line " + std::to_string(line) + " column " +
-                                 std::to_string(col) + ": " + what);
+    return parse_json_text(f.text, file, issues);
+}
+
+nlohmann::json parse_json_text(std::string_view text, const std::string& file, ConfigIssues& issues) {
+    nlohmann::json root;
+    const auto before = issues.size();
+    ConfigSax sax(root, text, file, issues);
+    const bool parsed = nlohmann::json::sax_parse(text, &sax, nlohmann::json::input_format_t::json, true, false);
+    sax.report_unlisted();
+    if (!parsed || issues.size() != before) return nullptr;
+    if (!root.is_object()) {
+        issues.add(file, "", "the file must hold a JSON object ({...}), found " + std::string(root.type_name()));
         return nullptr;
     }
+    return root;
 }
 
 }  // namespace outpost::core

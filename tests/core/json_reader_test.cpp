@@ -64,3 +64,113 @@ TEST(JsonReader, SyntaxErrorsNameLineAndColumn) {
     ASSERT_EQ(issues.size(), 1u);
     EXPECT_NE(issues.all()[0].message.find("line 3"), std::string::npos) << issues.to_string();
 }
+
+namespace {
+
+std::string temp_json(const std::string& name, const std::string& text) {
+    const std::string file = testing::TempDir() + "/" + name;
+    std::FILE* f = std::fopen(file.c_str(), "w");
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+    return file;
+}
+
+}  // namespace
+
+TEST(JsonReader, NumberOverflowIsAProblemWithPathAndPlace) {
+    const auto file = temp_json("overflow.json", "{\n  \"broker\": {\"host\": \"h\",\n    \"port\": 1e400}\n}\n");
+    ConfigIssues issues;
+    EXPECT_TRUE(read_json_file(file, issues).is_null());
+    ASSERT_EQ(issues.size(), 1u) << issues.to_string();
+    EXPECT_EQ(issues.all()[0].file, file);
+    EXPECT_TRUE(has_issue(issues, "/broker/port", "number out of range at line 3 column")) << issues.to_string();
+    EXPECT_TRUE(has_issue(issues, "/broker/port", "\"1e400\" does not fit a double")) << issues.to_string();
+
+    const auto in_array = temp_json("overflow2.json", "{\"a\": [1, 2, {\"b\": [-1e999]}]}");
+    ConfigIssues issues2;
+    EXPECT_TRUE(read_json_file(in_array, issues2).is_null());
+    EXPECT_TRUE(has_issue(issues2, "/a/2/b/0", "\"-1e999\" does not fit")) << issues2.to_string();
+}
+
+TEST(JsonReader, DuplicateKeysAreEachReported) {
+    const auto file = temp_json("dup.json", R"({"a": 1, "b": {"c": 1, "c": 2}, "a": 3, "l": [{"x": 1, "x": 1}]})");
+    ConfigIssues issues;
+    EXPECT_TRUE(read_json_file(file, issues).is_null());
+    EXPECT_EQ(issues.size(), 3u) << issues.to_string();
+    EXPECT_TRUE(has_issue(issues, "/b/c", "duplicate key \"c\"")) << issues.to_string();
+    EXPECT_TRUE(has_issue(issues, "/a", "duplicate key \"a\"")) << issues.to_string();
+    EXPECT_TRUE(has_issue(issues, "/l/0/x", "duplicate key \"x\"")) << issues.to_string();
+}
+
+TEST(JsonReader, AFloodOfDuplicatesIsSummarised) {
+    std::string text = "{";
+    for (int i = 0; i < 100000; ++i) text += "\"k\": 1, ";
+    text += "\"end\": 0}";
+    ConfigIssues issues;
+    EXPECT_TRUE(parse_json_text(text, "flood.json", issues).is_null());
+    EXPECT_EQ(issues.size(), 21u);
+    EXPECT_TRUE(has_issue(issues, "/", "and 99979 more duplicate key(s)")) << issues.to_string();
+}
+
+TEST(JsonReader, RootMustBeAnObject) {
+    for (const std::string text : {"null", "[]", "3", "\"s\""}) {
+        ConfigIssues issues;
+        EXPECT_TRUE(parse_json_text(text, "root.json", issues).is_null()) << text;
+        ASSERT_EQ(issues.size(), 1u) << text;
+        EXPECT_TRUE(has_issue(issues, "/", "the file must hold a JSON object")) << issues.to_string();
+    }
+    ConfigIssues issues;
+    EXPECT_TRUE(parse_json_text("null", "root.json", issues).is_null());
+    EXPECT_TRUE(has_issue(issues, "/", "found null")) << issues.to_string();
+    ConfigIssues empty;
+    EXPECT_TRUE(parse_json_text("", "empty.json", empty).is_null());
+    EXPECT_TRUE(has_issue(empty, "/", "JSON syntax error")) << empty.to_string();
+}
+
+TEST(JsonReader, DeepNestingIsRefused) {
+    ConfigIssues issues;
+    EXPECT_TRUE(parse_json_text(std::string(1'000'000, '['), "deep.json", issues).is_null());
+    ASSERT_EQ(issues.size(), 1u) << issues.to_string();
+    EXPECT_NE(issues.all()[0].message.find("nested deeper than 64 levels"), std::string::npos);
+    EXPECT_EQ(issues.all()[0].path.size(), 2u * 64);  // "/0/0/..."
+    ConfigIssues fine;
+    std::string ok = "{\"a\": " + std::string(60, '[') + std::string(60, ']') + "}";
+    EXPECT_FALSE(parse_json_text(ok, "ok.json", fine).is_null()) << fine.to_string();
+}
+
+TEST(JsonReader, EndlessAndHugeFilesAreRefused) {
+    ConfigIssues issues;
+    EXPECT_TRUE(read_json_file("/dev/zero", issues).is_null());
+    EXPECT_TRUE(has_issue(issues, "/", "not a regular file (a character device)")) << issues.to_string();
+    const auto huge = temp_json("huge.json", "{\"a\": \"" + std::string((16u << 20) + 1, 'x') + "\"}");
+    ConfigIssues issues2;
+    EXPECT_TRUE(read_json_file(huge, issues2).is_null());
+    EXPECT_TRUE(has_issue(issues2, "/", "larger than the 16 MiB allowed")) << issues2.to_string();
+}
+
+TEST(JsonReader, IntegersWrittenAsFloatsAndNumbersOutOfRange) {
+    const auto j = nlohmann::json::parse(
+        R"({"a": 1e3, "b": 8.0, "c": 1.5, "d": 1e300, "e": 18446744073709551615, "f": 99999999999999999999, "g": -0.0})");
+    ConfigIssues issues;
+    JsonReader r(j, "n.json", "", issues);
+    EXPECT_EQ(r.require_integer("a", 0, 65535).value(), 1000);
+    EXPECT_EQ(r.require_integer("b", 0, 10).value(), 8);
+    EXPECT_FALSE(r.require_integer("c", 0, 10));
+    EXPECT_FALSE(r.require_integer("d", 0, 65535));
+    EXPECT_FALSE(r.require_integer("e", 0, 65535));
+    EXPECT_FALSE(r.require_integer("f", 0, 65535));
+    EXPECT_EQ(r.require_integer("g", 0, 10).value(), 0);
+    EXPECT_EQ(issues.size(), 4u) << issues.to_string();
+    EXPECT_TRUE(has_issue(issues, "/c", "expected an integer, found 1.5")) << issues.to_string();
+    EXPECT_TRUE(has_issue(issues, "/d", "1e+300 is out of range 0..65535")) << issues.to_string();
+    EXPECT_TRUE(has_issue(issues, "/e", "18446744073709551615 is out of range")) << issues.to_string();
+    EXPECT_TRUE(has_issue(issues, "/f", "is out of range 0..65535")) << issues.to_string();
+}
+
+TEST(JsonReader, AValidFileParsesAsBefore) {
+    const auto file = temp_json("ok.json", R"({"a": [1, {"b": "c"}], "d": {"e": null, "f": 2.5, "g": -3, "h": true}})");
+    ConfigIssues issues;
+    const auto j = read_json_file(file, issues);
+    EXPECT_TRUE(issues.empty()) << issues.to_string();
+    EXPECT_EQ(j, nlohmann::json::parse(R"({"a": [1, {"b": "c"}], "d": {"e": null, "f": 2.5, "g": -3, "h": true}})"));
+}

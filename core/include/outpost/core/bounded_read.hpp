@@ -23,8 +23,8 @@ namespace limits {
 inline constexpr FileLimit json_file{16u << 20, "configuration or mapping file (JSON)"};
 // DBC files: vehicle DBCs with thousands of messages stay under a few MiB.
 inline constexpr FileLimit dbc_file{64u << 20, "DBC file"};
-// CSV register lists (the CSV parser has its own, smaller record limits on top).
-inline constexpr FileLimit csv_file{64u << 20, "CSV register list"};
+// CSV register lists: a device's list is a few hundred rows (the parser bounds records too).
+inline constexpr FileLimit csv_file{4u << 20, "CSV register list"};
 // A broker password file: one line.
 inline constexpr FileLimit password_file{4u << 10, "password file"};
 // One line of a `candump -l` log or a Modbus transcript: a CAN FD frame takes under 200 bytes.
@@ -36,7 +36,10 @@ struct FileText {
     // Empty on success. Otherwise std::errc::file_too_large (above the limit),
     // std::errc::invalid_argument (not a regular file), or the errno of open/fstat/read.
     std::error_code ec;
-    // For a person, naming the file and, where it applies, the limit.
+    // For a person: `reason` says what is wrong and, where it applies, the limit ("not a regular
+    // file (a character device); ...", "larger than the 16 MiB allowed for a ..."); `error` is
+    // the same with the file name in front ("/dev/zero: not a regular file ...").
+    std::string reason;
     std::string error;
     explicit operator bool() const noexcept { return !ec; }
 };

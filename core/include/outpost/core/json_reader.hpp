@@ -63,7 +63,13 @@ private:
     std::vector<std::string> known_;
 };
 
-// Parses a JSON file; a read or syntax error is reported (with line and column) and yields null.
+// Parses a JSON file that must hold one object. Every problem is reported in `issues` and yields
+// null: a file that cannot be read, is not a regular file or is larger than limits::json_file
+// (16 MiB); a syntax error (with line and column); a number beyond a double such as 1e400 (with
+// its JSON path); a duplicate key (each one, with its path); nesting deeper than 64 levels; a root
+// that is not an object (`null`, an array, ...).
 nlohmann::json read_json_file(const std::string& file, ConfigIssues& issues);
+// The same for text already in memory; `file` names it in the issues.
+nlohmann::json parse_json_text(std::string_view text, const std::string& file, ConfigIssues& issues);
 
 }  // namespace outpost::core
