@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
+#include "outpost/core/bounded_read.hpp"
 #include "outpost/core/json_reader.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/ingest/modbus/poll_planner.hpp"
@@ -48,17 +48,19 @@ void read_broker(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
     b.username = r.string("username", "");
     if (const auto pw_file = r.string("password_file", ""); !pw_file.empty()) {
         const auto pw_path = resolve_path(base, pw_file);
-        std::ifstream in(pw_path);
-        struct stat st {};
-        if (in && ::stat(pw_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-            core::log_warn("config.password_file_readable",
-                           "the broker password file can be read by other users; chmod 600 it",
-                           {{"file", pw_path}, {"mode", st.st_mode & 0777}});
-        }
-        if (!in) {
-            r.issue("password_file", "cannot read " + resolve_path(base, pw_file));
+        // Bounded and regular only: /dev/zero or a FIFO here must not hang or fill memory.
+        const auto text = core::read_file_bounded(pw_path, core::limits::password_file);
+        if (!text) {
+            r.issue("password_file", text.error);
         } else {
-            std::getline(in, b.password);
+            b.password = text.text.substr(0, text.text.find('\n'));
+            if (!b.password.empty() && b.password.back() == '\r') b.password.pop_back();
+            struct stat st {};
+            if (::stat(pw_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+                core::log_warn("config.password_file_readable",
+                               "the broker password file can be read by other users; chmod 600 it",
+                               {{"file", pw_path}, {"mode", st.st_mode & 0777}});
+            }
         }
         if (b.username.empty()) r.issue("password_file", "a password needs a \"username\"");
     }
@@ -99,17 +101,33 @@ void read_outbox(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
     r.finish();
 }
 
-void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, SiteConfig& site) {
+// False when the bus type is missing or unknown: then nothing else of the bus is checked, since
+// which keys it needs depends on the type (an unknown type must not also report a missing "file").
+bool read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, SiteConfig& site) {
     BusConfig bus;
+    if (!r.valid()) {  // already reported as not an object
+        site.buses.push_back(std::move(bus));
+        return false;
+    }
     bus.name = r.require_string("name").value_or("");
     if (r.has("name") && !valid_identifier(bus.name)) r.issue("name", "use letters, digits, '-', '_' and '.' only");
     bus.enabled = r.boolean("enabled", true);
-    const auto type = r.choice("type", "candump_replay",
-                               {"candump_replay", "socketcan", "modbus_rtu", "modbus_tcp", "modbus_rtu_over_tcp"});
-    if (!r.has("type")) {
-        r.issue("type", "missing (one of \"candump_replay\", \"socketcan\", \"modbus_rtu\", \"modbus_tcp\", "
-                        "\"modbus_rtu_over_tcp\")");
+    const std::vector<std::string> types{"candump_replay", "socketcan", "modbus_rtu", "modbus_tcp",
+                                         "modbus_rtu_over_tcp"};
+    const auto* type_value = r.member("type");
+    const bool type_known = type_value && type_value->is_string() &&
+                            std::find(types.begin(), types.end(), type_value->get<std::string>()) != types.end();
+    if (!type_known) {
+        if (type_value) {
+            r.choice("type", "", types);  // reports the wrong type or value with the allowed ones
+        } else {
+            r.issue("type", "missing (one of \"candump_replay\", \"socketcan\", \"modbus_rtu\", \"modbus_tcp\", "
+                            "\"modbus_rtu_over_tcp\")");
+        }
+        site.buses.push_back(std::move(bus));
+        return false;
     }
+    const auto type = type_value->get<std::string>();
     if (type == "modbus_rtu") {
         bus.type = BusType::modbus_rtu;
         ingest::SerialFormat format;
@@ -128,7 +146,7 @@ void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, Site
         bus.tap = {.name = bus.name, .bus = static_cast<std::uint16_t>(index), .device = device, .format = format};
         r.finish();
         site.buses.push_back(std::move(bus));
-        return;
+        return true;
     }
     if (type == "modbus_tcp" || type == "modbus_rtu_over_tcp") {
         bus.type = type == "modbus_tcp" ? BusType::modbus_tcp : BusType::modbus_rtu_over_tcp;
@@ -142,7 +160,7 @@ void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, Site
         t.connect_timeout = std::chrono::milliseconds(r.integer("connect_timeout_ms", 3000, 100, 600'000));
         r.finish();
         site.buses.push_back(std::move(bus));
-        return;
+        return true;
     }
     if (type == "socketcan") {
         bus.type = BusType::socketcan;
@@ -157,13 +175,22 @@ void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, Site
         sc.receive_buffer = static_cast<int>(r.integer("receive_buffer", 1 << 20, 4096, 64 << 20));
         r.finish();
         site.buses.push_back(std::move(bus));
-        return;
+        return true;
     }
     auto& rp = bus.replay;
     rp.bus = static_cast<std::uint16_t>(index);
     rp.bus_name = bus.name;
     rp.path = resolve_path(base, r.require_string("file").value_or(""));
-    if (bus.enabled && !rp.path.empty() && !fs::is_regular_file(rp.path)) r.issue("file", "no such file: " + rp.path);
+    if (bus.enabled && !rp.path.empty()) {
+        std::error_code ec;
+        const auto status = fs::status(rp.path, ec);
+        if (!fs::exists(status)) {
+            r.issue("file", "no such file: " + rp.path);
+        } else if (!fs::is_regular_file(status)) {
+            // A device or FIFO could be endless; the replay reads regular files only.
+            r.issue("file", rp.path + ": not a regular file; a candump log must be a regular file");
+        }
+    }
     if (const auto* speed = r.member("speed")) {
         if (speed->is_string() && speed->get<std::string>() == "max") {
             rp.speed = 0;
@@ -177,6 +204,7 @@ void read_bus(core::JsonReader& r, const fs::path& base, std::size_t index, Site
     rp.restamp = r.boolean("restamp", true);
     r.finish();
     site.buses.push_back(std::move(bus));
+    return true;
 }
 
 ingest::ModbusDeviceOptions modbus_device_options(const mapping::ModbusDeviceRule& device) {
@@ -223,10 +251,11 @@ SiteConfig load_site_config(const std::string& path) {
     }
     site.stats_interval = std::chrono::seconds(root.integer("stats_interval_s", 10, 1, 3600));
     std::set<std::string> bus_names;
+    std::vector<bool> bus_type_known;
     if (const auto* buses = root.array("buses", true)) {
         for (std::size_t i = 0; i < buses->size(); ++i) {
             core::JsonReader r((*buses)[i], path, "/buses/" + std::to_string(i), issues);
-            read_bus(r, base, i, site);
+            bus_type_known.push_back(read_bus(r, base, i, site));
             const auto& name = site.buses.back().name;
             if (!name.empty() && !bus_names.insert(name).second) r.issue("name", "another bus has this name");
         }
@@ -259,7 +288,7 @@ SiteConfig load_site_config(const std::string& path) {
             bus.tap.response_timeout = std::max(bus.tap.response_timeout, std::chrono::milliseconds(device.response_timeout_ms));
         } else if (bus.type == BusType::modbus_tcp || bus.type == BusType::modbus_rtu_over_tcp) {
             bus.tcp.devices.push_back(std::move(options));
-        } else {
+        } else if (bus_type_known[device.bus]) {
             issues.add(site.file, "/buses/" + std::to_string(device.bus),
                        "Modbus device \"" + device.name + "\" is mapped to this bus, which is not a Modbus bus");
         }
