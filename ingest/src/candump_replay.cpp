@@ -1,7 +1,6 @@
 #include "outpost/ingest/candump_replay.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <system_error>
 
@@ -12,7 +11,6 @@
 namespace outpost::ingest {
 
 namespace {
-constexpr std::size_t read_buffer_size = 1 << 16;
 
 std::int64_t wall_clock_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -22,15 +20,13 @@ std::int64_t wall_clock_ns() {
 }  // namespace
 
 CandumpReplay::CandumpReplay(boost::asio::io_context& io, ReplayOptions options, FrameSink& sink)
-    : io_(io), options_(std::move(options)), sink_(sink), buffer_(new char[read_buffer_size]), timer_(io) {
-    in_.rdbuf()->pubsetbuf(buffer_.get(), read_buffer_size);
-    in_.open(options_.path, std::ios::binary);
-    if (!in_) {
-        throw std::system_error(errno, std::generic_category(), "cannot open candump log " + options_.path);
+    : io_(io), options_(std::move(options)), sink_(sink), reader_(core::limits::log_line_bytes), timer_(io) {
+    std::string error;
+    if (const auto ec = reader_.open(options_.path, error)) {
+        throw std::system_error(ec, "candump log " + error);
     }
     if (options_.start_offset > 0) {
-        in_.seekg(0, std::ios::end);
-        const auto size = static_cast<std::uint64_t>(std::max<std::streamoff>(in_.tellg(), 0));
+        const auto size = reader_.file_size();
         if (options_.start_offset <= size) {
             offset_ = options_.start_offset;
         } else {
@@ -38,7 +34,9 @@ CandumpReplay::CandumpReplay(boost::asio::io_context& io, ReplayOptions options,
                            {{"bus", options_.bus_name}, {"path", options_.path}, {"size", size},
                             {"resume_offset", options_.start_offset}});
         }
-        in_.seekg(static_cast<std::streamoff>(offset_));
+        if (const auto ec = reader_.seek(offset_)) {
+            throw std::system_error(ec, "candump log " + options_.path + ": cannot seek to the resume offset");
+        }
     }
 }
 
@@ -62,9 +60,28 @@ void CandumpReplay::stop() {
 bool CandumpReplay::read_next() {
     for (;;) {
         const auto line_start = offset_;
-        if (!std::getline(in_, line_)) break;
-        offset_ += line_.size() + (in_.eof() ? 0 : 1);
+        const auto status = reader_.next(line_);
+        if (status == core::BoundedLineReader::Status::end) break;
+        if (status == core::BoundedLineReader::Status::error) {
+            core::log_error("replay.read_error", "cannot read the candump log; the replay ends here",
+                            {{"bus", options_.bus_name}, {"path", options_.path}, {"offset", offset_},
+                             {"error", reader_.error().message()}});
+            break;
+        }
+        offset_ = reader_.offset();
         ++stats_.lines;
+        if (status == core::BoundedLineReader::Status::too_long) {
+            ++stats_.malformed;
+            ++stats_.too_long;
+            std::uint64_t suppressed = 0;
+            if (malformed_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
+                core::log_warn("replay.line_too_long", "skipped a line longer than any candump line",
+                               {{"bus", options_.bus_name}, {"path", options_.path}, {"line", stats_.lines},
+                                {"length", reader_.last_length()}, {"limit", reader_.max_line_bytes()},
+                                {"suppressed_since_last", suppressed}});
+            }
+            continue;
+        }
         core::CanFrame frame;
         const auto parsed = parse_candump_line(line_, frame);
         if (parsed.kind == CandumpLineKind::blank) continue;
@@ -131,7 +148,8 @@ void CandumpReplay::finish() {
     finished_ = true;
     core::log_info("replay.done", "end of candump log",
                    {{"bus", options_.bus_name}, {"lines", stats_.lines}, {"frames", stats_.frames},
-                    {"malformed", stats_.malformed}, {"other_interface", stats_.other_interface}});
+                    {"malformed", stats_.malformed}, {"too_long", stats_.too_long},
+                    {"other_interface", stats_.other_interface}});
     if (on_done_) {
         auto done = std::move(on_done_);
         done();

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <utility>
 
@@ -439,31 +437,13 @@ RegisterCsv parse_register_csv(std::string_view text, const RegisterCsvOptions& 
 }
 
 RegisterCsv read_register_csv(const std::string& path, const RegisterCsvOptions& options) {
-    RegisterCsv failed;
-    std::error_code ec;
-    const auto status = std::filesystem::status(path, ec);
-    if (ec || !std::filesystem::exists(status)) {
-        failed.errors.push_back({0, "", "cannot read the file" + (ec ? ": " + ec.message() : std::string())});
+    const auto file = core::read_file_bounded(path, core::limits::csv_file);
+    if (!file) {
+        RegisterCsv failed;
+        failed.errors.push_back({0, "", file.reason});
         return failed;
     }
-    if (!std::filesystem::is_regular_file(status)) {
-        failed.errors.push_back({0, "", "not a regular file"});
-        return failed;
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        failed.errors.push_back({0, "", "cannot read the file"});
-        return failed;
-    }
-    // Read one byte more than allowed, so a file growing under us is still caught.
-    std::string text(max_csv_bytes + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(in.gcount()));
-    if (in.bad()) {
-        failed.errors.push_back({0, "", "read error"});
-        return failed;
-    }
-    return parse_register_csv(text, options);
+    return parse_register_csv(file.text, options);
 }
 
 }  // namespace outpost::mapping

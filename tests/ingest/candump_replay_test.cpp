@@ -78,3 +78,39 @@ TEST(CandumpReplay, MissingFileIsAStartUpError) {
     Collect sink;
     EXPECT_THROW(CandumpReplay(io, {.path = "/nonexistent/x.log"}, sink), std::system_error);
 }
+
+// A 200 MB line used to take 271 MB: it is skipped in bounded memory, counted, logged, and the
+// frames around it still arrive, with resume offsets that account for every byte.
+TEST(CandumpReplay, AnOverlongLineIsSkippedAndCounted) {
+    const std::string huge(8u << 20, '7');
+    const auto path = write_log("long.log", "(1.000000) can0 100#01\n(1.000001) can0 100#" + huge +
+                                                "\n(1.000002) can0 100#03\n");
+    boost::asio::io_context io;
+    Collect sink;
+    CandumpReplay replay(io, {.path = path, .bus_name = "bms", .speed = 0}, sink);
+    testing::internal::CaptureStderr();
+    replay.start([] {});
+    io.run();
+    const std::string log = testing::internal::GetCapturedStderr();
+    ASSERT_EQ(sink.frames.size(), 2u);
+    EXPECT_EQ(sink.frames[1].data[0], 0x03);
+    EXPECT_EQ(replay.stats().lines, 3u);
+    EXPECT_EQ(replay.stats().malformed, 1u);
+    EXPECT_EQ(replay.stats().too_long, 1u);
+    EXPECT_EQ(replay.resume_offset(), 23u + 20u + huge.size() + 1u + 23u);
+    EXPECT_NE(log.find("replay.line_too_long"), std::string::npos) << log;
+    EXPECT_NE(log.find("\"line\":2"), std::string::npos) << log;
+    EXPECT_NE(log.find("\"length\":" + std::to_string(20 + huge.size())), std::string::npos) << log;
+}
+
+TEST(CandumpReplay, EndlessSourcesAreRefusedAtOpen) {
+    boost::asio::io_context io;
+    Collect sink;
+    try {
+        CandumpReplay replay(io, {.path = "/dev/zero", .speed = 0}, sink);
+        FAIL() << "expected a system_error";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::errc::invalid_argument);
+        EXPECT_NE(std::string(e.what()).find("/dev/zero: not a regular file"), std::string::npos) << e.what();
+    }
+}

@@ -2,9 +2,11 @@
 // Replays a `candump -l` log into a FrameSink: paced as recorded (or faster or slower by a
 // factor), or as fast as possible in slices that leave the io_context free for the uplink.
 // Malformed lines are counted and logged (rate-limited) with their line numbers; the replay goes on.
+// The log must be a regular file (a device or FIFO could be endless); a line longer than
+// core::limits::log_line_bytes (4 KiB, far above any candump line) is skipped without being held in
+// memory, and counted as malformed and as too long.
 // Thread: everything runs on the io_context's thread.
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -12,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "outpost/core/bounded_read.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/ingest/frame_sink.hpp"
 
@@ -33,13 +36,15 @@ struct ReplayOptions {
 struct ReplayStats {
     std::uint64_t lines = 0;
     std::uint64_t frames = 0;
-    std::uint64_t malformed = 0;
+    std::uint64_t malformed = 0;  // too_long included
+    std::uint64_t too_long = 0;   // lines over core::limits::log_line_bytes, skipped
     std::uint64_t other_interface = 0;
 };
 
 class CandumpReplay {
 public:
-    // Throws std::system_error if the log cannot be opened (a start-up problem).
+    // Throws std::system_error if the log cannot be opened or is not a regular file (a start-up
+    // problem); the message names the file.
     CandumpReplay(boost::asio::io_context& io, ReplayOptions options, FrameSink& sink);
     ~CandumpReplay();
     CandumpReplay(const CandumpReplay&) = delete;
@@ -65,15 +70,14 @@ private:
     boost::asio::io_context& io_;
     ReplayOptions options_;
     FrameSink& sink_;
-    std::ifstream in_;
-    std::unique_ptr<char[]> buffer_;
+    core::BoundedLineReader reader_;
     std::string line_;
     boost::asio::steady_timer timer_;
     std::function<void()> on_done_;
     ReplayStats stats_;
     core::CanFrame pending_{};
     bool have_pending_ = false;
-    std::uint64_t offset_ = 0;          // bytes consumed by getline so far
+    std::uint64_t offset_ = 0;          // bytes consumed so far (reader_.offset())
     std::uint64_t pending_offset_ = 0;  // where the line of pending_ starts
     bool have_origin_ = false;
     std::int64_t first_ts_ns_ = 0;

@@ -34,11 +34,12 @@
 #include <string_view>
 #include <vector>
 
+#include "outpost/core/bounded_read.hpp"
 #include "outpost/mapping/modbus_rule.hpp"
 
 namespace outpost::mapping {
 
-constexpr std::size_t max_csv_bytes = 4u << 20;
+constexpr std::size_t max_csv_bytes = core::limits::csv_file.bytes;
 constexpr std::size_t max_csv_record_bytes = 4096;
 constexpr std::size_t max_csv_errors = 100;
 
@@ -74,8 +75,9 @@ struct RegisterCsvOptions {
 // names and every check_register_spec() problem of a row.
 RegisterCsv parse_register_csv(std::string_view text, const RegisterCsvOptions& options = {});
 
-// Reads `path` (at most max_csv_bytes; a larger file, a directory, a device such as /dev/zero are
-// rejected quickly with an error at line 0) and parses it.
+// Reads `path` with core::read_file_bounded (at most max_csv_bytes; a larger file, a directory, a
+// device such as /dev/zero, a FIFO are rejected before anything is read, with an error at line 0)
+// and parses it.
 RegisterCsv read_register_csv(const std::string& path, const RegisterCsvOptions& options = {});
 
 }  // namespace outpost::mapping
