@@ -8,13 +8,18 @@
 #     fulldisk  a small tmpfs fills up; broker comes back while it stays full; SIGTERM; space returns
 #     powercut  QEMU VM killed (-9) with the outbox on a virtio disk, broker on the host (full 20, quick 2)
 #   Prints each trial, a result line per case and a summary table; exits 1 if a case failed.
-#   Needs root (tmpfs, bind mounts, chattr). Environment: OUTPOST (the binary; default build-faults or
+#   Needs root (tmpfs and bind mounts, in a mount namespace of its own; chattr). Environment: OUTPOST (the binary; default build-faults or
 #   build), FAULTS_WORK (work directory; default a fresh /tmp/outpost-faults.XXXXXX, kept for inspection).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 set_=${1:-quick}; shift || true
 case $set_ in full|quick) ;; *) echo "usage: $0 [full|quick] [kill9 broker damage fulldisk powercut]" >&2; exit 2;; esac
 [ "$(id -u)" -eq 0 ] || { echo "faults: must run as root (tmpfs, bind mounts, chattr)" >&2; exit 2; }
+# Every mount (tmpfs, bind) is made in a private mount namespace of this run: the host's mount table
+# never changes, and nothing stays mounted if the run is killed.
+if [ -z "${OUTPOST_FAULTS_NS:-}" ]; then
+  OUTPOST_FAULTS_NS=1 exec unshare --mount --propagation private "$0" "$set_" "$@"
+fi
 outpost=${OUTPOST:-}
 if [ -z "$outpost" ]; then
   for b in build-faults build; do [ -x "$b/app/outpost" ] && { outpost=$PWD/$b/app/outpost; break; }; done

@@ -100,7 +100,13 @@ int run(const Options& o) {
     boost::asio::io_context io(1);
     Gateway gateway(io, std::move(site), exit_after);
     gateway.start();
-    io.run();
+    try {
+        io.run();
+    } catch (const std::exception& e) {
+        // Not a start-up problem: the gateway ran. Shut it down the normal way.
+        io.restart();
+        gateway.fail(e.what());
+    }
     return gateway.exit_code();
 }
 

@@ -1,5 +1,7 @@
 #include "outpost/app/gateway.hpp"
 
+#include "outpost/app/commands.hpp"
+
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -125,6 +127,13 @@ void Gateway::record_positions() {
 }
 
 void Gateway::commit(bool force) {
+    if (outbox_.stats().memory_only) {
+        // Nothing can be committed (the outbox said so, and retries on its own): what is staged is
+        // delivered from memory, and commit() forgets what has been acknowledged.
+        outbox_.commit();
+        uplink_.notify();
+        return;
+    }
     const auto now = std::chrono::steady_clock::now();
     if (!force && now < commit_retry_at_) {
         // Inserts wait for their backoff; acknowledged deletes do not, so the outbox keeps
@@ -308,6 +317,8 @@ void Gateway::shutdown(const char* why) {
     uplink_.stop();
     // Acknowledgements that arrived during stop() are written now.
     commit(true);
+    // What still cannot be committed is recorded as lost now, so the summary below counts it.
+    outbox_.close();
     commit_timer_.cancel();
     stats_timer_.cancel();
     boost::system::error_code ignored;
@@ -321,8 +332,16 @@ void Gateway::shutdown(const char* why) {
         summary["ingest_s"] = std::chrono::duration<double>(ingest_done_ - started_).count();
     }
     core::log_info("gateway.stop", "outpost stopped", summary);
-    if (outbox_.staged() > 0) exit_code_ = 1;
+    if (exit_code_ == exit_ok && outbox_.stats().dropped_at_shutdown > 0) exit_code_ = exit_runtime;
     io_.stop();
+}
+
+void Gateway::fail(const std::string& what) {
+    core::log_error("gateway.failed", "an unexpected error while running; stopping through the normal shutdown",
+                    {{"error", what}});
+    exit_code_ = exit_failure;
+    stopping_ = false;  // a failure during shutdown still gets the rest of it
+    shutdown("runtime failure");
 }
 
 }  // namespace outpost::app

@@ -57,6 +57,36 @@ bool is_corruption(int code) noexcept {
     return (code & 0xFF) == SQLITE_CORRUPT || (code & 0xFF) == SQLITE_NOTADB;
 }
 
+// The store exists (or could) but cannot be written: a read-only file, directory or filesystem,
+// or permissions. The gateway runs on from memory and retries; other errors stop the start.
+bool is_unwritable(int code) noexcept {
+    switch (code & 0xFF) {
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+    case SQLITE_IOERR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// A URI naming `path` for SQLite (`?`, `#` and `%` escaped).
+std::string file_uri(const std::string& path, const char* query) {
+    std::string uri = "file:";
+    for (const char c : path) {
+        if (c == '?' || c == '#' || c == '%') {
+            char buf[4];
+            std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+            uri += buf;
+        } else {
+            uri += c;
+        }
+    }
+    return uri + "?" + query;
+}
+
 std::uint64_t checked_sub(std::uint64_t a, std::uint64_t b) noexcept { return a > b ? a - b : 0; }
 
 std::uint32_t random_epoch(const std::vector<std::pair<std::uint64_t, std::uint32_t>>& taken) {
@@ -113,7 +143,8 @@ struct Outbox::Impl {
     IntegrityChecker checker;
     sql::Database db;
     sql::Statement insert, remove, fetch, evict_select, meta_set, meta_get, loss_insert, position_set, epoch_set;
-    bool store_ok = false;
+    bool store_ok = false;  // open for writing
+    bool readable = false;  // open read-only while the store cannot be written (memory-only mode)
     int runtime_quarantines = 0;
     std::chrono::steady_clock::time_point quarantine_window_start{};
     core::LogLimiter fetch_error_log;
@@ -149,6 +180,7 @@ struct Outbox::Impl {
         epoch_set = {};
         db.close();
         store_ok = false;
+        readable = false;
     }
 
     // The meta value, nullopt if absent; throws OutboxError on a read error (a damaged page).
@@ -218,7 +250,18 @@ struct Outbox::Impl {
 };
 
 Outbox::Outbox(OutboxOptions options) : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
-    prepare_directory(options_.path);
+    prepare_directory(options_.path);  // a directory that cannot even be created is a start-up error
+    try {
+        open_at_start();
+    } catch (const OutboxError& e) {
+        if (!is_unwritable(e.sqlite_code())) throw;
+        start_memory_only(e.what());
+    }
+}
+
+void Outbox::open_at_start() {
+    std::error_code wal_ec;
+    const bool wal_present = std::filesystem::file_size(options_.path + "-wal", wal_ec) > 0 && !wal_ec;
     impl_->marker = std::make_unique<SeqMarker>(options_.path);
     const auto mark = impl_->marker->previous();
     std::error_code size_ec;
@@ -252,7 +295,22 @@ Outbox::Outbox(OutboxOptions options) : options_(std::move(options)), impl_(std:
                 discontinuity = "the sequence marker is unreadable";
             }
         } else if (mark) {
-            if (mark->next_seq > db.next_seq) {
+            if (mark->next_seq > db.next_seq && mark->committed_next_seq != 0 && db.next_seq == mark->committed_next_seq &&
+                !db.clean && wal_present && db.epoch && *db.epoch == mark->epoch) {
+                // After a crash the file is exactly as the last commit found it: that commit either
+                // never reached the disk (its readings were never accepted) or its part of the -wal
+                // was damaged afterwards. The two look alike, so its range goes on the record, as
+                // unconfirmed rather than lost; the numbering (and the epoch) simply continue.
+                const auto count = mark->next_seq - db.next_seq;
+                add_loss({now_ns(), "unconfirmed_last_commit", -1, static_cast<std::int64_t>(count), db.next_seq,
+                          mark->next_seq - 1});
+                core::log_warn("outbox.last_commit_unconfirmed",
+                               "the last commit before the crash is not in the file: it most likely never completed "
+                               "(its readings were never accepted); its range is recorded in case it was lost",
+                               {{"path", options_.path}, {"readings", count}, {"first_seq", db.next_seq},
+                                {"last_seq", mark->next_seq - 1}});
+                next = mark->next_seq;
+            } else if (mark->next_seq > db.next_seq) {
                 // A lost or garbled -wal, or a file restored from a copy: committed messages may be gone.
                 discontinuity = "the outbox file was rolled back";
                 // Numbers above the file's were handed out and are gone; and a file left half
@@ -298,6 +356,108 @@ Outbox::Outbox(OutboxOptions options) : options_(std::move(options)), impl_(std:
     core::log_info("outbox.open", "outbox ready",
                    {{"path", options_.path}, {"rows", stats_.rows}, {"bytes", stats_.bytes},
                     {"next_seq", stats_.next_seq}, {"epoch", stats_.epoch}, {"checked", db.checked}});
+}
+
+void Outbox::start_memory_only(const std::string& why) {
+    auto& im = *impl_;
+    im.close_db();
+    im.marker.reset();
+    stats_.memory_only = true;
+    // Numbering continues above everything that can still be read: the marker and the file.
+    std::uint64_t next = 1;
+    if (const auto mark = SeqMarker::read(options_.path)) next = std::max(next, mark->next_seq);
+    epochs_.clear();
+    try {
+        if (!open_read_only()) throw OutboxError("not readable", SQLITE_CANTOPEN);
+        if (const auto v = im.get("next_seq")) next = std::max<std::uint64_t>(next, static_cast<std::uint64_t>(*v));
+        sql::Statement top(im.db, "SELECT coalesce(max(seq),0), count(*) FROM messages");
+        if (top.step() == SQLITE_ROW) {
+            next = std::max(next, static_cast<std::uint64_t>(top.column_int(0)) + 1);
+            stats_.rows = static_cast<std::uint64_t>(top.column_int(1));
+        }
+        sql::Statement q(im.db, "SELECT first_seq,epoch FROM epochs ORDER BY first_seq");
+        while (q.step() == SQLITE_ROW) {
+            epochs_.emplace_back(static_cast<std::uint64_t>(q.column_int(0)), static_cast<std::uint32_t>(q.column_int(1)));
+        }
+        if (epochs_.empty()) {
+            if (const auto e = im.get("epoch"); e && *e > 0) epochs_.emplace_back(1, static_cast<std::uint32_t>(*e));
+        }
+    } catch (const OutboxError&) {
+        im.close_db();  // not even readable: new readings only
+        epochs_.clear();
+        stats_.rows = 0;
+    }
+    // New readings get an epoch of their own, recorded in the store once it can be written: no
+    // (epoch, seq) they are published under can name another reading, whatever the file held.
+    const auto epoch = random_epoch(epochs_);
+    epochs_.emplace_back(next, epoch);
+    memory_epoch_ = {next, epoch};
+    stats_.next_seq = next;
+    stats_.epoch = epoch;
+    next_reserve_attempt_ = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    core::log_error("outbox.unavailable",
+                    "the outbox cannot be written; new readings are kept in memory (up to max_staged, the oldest "
+                    "dropped and counted) and delivered from there, stored messages are delivered read-only; "
+                    "retrying every 10 s",
+                    {{"path", options_.path}, {"error", why}, {"stored_readable", im.readable},
+                     {"stored_rows", stats_.rows}, {"next_seq", next}, {"epoch", epoch}});
+}
+
+bool Outbox::open_read_only() noexcept {
+    auto& im = *impl_;
+    im.close_db();
+    try {
+        // Read-only and without locking (the file or its directory cannot be written, so there is
+        // no -shm): what it holds can still be delivered; nothing in it is changed.
+        im.db = sql::Database(file_uri(options_.path, "immutable=1"),
+                              SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
+        im.prepare();
+        im.readable = true;
+    } catch (const std::exception&) {
+        im.close_db();
+    }
+    return im.readable;
+}
+
+void Outbox::reopen() {
+    auto& im = *impl_;
+    auto marker = std::make_unique<SeqMarker>(options_.path);
+    const auto mark = marker->previous();
+    im.marker = std::move(marker);
+    const auto db = open_store();
+    std::uint64_t next = std::max({stats_.next_seq, db.next_seq, mark ? mark->next_seq : std::uint64_t{1}});
+    if (!staged_.empty()) next = std::max(next, staged_.back().seq + 1);
+    stats_.next_seq = next;
+    if (memory_epoch_) {
+        // What was numbered in memory keeps its epoch (it may be in flight already); recorded now.
+        const auto [first, epoch] = *memory_epoch_;
+        while (!epochs_.empty() && epochs_.back().first >= first) epochs_.pop_back();
+        epochs_.emplace_back(first, epoch);
+        sql::Transaction tx(im.db);
+        int rc = tx.begin_result();
+        if (rc == SQLITE_OK) rc = im.write_epoch(first, epoch);
+        if (rc == SQLITE_OK) rc = im.set("epoch", epoch);
+        if (rc == SQLITE_OK) rc = im.set("next_seq", static_cast<std::int64_t>(next));
+        if (rc == SQLITE_OK) rc = tx.commit();
+        if (rc != SQLITE_OK) throw OutboxError("outbox: cannot record the epoch: " + im.db.error_message(), rc);
+        store_next_seq_ = next;
+        stats_.epoch = epoch;
+        memory_epoch_.reset();
+    } else {
+        start_epoch(next, "the outbox was reopened after a failure");
+    }
+    if (const int rc = im.set("clean_shutdown", 0); rc != SQLITE_OK) {
+        throw OutboxError("outbox: cannot write to " + options_.path + ": " + im.db.error_message(), rc);
+    }
+    marker_next_seq_ = 0;
+    if (const auto ec = write_marker_if_needed(stats_.rows)) {
+        throw OutboxError("outbox: cannot write the sequence marker: " + ec.message(), SQLITE_IOERR);
+    }
+    stats_.memory_only = false;
+    next_check_ = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    core::log_info("outbox.reopened", "the outbox can be written again; what was kept in memory is committed now",
+                   {{"path", options_.path}, {"rows", stats_.rows}, {"staged", staged_.size()},
+                    {"next_seq", stats_.next_seq}, {"epoch", stats_.epoch}});
 }
 
 Outbox::DbState Outbox::open_store() {
@@ -370,6 +530,7 @@ Outbox::DbState Outbox::open_store() {
         while (q.step() == SQLITE_ROW) positions_.try_emplace(std::string(q.column_text(0)), q.column_int(1));
     }
     im.store_ok = true;
+    store_next_seq_ = state.next_seq;
     return state;
 }
 
@@ -386,6 +547,7 @@ void Outbox::start_epoch(std::uint64_t first_seq, const char* why) {
     if (rc == SQLITE_OK) rc = im.set("next_seq", static_cast<std::int64_t>(stats_.next_seq));
     if (rc == SQLITE_OK) rc = tx.commit();
     if (rc != SQLITE_OK) throw OutboxError("outbox: cannot record a new epoch: " + im.db.error_message(), rc);
+    store_next_seq_ = stats_.next_seq;
     if (why) {
         core::log_warn("outbox.new_epoch",
                        "continuity with the previous numbering cannot be proven; new messages carry a new epoch",
@@ -529,16 +691,26 @@ bool Outbox::recover_if_damaged(int sqlite_code, const char* during) {
     }
 }
 
-Outbox::~Outbox() {
+Outbox::~Outbox() { close(); }
+
+void Outbox::close() noexcept {
+    if (closed_) return;
+    closed_ = true;
     try {
         impl_->checker.stop();
         if (!impl_->store_ok) {
-            if (!staged_.empty()) {
-                core::log_error("outbox.dropped_at_shutdown", "the outbox is unavailable; staged messages are lost",
-                                {{"count", staged_.size()}, {"first_seq", staged_.front().seq},
-                                 {"last_seq", staged_.back().seq}});
-                stats_.dropped_at_shutdown += staged_.size();
+            forget_delivered_from_memory();
+            if (!staged_.empty()) drop_staged_at_shutdown();
+            flush_open_drops();
+            // Nowhere durable to write them: the log is the record.
+            for (const auto& l : unwritten_losses_) {
+                core::log_error("outbox.loss_unrecorded",
+                                "the outbox cannot be written; this loss record exists in this log only",
+                                {{"reason", l.reason}, {"priority", l.priority}, {"count", l.count},
+                                 {"first_seq", l.first_seq}, {"last_seq", l.last_seq}});
             }
+            unwritten_losses_.clear();
+            impl_->close_db();
             return;
         }
         if (!staged_.empty() || !acked_.empty() || !unwritten_losses_.empty()) {
@@ -555,8 +727,9 @@ Outbox::~Outbox() {
             // Fold the WAL back so the next start opens a compact file.
             impl_->db.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
         }
+        impl_->close_db();
     } catch (...) {
-        // A destructor never throws; everything above reports through the log.
+        // Never throws; everything above reports through the log.
     }
 }
 
@@ -610,7 +783,8 @@ std::error_code Outbox::write_marker_if_needed(std::uint64_t rows) {
     // Only when numbers were handed out (or the epoch changed): a commit that only deletes costs
     // no extra fsync. `rows` is refreshed then, which is enough for a loss estimate.
     if (stats_.next_seq == marker_next_seq_ && stats_.epoch == marker_epoch_) return {};
-    if (const auto ec = impl_->marker->write({stats_.epoch, stats_.next_seq, rows})) return ec;
+    if (!impl_->marker) return std::make_error_code(std::errc::read_only_file_system);
+    if (const auto ec = impl_->marker->write({stats_.epoch, stats_.next_seq, rows, store_next_seq_})) return ec;
     marker_next_seq_ = stats_.next_seq;
     marker_epoch_ = stats_.epoch;
     return {};
@@ -623,6 +797,12 @@ std::uint64_t Outbox::stage(core::Message message) {
     if (staged_.size() > options_.max_staged) {
         // Commits are failing and memory is finite: drop the oldest staged message, on the record.
         const auto& old = staged_.front();
+        if (acked_set_.erase(old.seq)) {  // delivered from memory already: not a loss
+            ++stats_.delivered_from_memory;  // (its seq may stay in acked_: deleting nothing is harmless)
+            staged_.pop_front();
+            stats_.staged = staged_.size();
+            return seq;
+        }
         auto& drop = open_drops_[old.message.priority];
         // One record per priority covers every drop since the last commit attempt: the count is
         // exact and the range spans the seqs between (other priorities' seqs interleave).
@@ -668,10 +848,31 @@ std::error_code Outbox::commit_acknowledged() {
     return ec;
 }
 
+void Outbox::forget_delivered_from_memory() {
+    if (!served_from_memory_) return;
+    if (staged_.empty()) {
+        served_from_memory_ = false;
+        return;
+    }
+    if (acked_set_.empty()) return;
+    const std::uint64_t first_staged = staged_.front().seq;
+    const auto delivered = std::erase_if(staged_, [&](const core::StoredMessage& m) { return acked_set_.count(m.seq) != 0; });
+    if (delivered == 0) return;
+    stats_.delivered_from_memory += delivered;
+    // Acknowledgements of stored rows stay (they are deleted once the store can be written).
+    std::erase_if(acked_, [&](std::uint64_t seq) {
+        if (seq < first_staged) return false;
+        acked_set_.erase(seq);
+        return true;
+    });
+    stats_.staged = staged_.size();
+}
+
 std::error_code Outbox::commit() {
     flush_open_drops();
     if (staged_.empty() && acked_.empty() && unwritten_losses_.empty() && !positions_dirty_) return {};
     if (!impl_->store_ok) {
+        if (stats_.memory_only) forget_delivered_from_memory();
         ++stats_.commit_failures;
         return make_sqlite_error(SQLITE_CANTOPEN);
     }
@@ -704,6 +905,7 @@ std::error_code Outbox::commit_once() {
         stats_.staged = staged;
         return std::error_code(rc & 0xFF, sqlite_category());
     };
+    forget_delivered_from_memory();
     for (const auto& s : staged_) {
         if (const int rc = im.write_message(s); rc != SQLITE_OK) return fail(rc);
         ++stats_.rows;
@@ -737,6 +939,7 @@ std::error_code Outbox::commit_once() {
     // The marker first: it must never say less than what the file holds.
     if (write_marker_if_needed(stats_.rows)) return fail(SQLITE_IOERR);
     if (rc = tx.commit(); rc != SQLITE_OK) return fail(rc);
+    store_next_seq_ = stats_.next_seq;
     stats_.committed += staged_.size();
     stats_.removed += removed;
     ++stats_.commits;
@@ -777,6 +980,7 @@ std::error_code Outbox::commit_deletes_and_losses() {
             if (rc == SQLITE_OK) rc = tx.commit();
         }
         if (rc == SQLITE_OK) {
+            store_next_seq_ = stats_.next_seq;
             stats_.rows = rows;
             stats_.bytes = bytes;
             stats_.removed += removed;
@@ -870,10 +1074,33 @@ std::uint32_t Outbox::epoch_of(std::uint64_t seq) const noexcept {
     return it == epochs_.begin() ? (epochs_.empty() ? 0 : epochs_.front().second) : std::prev(it)->second;
 }
 
-std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) {
-    if (!impl_->store_ok) return 0;
-    auto& im = *impl_;
+std::size_t Outbox::fetch_staged(int priority, std::uint64_t& after, std::size_t max,
+                                 std::vector<core::StoredMessage>& out) {
+    // Memory-only mode: staged messages are delivered from memory (seq order, after the cursor).
+    auto it = std::upper_bound(staged_.begin(), staged_.end(), after,
+                               [](std::uint64_t seq, const core::StoredMessage& m) { return seq < m.seq; });
     std::size_t got = 0;
+    for (; it != staged_.end() && got < max; ++it) {
+        if (it->message.priority != priority || acked_set_.count(it->seq)) continue;
+        after = it->seq;
+        served_from_memory_ = true;
+        out.push_back(*it);
+        out.back().epoch = epoch_of(it->seq);
+        ++got;
+    }
+    return got;
+}
+
+std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) {
+    auto& im = *impl_;
+    if (!im.store_ok && !stats_.memory_only) return 0;
+    std::size_t got = 0;
+    if (!im.store_ok && !im.readable) {
+        for (int p = priority_levels - 1; p >= 0 && got < max; --p) {
+            got += fetch_staged(p, cursor.after[static_cast<std::size_t>(p)], max - got, out);
+        }
+        return got;
+    }
     for (int p = priority_levels - 1; p >= 0 && got < max; --p) {
         auto& st = im.fetch;
         auto& after = cursor.after[static_cast<std::size_t>(p)];
@@ -914,8 +1141,9 @@ std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core
             ++got;
         }
         st.reset();
+        if (rc == SQLITE_DONE && stats_.memory_only && got < max) got += fetch_staged(p, after, max - got, out);
         if (rc != SQLITE_DONE) {
-            if (recover_if_damaged(rc, "a fetch")) return got;  // the cursor stays valid: seqs are kept
+            if (im.store_ok && recover_if_damaged(rc, "a fetch")) return got;  // the cursor stays valid: seqs are kept
             std::uint64_t suppressed = 0;
             if (im.fetch_error_log.allow(std::chrono::steady_clock::now(), suppressed)) {
                 core::log_error("outbox.fetch_failed", "could not read from the outbox; will retry",
@@ -934,8 +1162,26 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
         if (now < next_reserve_attempt_) return;
         next_reserve_attempt_ = now + std::chrono::seconds(10);
         try {
-            open_store();
-            start_epoch(stats_.next_seq, "the outbox was reopened after a failure");
+            reopen();
+        } catch (const OutboxError& e) {
+            if (is_corruption(e.sqlite_code()) && im.marker) {
+                try {
+                    quarantine(e.what(), false);
+                    memory_epoch_.reset();
+                    stats_.memory_only = false;
+                    im.set("clean_shutdown", 0);
+                    write_marker_if_needed(stats_.rows);
+                    return;
+                } catch (const std::exception&) {
+                }
+            }
+            if (stats_.memory_only && !im.readable) open_read_only();
+            std::uint64_t suppressed = 0;
+            if (im.fetch_error_log.allow(now, suppressed)) {
+                core::log_error("outbox.unavailable", "the outbox cannot be opened; readings stay in memory",
+                                {{"error", e.what()}});
+            }
+            return;
         } catch (const std::exception& e) {
             std::uint64_t suppressed = 0;
             if (im.fetch_error_log.allow(now, suppressed)) {
@@ -977,7 +1223,7 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
 
 std::vector<LossRecord> Outbox::losses(std::size_t max_records) const {
     std::vector<LossRecord> out;
-    if (!impl_->store_ok) return out;
+    if (!impl_->store_ok && !impl_->readable) return out;
     sql::Statement q(impl_->db, "SELECT at_ns,reason,priority,count,first_seq,last_seq FROM losses "
                                 "ORDER BY rowid DESC LIMIT ?1");
     q.bind(1, static_cast<std::int64_t>(max_records));

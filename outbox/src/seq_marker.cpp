@@ -17,10 +17,12 @@ namespace outpost::outbox {
 namespace {
 
 constexpr std::uint32_t magic = 0x5153504fu;  // "OPSQ"
-constexpr std::uint32_t version = 1;
+constexpr std::uint32_t version = 2;  // 1: without committed_next_seq
 constexpr std::size_t slot_size = 64;
 constexpr std::size_t slot_stride = 4096;  // slots in different pages and sectors: one torn write hits one
-constexpr std::size_t payload_size = 40;  // magic, version, generation, epoch, pad, next_seq, rows
+// magic, version, generation, epoch, pad, next_seq, rows, committed_next_seq (v2); then the CRC.
+constexpr std::size_t payload_size_v1 = 40;
+constexpr std::size_t payload_size = 48;
 
 struct Slot {
     std::uint64_t generation = 0;
@@ -44,20 +46,24 @@ std::array<unsigned char, slot_size> encode(const Slot& s) noexcept {
     put(b.data() + 16, s.mark.epoch, 4);
     put(b.data() + 24, s.mark.next_seq, 8);
     put(b.data() + 32, s.mark.rows, 8);
+    put(b.data() + 40, s.mark.committed_next_seq, 8);
     const auto crc = crc32c(0, std::string_view(reinterpret_cast<const char*>(b.data()), payload_size));
     put(b.data() + payload_size, crc, 4);
     return b;
 }
 
 std::optional<Slot> decode(const unsigned char* b) noexcept {
-    if (get(b, 4) != magic || get(b + 4, 4) != version) return std::nullopt;
-    const auto crc = crc32c(0, std::string_view(reinterpret_cast<const char*>(b), payload_size));
-    if (get(b + payload_size, 4) != crc) return std::nullopt;
+    const auto v = get(b + 4, 4);
+    if (get(b, 4) != magic || (v != 1 && v != version)) return std::nullopt;
+    const std::size_t size = v == 1 ? payload_size_v1 : payload_size;
+    const auto crc = crc32c(0, std::string_view(reinterpret_cast<const char*>(b), size));
+    if (get(b + size, 4) != crc) return std::nullopt;
     Slot s;
     s.generation = get(b + 8, 8);
     s.mark.epoch = static_cast<std::uint32_t>(get(b + 16, 4));
     s.mark.next_seq = get(b + 24, 8);
     s.mark.rows = get(b + 32, 8);
+    if (v == version) s.mark.committed_next_seq = get(b + 40, 8);
     return s;
 }
 

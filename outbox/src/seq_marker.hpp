@@ -17,6 +17,9 @@ struct SeqMark {
     std::uint32_t epoch = 0;    // the epoch of the store the numbers were handed out in
     std::uint64_t next_seq = 1;  // every seq below this may have been accepted
     std::uint64_t rows = 0;      // rows the store held after that commit (for loss estimates)
+    // The store's own next_seq before that commit: what it holds for certain if the commit did
+    // not complete (a crash in between). 0 when unknown (a marker written by an older version).
+    std::uint64_t committed_next_seq = 0;
 };
 
 class SeqMarker {

@@ -3,17 +3,22 @@
 #include "outpost/outbox/outbox.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
 
 #include "outpost/outbox/outbox_error.hpp"
+#include "../../outbox/src/seq_marker.hpp"
+#include "private_mounts.hpp"
 #include "process.hpp"
 
 using namespace outpost::outbox;
@@ -455,14 +460,11 @@ TEST(OutboxFullDisk, AcknowledgedDeletesAndLossRecordsCommitWhileInsertsFail) {
     outpost::test::TempDir dir;
     const auto mnt = dir.file("small");
     fs::create_directory(mnt);
-    if (outpost::test::run({"mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt}, dir.file("mount.log")) != 0) {
-        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << "cannot mount a tmpfs";
-        GTEST_SKIP() << "cannot mount a tmpfs here: " << outpost::test::read_file(dir.file("mount.log"));
+    // A small filesystem in this test process's own mount namespace: nothing on the host changes.
+    if (std::string error; !outpost::test::mount_tmpfs(mnt, "4m", error)) {
+        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
+        GTEST_SKIP() << "cannot mount a tmpfs here: " << error;
     }
-    struct Unmount {
-        std::string path;
-        ~Unmount() { outpost::test::run({"umount", "-l", path}, "/dev/null"); }
-    } unmount{mnt};
     Quiet quiet;
     Outbox o({.path = mnt + "/o.db", .max_staged = 300, .reserve_bytes = 1024 * 1024});
     ASSERT_TRUE(fs::exists(mnt + "/.o.db.reserve"));
@@ -495,4 +497,124 @@ TEST(OutboxFullDisk, AcknowledgedDeletesAndLossRecordsCommitWhileInsertsFail) {
     EXPECT_EQ(seen.size(), o.stats().rows);
     ASSERT_FALSE(seen.empty());
     EXPECT_EQ(*seen.begin(), 1001u);
+}
+
+TEST(OutboxSequence, ACrashBeforeTheLastCommitIsOnTheRecordAsUnconfirmedAndNumberingContinues) {
+    outpost::test::TempDir dir;
+    const auto path = dir.file("o.db");
+    std::uint32_t epoch = 0;
+    {
+        Outbox o({.path = path});
+        fill(o, 100);
+        epoch = o.stats().epoch;
+    }
+    crash_after(path, 40);  // a crash after a commit: next_seq 141 in the file
+    {
+        // The marker of a commit of 60 more that never reached the file (the crash came first).
+        Quiet quiet;
+        SeqMarker marker(path);
+        ASSERT_TRUE(marker.previous());
+        EXPECT_EQ(marker.previous()->committed_next_seq, 101u);
+        ASSERT_FALSE(marker.write({marker.previous()->epoch, 201, 200, 141}));
+    }
+    Quiet quiet;
+    Outbox o({.path = path});
+    EXPECT_EQ(o.stats().next_seq, 201u) << "numbers handed out are never handed out again";
+    EXPECT_EQ(o.stats().epoch, epoch) << "the file is exactly as the last commit found it: continuity holds";
+    EXPECT_EQ(o.stats().rows, 140u);
+    const auto losses = o.losses();
+    ASSERT_EQ(losses.size(), 1u);
+    EXPECT_EQ(losses[0].reason, "unconfirmed_last_commit");
+    EXPECT_EQ(losses[0].count, 60);
+    EXPECT_EQ(losses[0].first_seq, 141u);
+    EXPECT_EQ(losses[0].last_seq, 200u);
+}
+
+TEST(OutboxReadOnly, AStoreThatCannotBeWrittenRunsFromMemoryAndCatchesUpWhenItCanBeAgain) {
+    outpost::test::TempDir dir;
+    const auto sub = dir.file("ob");
+    const auto path = sub + "/o.db";
+    std::uint32_t old_epoch = 0;
+    {
+        Outbox o({.path = path});
+        fill(o, 100);
+        old_epoch = o.stats().epoch;
+    }
+    if (std::string error; !outpost::test::make_read_only(sub, error)) {
+        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
+        GTEST_SKIP() << error;
+    }
+    Quiet quiet;
+    Outbox o({.path = path, .max_staged = 50});
+    ASSERT_TRUE(o.stats().memory_only);
+    EXPECT_NE(o.stats().epoch, old_epoch) << "readings numbered in memory get an epoch of their own";
+    EXPECT_EQ(o.stats().next_seq, 101u);
+    for (int i = 0; i < 30; ++i) o.stage(msg(5));
+    EXPECT_TRUE(o.commit()) << "nothing can be committed";
+    // Stored rows (read-only) and new readings (from memory) are both delivered, each under its epoch.
+    DrainCursor cursor;
+    std::vector<StoredMessage> out;
+    while (o.fetch(cursor, 40, out) > 0) {
+    }
+    ASSERT_EQ(out.size(), 130u);
+    EXPECT_EQ(out.front().epoch, old_epoch);
+    EXPECT_EQ(out.back().seq, 130u);
+    EXPECT_EQ(out.back().epoch, o.stats().epoch);
+    // Ten stored and twenty in-memory readings are acknowledged; memory forgets what was delivered.
+    for (std::uint64_t s = 1; s <= 10; ++s) o.acknowledge(s);
+    for (std::uint64_t s = 101; s <= 120; ++s) o.acknowledge(s);
+    EXPECT_TRUE(o.commit());
+    EXPECT_EQ(o.staged(), 10u);
+    EXPECT_EQ(o.stats().delivered_from_memory, 20u);
+    // Memory is bounded: past max_staged the oldest undelivered reading is dropped and counted.
+    for (int i = 0; i < 60; ++i) o.stage(msg(5));
+    EXPECT_EQ(o.staged(), 50u);
+    EXPECT_EQ(o.stats().dropped_unwritable, 20u);
+
+    // The directory can be written again: the outbox reopens and catches up.
+    ASSERT_EQ(::umount2(sub.c_str(), MNT_DETACH), 0) << std::strerror(errno);
+    o.maintain(std::chrono::steady_clock::now() + std::chrono::seconds(11));
+    ASSERT_FALSE(o.stats().memory_only);
+    ASSERT_FALSE(o.commit());
+    EXPECT_EQ(o.stats().rows, 90u + 50u) << "stored rows minus acknowledged, plus what memory held";
+    EXPECT_EQ(lost_count(o.losses(), "dropped_unwritable"), 20);
+    const auto all = drain(o);
+    ASSERT_EQ(all.size(), 140u);
+    std::set<std::uint64_t> seqs;
+    for (const auto& m : all) {
+        EXPECT_TRUE(seqs.insert(m.seq).second);
+        EXPECT_EQ(m.epoch, m.seq <= 100 ? old_epoch : o.stats().epoch) << m.seq;
+    }
+    EXPECT_EQ(*seqs.begin(), 11u);
+    EXPECT_EQ(*seqs.rbegin(), 190u);
+}
+
+TEST(OutboxReadOnly, TheEpochNumberedInMemorySurvivesARestart) {
+    outpost::test::TempDir dir;
+    const auto sub = dir.file("ob");
+    const auto path = sub + "/o.db";
+    {
+        Outbox o({.path = path});
+        fill(o, 10);
+    }
+    if (std::string error; !outpost::test::make_read_only(sub, error)) {
+        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
+        GTEST_SKIP() << error;
+    }
+    Quiet quiet;
+    std::uint32_t memory_epoch = 0;
+    {
+        Outbox o({.path = path});
+        memory_epoch = o.stats().epoch;
+        for (int i = 0; i < 5; ++i) o.stage(msg(5));
+        ASSERT_EQ(::umount2(sub.c_str(), MNT_DETACH), 0);
+        o.maintain(std::chrono::steady_clock::now() + std::chrono::seconds(11));
+        ASSERT_FALSE(o.commit());
+    }
+    Outbox o({.path = path});
+    const auto all = drain(o);
+    ASSERT_EQ(all.size(), 15u);
+    EXPECT_EQ(all.back().seq, 15u);
+    EXPECT_EQ(all.back().epoch, memory_epoch);
+    EXPECT_EQ(o.stats().next_seq, 16u);
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "outpost/outbox/outbox_error.hpp"
+#include "private_mounts.hpp"
 #include "process.hpp"
 
 using namespace outpost::outbox;
@@ -238,15 +239,11 @@ TEST(OutboxFullDisk, CommitsFailWithoutLosingWhatIsStoredAndDropsAreRecorded) {
     outpost::test::TempDir dir;
     const auto mnt = dir.file("small");
     std::filesystem::create_directory(mnt);
-    if (outpost::test::run({"mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", mnt}, dir.file("mount.log")) != 0) {
-        // The VM run (ctest -L vm) sets OUTPOST_REQUIRE_MOUNT, so the test is never skipped everywhere.
-        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << "cannot mount a tmpfs";
-        GTEST_SKIP() << "cannot mount a tmpfs here: " << outpost::test::read_file(dir.file("mount.log"));
+    // A small filesystem in this test process's own mount namespace: nothing on the host changes.
+    if (std::string error; !outpost::test::mount_tmpfs(mnt, "1536k", error)) {
+        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
+        GTEST_SKIP() << "cannot mount a tmpfs here: " << error;
     }
-    struct Unmount {
-        std::string path;
-        ~Unmount() { outpost::test::run({"umount", "-l", path}, "/dev/null"); }
-    } unmount{mnt};
     // Room to free later: a filler file takes part of the disk.
     outpost::test::write_file(mnt + "/filler", std::string(1024 * 1024, 'f'));
 

@@ -36,6 +36,9 @@ public:
     void start();
     void on_frame(const core::CanFrame& frame) override;
     void on_modbus(const core::ModbusBlock& block) override;
+    // An exception escaped a handler: logged, then the normal shutdown (the outbox is committed
+    // and closed), with exit code exit_failure. Call with the io_context stopped or restarted.
+    void fail(const std::string& what);
     // Returns the process exit code once the io_context has stopped.
     int exit_code() const noexcept { return exit_code_; }
 

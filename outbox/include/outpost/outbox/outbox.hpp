@@ -71,6 +71,8 @@ struct OutboxStats {
     std::uint64_t quarantines = 0;          // damaged stores moved aside since start (at start too)
     std::uint64_t salvaged = 0;             // rows copied out of damaged stores into fresh ones
     std::uint64_t integrity_checks = 0;     // background checks completed
+    std::uint64_t delivered_from_memory = 0;  // acknowledged while the store could not be written
+    bool memory_only = false;               // the store cannot be written: readings are kept in memory
     bool quarantined_at_start = false;
     bool reserve_released = false;          // the disk filled up and the space reserve was used
 };
@@ -78,7 +80,8 @@ struct OutboxStats {
 struct LossRecord {
     std::int64_t at_ns = 0;
     // "evicted_quota", "dropped_unwritable", "dropped_at_shutdown", "quarantined", "rolled_back",
-    // "store_missing", "checksum_mismatch", "rejected_by_broker", "unpublishable".
+    // "store_missing", "checksum_mismatch", "rejected_by_broker", "unpublishable", "unconfirmed_last_commit"
+    // (the last commit before a crash is not in the file: most likely never completed, possibly lost).
     std::string reason;
     int priority = -1;       // -1 when not known
     std::int64_t count = 0;  // best known count; for quarantined and rolled-back stores an upper bound
@@ -95,11 +98,18 @@ struct DrainCursor {
 class Outbox {
 public:
     // Opens or creates the outbox (directory 0700 if it creates it, files 0600). A damaged file is
-    // quarantined as described above. Throws OutboxError if no usable store can be opened.
+    // quarantined as described above. A store that cannot be written (a read-only file, directory
+    // or filesystem) starts in memory-only mode: new readings are numbered under an epoch of their
+    // own, kept in memory up to max_staged and delivered from there, stored ones are delivered
+    // read-only, and maintain() retries every 10 s. Throws OutboxError if the directory cannot be
+    // created or the file cannot be used for another reason.
     explicit Outbox(OutboxOptions options);
-    // Commits what is staged; what cannot be committed is written as loss records (using the space
-    // reserve if the disk is full) and logged. Never throws.
+    // close().
     ~Outbox();
+    // Commits what is staged; what cannot be committed is written as loss records (using the space
+    // reserve if the disk is full, or only logged if the store cannot be written at all), marks a
+    // clean shutdown and closes the store. Idempotent, never throws; stats() stay readable.
+    void close() noexcept;
     Outbox(const Outbox&) = delete;
     Outbox& operator=(const Outbox&) = delete;
 
@@ -144,6 +154,12 @@ private:
     struct Impl;
     struct DbState;
     DbState open_store();
+    void open_at_start();
+    void start_memory_only(const std::string& why);
+    bool open_read_only() noexcept;
+    void reopen();
+    void forget_delivered_from_memory();
+    std::size_t fetch_staged(int priority, std::uint64_t& after, std::size_t max, std::vector<core::StoredMessage>& out);
     void start_epoch(std::uint64_t first_seq, const char* why);
     void quarantine(const std::string& why, bool at_start);
     void add_loss(LossRecord loss);
@@ -168,6 +184,10 @@ private:
     // the mix of priorities; moved to unwritten_losses_ at each commit attempt.
     std::array<LossRecord, priority_levels> open_drops_{};
     std::uint64_t marker_next_seq_ = 0;  // what the marker last recorded
+    std::uint64_t store_next_seq_ = 0;   // the next_seq the store holds as of its last commit
+    std::optional<std::pair<std::uint64_t, std::uint32_t>> memory_epoch_;  // (first seq, epoch) numbered in memory
+    bool served_from_memory_ = false;    // fetch() handed out staged messages (memory-only mode)
+    bool closed_ = false;
     std::uint32_t marker_epoch_ = 0;
     std::map<std::string, std::int64_t> positions_;
     bool positions_dirty_ = false;
