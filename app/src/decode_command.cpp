@@ -1,6 +1,7 @@
 // `outpost decode`: a dry run of the mapping over captured CAN or Modbus traffic.
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
