@@ -1,16 +1,19 @@
 #!/bin/sh
 # Installs what Outpost needs from Debian 12 packages. `build` is enough to build and run the
-# gateway; `test` adds what the test suite starts (broker, subscriber, sqlite3, python3, the VM).
+# gateway; `test` adds what the test suite starts (broker, subscriber, sqlite3, python3, the VM);
+# `bench` what tools/bench*.sh run (broker, python3 with paho-mqtt, valgrind, strace).
 set -eu
 what=${1:-build}
 build="build-essential cmake pkg-config libmosquitto-dev libboost1.81-dev libsqlite3-dev nlohmann-json3-dev"
 run="mosquitto mosquitto-clients python3 time socat python3-pymodbus python3-serial python3-serial-asyncio"
 test="libgtest-dev sqlite3 openssl mbpoll libmodbus-dev python3-paho-mqtt linux-image-amd64 qemu-system-x86 busybox-static can-utils iproute2 kmod xz-utils cpio"
+bench="python3-paho-mqtt valgrind strace procps"
 case $what in
   build) pkgs="$build" ;;
   demo)  pkgs="$build $run" ;;
   test)  pkgs="$build $run $test" ;;
-  *) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
+  bench) pkgs="$build $run $bench" ;;
+  *) echo "usage: $0 build|demo|test|bench" >&2; exit 2 ;;
 esac
 missing=$(for p in $pkgs; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
 if [ -n "$missing" ]; then
