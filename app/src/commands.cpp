@@ -120,6 +120,11 @@ int check(const Options& o) {
               << site.mapping_files.size() << " mapping file(s), " << site.mapping.can.size() << " CAN message(s), "
               << signals << " signal(s), " << site.mapping.modbus.size() << " Modbus device(s), " << registers
               << " register(s)\n";
+    // Live CAN buses with more rules than the kernel takes filters (ingest/can/filter_plan.hpp).
+    for (const auto& bus : site.buses) {
+        const auto note = bus.type == BusType::socketcan ? ingest::describe(ingest::plan_filters(bus.socketcan.filters)) : "";
+        if (!note.empty()) std::cout << site.file << ": bus \"" << bus.name << "\": " << note << "\n";
+    }
     return exit_ok;
 }
 

@@ -1,7 +1,7 @@
 // `outpost decode`: a dry run of the mapping over captured CAN or Modbus traffic.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -12,6 +12,7 @@
 #include "command_options.hpp"
 #include "outpost/app/commands.hpp"
 #include "outpost/app/site_config.hpp"
+#include "outpost/core/bounded_read.hpp"
 #include "outpost/ingest/candump_parser.hpp"
 #include "outpost/ingest/modbus/pdu.hpp"
 #include "outpost/ingest/modbus/rtu_sniffer.hpp"
@@ -29,6 +30,52 @@ std::string format_id(std::uint32_t id, bool extended) {
     return buf;
 }
 
+// "[0|65000]", as a DBC writes a range; an open end reads "-inf" or "inf".
+std::string format_range(const mapping::SignalRule& signal) {
+    std::string out = "[";
+    if (signal.minimum) mapping::append_json_number(out, *signal.minimum, -1);
+    else out += "-inf";
+    out += "|";
+    if (signal.maximum) mapping::append_json_number(out, *signal.maximum, -1);
+    else out += "inf";
+    return out + "]";
+}
+
+void print_reading(const mapping::Reading& r) {
+    std::string value;
+    mapping::append_json_number(value, r.value, r.signal->decimals);
+    std::cout << "    " << r.signal->topic << " = " << value;
+    if (!r.signal->unit.empty()) std::cout << " " << r.signal->unit;
+    if (!r.signal->value_names.empty() && std::fabs(r.value) < 9.2e18 && std::round(r.value) == r.value) {
+        const auto n = r.signal->value_names.find(static_cast<std::int64_t>(r.value));
+        if (n != r.signal->value_names.end()) std::cout << " (" << n->second << ")";
+    }
+    std::cout << "  [priority " << int{r.signal->priority} << ", qos " << int{r.signal->qos}
+              << (r.signal->retain ? ", retain" : "") << "]";
+    if (r.out_of_range) {
+        std::cout << "  out of range " << format_range(*r.signal)
+                  << (r.signal->publish_out_of_range ? ", published with \"out_of_range\":true" : ": dropped");
+    }
+    if (r.out_of_range && !r.signal->publish_out_of_range) {
+        // dropped: rate control was never asked
+    } else if (!r.published) {
+        std::cout << "  held back by rate control";
+    }
+    std::cout << "\n";
+}
+
+void print_mismatch(const mapping::LengthMismatch& m) {
+    std::cout << "    " << m.message->name << ": ";
+    if (m.declared) {
+        std::cout << "length mismatch: " << m.length << " bytes, the message has " << m.expected;
+    } else {
+        std::cout << "length mismatch: " << m.length << " bytes, its signals need " << m.expected;
+    }
+    std::cout << "; frame rejected";
+    if (m.length < m.expected) std::cout << " (\"accept_short_frames\": true takes short frames)";
+    std::cout << "\n";
+}
+
 int decode_candump(const Options& o, const SiteConfig& site) {
     std::uint16_t bus = 0;
     if (const auto it = o.values.find("--bus"); it != o.values.end()) {
@@ -36,52 +83,71 @@ int decode_candump(const Options& o, const SiteConfig& site) {
         if (b == site.buses.end()) return usage("no bus named " + it->second + " in " + site.file);
         bus = static_cast<std::uint16_t>(b - site.buses.begin());
     }
-    std::ifstream in(o.values.at("--candump"));
-    if (!in) {
-        std::cerr << "outpost: cannot read " << o.values.at("--candump") << "\n";
+    // Bounded: a capture naming /dev/zero, or one endless line, cannot grow memory.
+    core::BoundedLineReader in;
+    std::string open_error;
+    if (in.open(o.values.at("--candump"), open_error)) {
+        std::cerr << "outpost: " << open_error << "\n";
         return exit_startup;
     }
     mapping::Mapper mapper(site.mapping);
     std::vector<core::Message> messages;
-    std::vector<mapping::Reading> readings;
+    mapping::MapTrace trace;
     std::string line;
-    std::uint64_t line_no = 0, malformed = 0, published = 0, held = 0;
-    while (std::getline(in, line)) {
-        ++line_no;
+    std::uint64_t malformed = 0, published = 0, held = 0;
+    for (;;) {
+        const auto status = in.next(line);
+        if (status == core::BoundedLineReader::Status::end) break;
+        if (status == core::BoundedLineReader::Status::error) {
+            std::cerr << "outpost: cannot read " << o.values.at("--candump") << ": " << in.error().message() << "\n";
+            return exit_startup;
+        }
+        if (status == core::BoundedLineReader::Status::too_long) {
+            ++malformed;
+            std::cout << "line " << in.line_number() << ": malformed: " << in.last_length()
+                      << " bytes, longer than the " << in.max_line_bytes() << " a candump line may have\n";
+            continue;
+        }
         core::CanFrame frame;
         const auto parsed = ingest::parse_candump_line(line, frame);
         if (parsed.kind == ingest::CandumpLineKind::blank) continue;
         if (parsed.kind == ingest::CandumpLineKind::malformed) {
             ++malformed;
-            std::cout << "line " << line_no << ": malformed: " << parsed.error << "\n";
+            std::cout << "line " << in.line_number() << ": malformed: " << parsed.error << "\n";
             continue;
         }
         frame.bus = bus;
         messages.clear();
-        readings.clear();
-        mapper.map(frame, messages, &readings);
-        if (readings.empty()) continue;
+        mapper.map(frame, messages, trace);
+        if (trace.readings.empty() && trace.mismatches.empty() && trace.short_accepted.empty()) continue;
         std::cout << line << "\n";
-        for (const auto& r : readings) {
-            std::string value;
-            mapping::append_json_number(value, r.value, r.signal->decimals);
-            std::cout << "    " << r.signal->topic << " = " << value;
-            if (!r.signal->unit.empty()) std::cout << " " << r.signal->unit;
-            if (!r.signal->value_names.empty() && std::fabs(r.value) < 9.2e18 && std::round(r.value) == r.value) {
-                const auto n = r.signal->value_names.find(static_cast<std::int64_t>(r.value));
-                if (n != r.signal->value_names.end()) std::cout << " (" << n->second << ")";
-            }
-            std::cout << "  [priority " << int{r.signal->priority} << ", qos " << int{r.signal->qos}
-                      << (r.signal->retain ? ", retain" : "") << "]";
-            if (!r.published) std::cout << "  held back by rate control";
-            std::cout << "\n";
-            (r.published ? published : held) += 1;
+        for (const auto& m : trace.mismatches) print_mismatch(m);
+        for (const auto* rule : trace.short_accepted) {
+            std::cout << "    " << rule->name << ": short frame (" << int{frame.len} << " bytes) accepted; only the signals inside it are decoded\n";
+        }
+        for (const auto& r : trace.readings) {
+            print_reading(r);
+            if (r.published) ++published;
+            else if (!r.out_of_range || r.signal->publish_out_of_range) ++held;
         }
     }
     const auto& st = mapper.stats();
     std::cout << "\n" << st.frames << " frames: " << published << " readings published, " << held
-              << " held back by rate control, " << st.decode_errors << " decode errors, " << st.out_of_range
-              << " out of range, " << st.error_frames << " error frames, " << malformed << " malformed lines\n";
+              << " held back by rate control, " << st.length_mismatches << " length mismatches, " << st.decode_errors
+              << " decode errors, " << st.out_of_range << " out of range, " << st.error_frames << " error frames, "
+              << malformed << " malformed lines";
+    if (st.short_frames) std::cout << ", " << st.short_frames << " short frames accepted";
+    std::cout << "\n";
+    const auto by_rule = mapper.length_mismatches_by_rule();
+    if (st.length_mismatches) {
+        std::cout << "length mismatches by message:";
+        for (std::size_t i = 0; i < by_rule.size(); ++i) {
+            if (!by_rule[i]) continue;
+            const auto& rule = site.mapping.can[i];
+            std::cout << " " << rule.name << " (" << by_rule[i] << ")";
+        }
+        std::cout << "\n";
+    }
     if (!mapper.unmapped_ids().empty()) {
         std::vector<std::pair<std::uint32_t, std::uint64_t>> ids(mapper.unmapped_ids().begin(), mapper.unmapped_ids().end());
         std::sort(ids.begin(), ids.end());
@@ -138,9 +204,10 @@ int decode_modbus(const Options& o, const SiteConfig& site) {
         bus = static_cast<std::size_t>(b - site.buses.begin());
     }
     const auto& path = o.values.at("--modbus");
-    std::ifstream in(path);
-    if (!in) {
-        std::cerr << "outpost: cannot read " << path << "\n";
+    core::BoundedLineReader in;
+    std::string open_error;
+    if (in.open(path, open_error)) {
+        std::cerr << "outpost: " << open_error << "\n";
         return exit_startup;
     }
     // Pair a response with its request as long as the slowest device on the bus may take.
@@ -187,8 +254,20 @@ int decode_modbus(const Options& o, const SiteConfig& site) {
     std::string line;
     std::uint64_t line_no = 0, frames = 0, malformed = 0;
     std::int64_t last_ns = 0;
-    while (std::getline(in, line)) {
-        ++line_no;
+    for (;;) {
+        const auto status = in.next(line);
+        if (status == core::BoundedLineReader::Status::end) break;
+        if (status == core::BoundedLineReader::Status::error) {
+            std::cerr << "outpost: cannot read " << path << ": " << in.error().message() << "\n";
+            return exit_startup;
+        }
+        line_no = in.line_number();
+        if (status == core::BoundedLineReader::Status::too_long) {
+            ++malformed;
+            std::cout << "line " << line_no << ": malformed: " << in.last_length() << " bytes, longer than the "
+                      << in.max_line_bytes() << " a transcript line may have\n";
+            continue;
+        }
         if (!line.empty() && line.back() == '\r') line.pop_back();
         ingest::TranscriptFrame frame;
         const auto parsed = ingest::parse_transcript_line(line, frame);

@@ -6,28 +6,36 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <random>
-#include <system_error>
 
 #include <boost/asio/post.hpp>
 
-namespace outpost::ingest {
+#include "outpost/ingest/can/frame_conversion.hpp"
+#include "outpost/ingest/can/receive_control.hpp"
+#include "outpost/ingest/can/socket_options.hpp"
 
-const char* to_string(BusState state) noexcept {
-    switch (state) {
-        case BusState::down: return "down";
-        case BusState::error_active: return "error_active";
-        case BusState::error_warning: return "error_warning";
-        case BusState::error_passive: return "error_passive";
-        case BusState::bus_off: return "bus_off";
-    }
-    return "unknown";
-}
+namespace outpost::ingest {
+namespace {
+
+// What warn_once() remembers.
+enum Warning : unsigned {
+    warn_filter = 1u << 0,
+    warn_err_filter = 1u << 1,
+    warn_fd = 1u << 2,
+    warn_rcvbuf = 1u << 3,
+    warn_rcvbuf_capped = 1u << 4,
+    warn_timestamp = 1u << 5,
+    warn_rxq_ovfl = 1u << 6,
+    warn_filter_plan = 1u << 7,
+};
+
+std::error_code errno_code() noexcept { return {errno, std::generic_category()}; }
+
+}  // namespace
 
 SocketCanReader::SocketCanReader(boost::asio::io_context& io, SocketCanOptions options, FrameSink& sink)
     : io_(io),
@@ -35,7 +43,8 @@ SocketCanReader::SocketCanReader(boost::asio::io_context& io, SocketCanOptions o
       sink_(sink),
       socket_(io),
       reopen_timer_(io),
-      backoff_(options_.reopen_initial, options_.reopen_max, std::random_device{}()) {}
+      backoff_(options_.reopen_initial, options_.reopen_max, std::random_device{}()),
+      filter_plan_(plan_filters(options_.filters)) {}
 
 SocketCanReader::~SocketCanReader() { close(); }
 
@@ -43,7 +52,8 @@ void SocketCanReader::start() {
     // Fail loudly at start-up if the kernel cannot do CAN at all: no amount of retrying helps.
     const int probe = ::socket(PF_CAN, SOCK_RAW, CAN_RAW);
     if (probe < 0) {
-        throw std::system_error(errno, std::generic_category(),
+        const int err = errno;
+        throw std::system_error(err, std::generic_category(),
                                 "SocketCAN is not available in this kernel (bus " + options_.bus_name + ")");
     }
     ::close(probe);
@@ -63,95 +73,147 @@ void SocketCanReader::close() {
     }
 }
 
+void SocketCanReader::warn_once(unsigned what, const char* event, const std::string& message, const std::error_code& ec) {
+    if (warned_ & what) return;
+    warned_ |= what;
+    nlohmann::json fields = {{"bus", options_.bus_name}, {"interface", options_.interface}};
+    if (ec) fields["error"] = ec.message();
+    core::log_warn(event, message, fields);
+}
+
 bool SocketCanReader::open() {
     close();
     const int fd = ::socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW);
-    if (fd < 0) return false;
-    auto fail = [&](const char* what) {
-        const int err = errno;
+    if (fd < 0) {
+        const auto ec = errno_code();
+        std::uint64_t suppressed = 0;
+        if (open_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
+            core::log_warn("socketcan.open_failed", "cannot create a CAN socket",
+                           {{"bus", options_.bus_name}, {"error", ec.message()}, {"suppressed_since_last", suppressed}});
+        }
+        return false;
+    }
+    // `ec` is captured by the caller right after the call that failed, before close() or a log line
+    // can overwrite errno.
+    auto fail = [&](const char* what, std::error_code ec) {
         ::close(fd);
         std::uint64_t suppressed = 0;
         if (open_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
             core::log_warn("socketcan.open_failed", std::string("cannot open the CAN interface: ") + what,
                            {{"bus", options_.bus_name}, {"interface", options_.interface},
-                            {"error", std::strerror(err)}, {"suppressed_since_last", suppressed}});
+                            {"error", ec.message()}, {"suppressed_since_last", suppressed}});
         }
         return false;
     };
     const unsigned index = ::if_nametoindex(options_.interface.c_str());
-    if (index == 0) return fail("no such interface");
+    if (index == 0) return fail("no such interface", errno_code());
     {
         // A socket binds to a down interface without complaint and then reads ENETDOWN at once:
         // wait for the link to be up instead of spinning.
         ifreq ifr{};
         std::strncpy(ifr.ifr_name, options_.interface.c_str(), IFNAMSIZ - 1);
-        if (::ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) return fail("SIOCGIFFLAGS");
-        if (!(ifr.ifr_flags & IFF_UP)) {
-            errno = ENETDOWN;
-            return fail("the interface is down");
-        }
+        if (::ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) return fail("SIOCGIFFLAGS", errno_code());
+        if (!(ifr.ifr_flags & IFF_UP)) return fail("the interface is down", std::make_error_code(std::errc::network_down));
     }
+    apply_socket_options(fd);
 
-    // Kernel filters: only the ids the mapping uses reach this process.
-    if (!options_.filters.empty()) {
-        std::vector<can_filter> filters;
-        for (const auto& f : options_.filters) {
-            can_filter k{};
-            k.can_id = f.extended ? (f.id | CAN_EFF_FLAG) : f.id;
-            k.can_mask = (f.extended ? (f.mask & CAN_EFF_MASK) : (f.mask & CAN_SFF_MASK)) | CAN_EFF_FLAG | CAN_RTR_FLAG;
-            filters.push_back(k);
-        }
+    sockaddr_can addr{};
+    addr.can_family = AF_CAN;
+    addr.can_ifindex = static_cast<int>(index);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail("bind", errno_code());
+
+    boost::system::error_code ec;
+    socket_.assign(fd, ec);
+    if (ec) {
+        ::close(fd);
+        return fail("assign", ec);
+    }
+    ++stats_.opens;
+    drops_.reset();
+    backoff_.reset();
+    apply(bus_state_.on_open());
+    core::log_info("socketcan.open", "reading CAN",
+                   {{"bus", options_.bus_name}, {"interface", options_.interface}, {"fd", fd_enabled_},
+                    {"filters", options_.filters.size()}, {"kernel_filters", stats_.kernel_filters},
+                    {"filter_mode", to_string(filter_plan_.mode)}, {"receive_buffer", stats_.receive_buffer},
+                    {"opens", stats_.opens}});
+    wait_readable();
+    return true;
+}
+
+// Every option is checked. None of them is worth not reading the bus for: a failure is logged once
+// (a reopen meets the same failure again) and the reader goes on without what it could not get.
+void SocketCanReader::apply_socket_options(int fd) {
+    // Kernel filters: only the ids the mapping uses reach this process. Past the kernel's limit
+    // they are merged (filter_plan.hpp); if the kernel still refuses them, no kernel filter at
+    // all: the mapper discards what no rule maps.
+    stats_.kernel_filters = 0;
+    if (filter_plan_.mode == FilterMode::merged) {
+        warn_once(warn_filter_plan, "socketcan.filters_merged", describe(filter_plan_), {});
+    }
+    if (!filter_plan_.filters.empty()) {
+        const auto filters = to_kernel(filter_plan_);
         if (::setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, filters.data(),
-                         static_cast<socklen_t>(filters.size() * sizeof(can_filter))) != 0) {
-            return fail("CAN_RAW_FILTER");
+                         static_cast<socklen_t>(filters.size() * sizeof(can_filter))) == 0) {
+            stats_.kernel_filters = filters.size();
+        } else {
+            const auto ec = errno_code();
+            warn_once(warn_filter, "socketcan.no_kernel_filter",
+                      "the kernel refused the CAN filters; reading every frame, the mapper discards what no rule maps", ec);
         }
     }
-    const can_err_mask_t err_mask = CAN_ERR_BUSOFF | CAN_ERR_CRTL | CAN_ERR_RESTARTED | CAN_ERR_TX_TIMEOUT;
-    if (::setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &err_mask, sizeof err_mask) != 0) return fail("CAN_RAW_ERR_FILTER");
+    const can_err_mask_t err_mask =
+        CAN_ERR_BUSOFF | CAN_ERR_CRTL | CAN_ERR_RESTARTED | CAN_ERR_TX_TIMEOUT | CAN_ERR_CNT;
+    if (::setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &err_mask, sizeof err_mask) != 0) {
+        const auto ec = errno_code();
+        warn_once(warn_err_filter, "socketcan.no_error_frames",
+                  "cannot subscribe to CAN error frames: bus-off and error-passive will not be reported", ec);
+    }
 
     // CAN FD only where the interface carries it (its MTU says so).
     fd_enabled_ = false;
     if (options_.fd) {
         ifreq ifr{};
         std::strncpy(ifr.ifr_name, options_.interface.c_str(), IFNAMSIZ - 1);
-        if (::ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == CANFD_MTU) {
-            const int on = 1;
-            fd_enabled_ = ::setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FD_FRAMES, &on, sizeof on) == 0;
+        if (::ioctl(fd, SIOCGIFMTU, &ifr) != 0) {
+            const auto ec = errno_code();
+            warn_once(warn_fd, "socketcan.no_fd", "cannot read the interface's MTU; reading classic CAN only", ec);
+        } else if (ifr.ifr_mtu == CANFD_MTU) {
+            const auto ec = set_int_option(fd, SOL_CAN_RAW, CAN_RAW_FD_FRAMES, 1);
+            fd_enabled_ = !ec;
+            if (ec) warn_once(warn_fd, "socketcan.no_fd", "cannot enable CAN FD frames; reading classic CAN only", ec);
         }
     }
-    const int size = options_.receive_buffer;
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    }
-    const int on = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof on);
-    ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
 
-    sockaddr_can addr{};
-    addr.can_family = AF_CAN;
-    addr.can_ifindex = static_cast<int>(index);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail("bind");
-
-    boost::system::error_code ec;
-    socket_.assign(fd, ec);
-    if (ec) {
-        ::close(fd);
-        return false;
+    // The receive buffer rides out bursts while the io thread is busy elsewhere. Without
+    // CAP_NET_ADMIN (an unprivileged container) SO_RCVBUF is silently capped at rmem_max: read it
+    // back and say so, as can-utils does.
+    const auto rcvbuf = set_receive_buffer(fd, options_.receive_buffer);
+    stats_.receive_buffer = rcvbuf.granted;
+    if (rcvbuf.error) {
+        warn_once(warn_rcvbuf, "socketcan.receive_buffer", "cannot set the CAN socket's receive buffer", rcvbuf.error);
+    } else if (rcvbuf.capped() && !(warned_ & warn_rcvbuf_capped)) {
+        warned_ |= warn_rcvbuf_capped;
+        core::log_warn("socketcan.receive_buffer_capped",
+                       "the CAN receive buffer is smaller than asked for (capped at net.core.rmem_max; raise it or "
+                       "grant CAP_NET_ADMIN): bursts may be dropped by the kernel, and counted",
+                       {{"bus", options_.bus_name}, {"interface", options_.interface},
+                        {"requested", rcvbuf.requested}, {"granted", rcvbuf.granted}});
     }
-    ++stats_.opens;
-    last_drop_counter_ = 0;
-    backoff_.reset();
-    set_state(BusState::error_active, "socket open");
-    core::log_info("socketcan.open", "reading CAN", {{"bus", options_.bus_name}, {"interface", options_.interface},
-                   {"fd", fd_enabled_}, {"filters", options_.filters.size()}, {"opens", stats_.opens}});
-    wait_readable();
-    return true;
+    if (const auto ec = set_int_option(fd, SOL_SOCKET, SO_TIMESTAMP, 1)) {
+        warn_once(warn_timestamp, "socketcan.no_timestamps",
+                  "no kernel receive timestamps; frames are stamped when they are read", ec);
+    }
+    if (const auto ec = set_int_option(fd, SOL_SOCKET, SO_RXQ_OVFL, 1)) {
+        warn_once(warn_rxq_ovfl, "socketcan.no_drop_counter",
+                  "the kernel's drop counter is unavailable: frames dropped by the kernel cannot be counted", ec);
+    }
 }
 
 void SocketCanReader::schedule_reopen(const std::string& why) {
     if (stopped_) return;
     close();
-    set_state(BusState::down, why.c_str());
+    apply(bus_state_.on_down(), why.c_str());
     reopen_timer_.expires_after(backoff_.next());
     reopen_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopped_) return;
@@ -159,13 +221,31 @@ void SocketCanReader::schedule_reopen(const std::string& why) {
     });
 }
 
-void SocketCanReader::set_state(BusState state, const char* why) {
-    if (state == stats_.state) return;
-    const auto level = state == BusState::error_active ? core::LogLevel::info : core::LogLevel::warn;
-    core::log(level, "socketcan.state", std::string("bus state ") + to_string(stats_.state) + " -> " + to_string(state),
-              {{"bus", options_.bus_name}, {"interface", options_.interface}, {"state", to_string(state)},
-               {"reason", why}, {"kernel_drops", stats_.kernel_drops}});
-    stats_.state = state;
+void SocketCanReader::apply(const std::optional<BusStateChange>& change, const char* why) {
+    const auto& c = bus_state_.counters();
+    stats_.error_frames = c.error_frames;
+    stats_.bus_off = c.bus_off;
+    stats_.error_passive = c.error_passive;
+    stats_.error_warning = c.error_warning;
+    stats_.restarted = c.restarted;
+    stats_.state = bus_state_.state();
+    if (!change) return;
+    const auto level = change->to == BusState::error_active ? core::LogLevel::info : core::LogLevel::warn;
+    core::log(level, "socketcan.state",
+              std::string("bus state ") + to_string(change->from) + " -> " + to_string(change->to),
+              {{"bus", options_.bus_name}, {"interface", options_.interface}, {"state", to_string(change->to)},
+               {"reason", why ? why : change->reason}, {"kernel_drops", stats_.kernel_drops}});
+}
+
+void SocketCanReader::on_drop_counter(std::uint32_t counter) {
+    if (drops_.update(counter) == 0) return;
+    stats_.kernel_drops = drops_.total();
+    std::uint64_t suppressed = 0;
+    if (drop_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
+        core::log_warn("socketcan.kernel_drops", "the kernel dropped CAN frames (receive queue full)",
+                       {{"bus", options_.bus_name}, {"kernel_drops", stats_.kernel_drops},
+                        {"suppressed_since_last", suppressed}});
+    }
 }
 
 void SocketCanReader::wait_readable() {
@@ -177,81 +257,42 @@ void SocketCanReader::wait_readable() {
 
 void SocketCanReader::read_ready() {
     canfd_frame raw{};
-    char control[CMSG_SPACE(sizeof(timeval)) + CMSG_SPACE(sizeof(std::uint32_t))];
+    ControlBuffer control{};
     // Read what is there now, but yield to the rest of the io_context now and then.
     for (int i = 0; i < 256; ++i) {
         iovec iov{&raw, sizeof raw};
         msghdr msg{};
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
+        msg.msg_control = control.bytes;
+        msg.msg_controllen = sizeof control.bytes;
         const ssize_t n = ::recvmsg(socket_.native_handle(), &msg, 0);
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+            const int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) break;
             // ENETDOWN (link set down), ENODEV (interface deleted), ...: reopen with backoff.
             ++stats_.read_errors;
+            const auto why = std::generic_category().message(err);
             core::log_warn("socketcan.read_error", "the CAN interface stopped delivering; reopening",
-                           {{"bus", options_.bus_name}, {"interface", options_.interface}, {"error", std::strerror(errno)}});
-            schedule_reopen(std::strerror(errno));
+                           {{"bus", options_.bus_name}, {"interface", options_.interface}, {"error", why}});
+            schedule_reopen(why);
             return;
         }
+        const auto meta = parse_control(msg);
+        if (meta.drop_counter) on_drop_counter(*meta.drop_counter);
         core::CanFrame f;
+        if (!from_kernel(raw, static_cast<std::size_t>(n), f)) continue;  // not a frame; ignore
         f.bus = options_.bus;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level != SOL_SOCKET) continue;
-            if (c->cmsg_type == SO_TIMESTAMP) {
-                timeval tv{};
-                std::memcpy(&tv, CMSG_DATA(c), sizeof tv);
-                f.timestamp_ns = static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + tv.tv_usec * 1000;
-            } else if (c->cmsg_type == SO_RXQ_OVFL) {
-                std::uint32_t dropped = 0;
-                std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
-                if (dropped != last_drop_counter_) {
-                    stats_.kernel_drops += dropped - last_drop_counter_;  // unsigned wrap is right here
-                    last_drop_counter_ = dropped;
-                    std::uint64_t suppressed = 0;
-                    if (drop_log_.allow(std::chrono::steady_clock::now(), suppressed)) {
-                        core::log_warn("socketcan.kernel_drops", "the kernel dropped CAN frames (receive queue full)",
-                                       {{"bus", options_.bus_name}, {"kernel_drops", stats_.kernel_drops}});
-                    }
-                }
-            }
-        }
+        f.timestamp_ns = meta.timestamp_ns.value_or(0);
         if (f.timestamp_ns == 0) {
             f.timestamp_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  std::chrono::system_clock::now().time_since_epoch()).count();
         }
-        if (n != CAN_MTU && n != CANFD_MTU) continue;  // not a frame; ignore
-        f.fd = n == CANFD_MTU;
-        f.extended = (raw.can_id & CAN_EFF_FLAG) != 0;
-        f.remote = (raw.can_id & CAN_RTR_FLAG) != 0;
-        f.error = (raw.can_id & CAN_ERR_FLAG) != 0;
-        f.id = raw.can_id & (f.extended || f.error ? CAN_EFF_MASK : CAN_SFF_MASK);
-        f.len = std::min<std::uint8_t>(raw.len, f.fd ? CANFD_MAX_DLEN : CAN_MAX_DLEN);
-        f.fd_flags = f.fd ? raw.flags : 0;
-        std::memcpy(f.data.data(), raw.data, f.len);
         if (f.error) {
-            ++stats_.error_frames;
-            if (raw.can_id & CAN_ERR_BUSOFF) {
-                ++stats_.bus_off;
-                set_state(BusState::bus_off, "bus-off error frame");
-            } else if (raw.can_id & CAN_ERR_RESTARTED) {
-                ++stats_.restarted;
-                set_state(BusState::error_active, "controller restarted");
-            } else if ((raw.can_id & CAN_ERR_CRTL) &&
-                       (raw.data[1] & (CAN_ERR_CRTL_RX_PASSIVE | CAN_ERR_CRTL_TX_PASSIVE))) {
-                ++stats_.error_passive;
-                set_state(BusState::error_passive, "error-passive");
-            } else if ((raw.can_id & CAN_ERR_CRTL) &&
-                       (raw.data[1] & (CAN_ERR_CRTL_RX_WARNING | CAN_ERR_CRTL_TX_WARNING))) {
-                set_state(BusState::error_warning, "error warning level");
-            }
+            apply(bus_state_.on_error_frame(f));
         } else {
             ++stats_.frames;
-            if (stats_.state != BusState::error_active && stats_.state != BusState::down) {
-                set_state(BusState::error_active, "frames flowing again");
-            }
+            apply(bus_state_.on_data_frame());
         }
         sink_.on_frame(f);
         if (stopped_) return;

@@ -2,6 +2,9 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace outpost::mapping {
@@ -101,37 +104,60 @@ void split_id(std::uint64_t raw, std::uint32_t& id, bool& extended) {
     id = static_cast<std::uint32_t>(raw & 0x1FFFFFFFU);
 }
 
-DbcMessage* find_by_id(std::vector<DbcMessage>& messages, std::uint64_t raw) {
-    std::uint32_t id = 0;
-    bool extended = false;
-    split_id(raw, id, extended);
-    for (auto& m : messages) {
-        if (m.id == id && m.extended == extended) return &m;
+// Lookups by message id and by signal name, kept beside the messages as they are parsed: a
+// linear search per SG_ or VAL_ line made a message with 100k signals take minutes.
+class DbcIndex {
+public:
+    void add_message(const DbcMessage& m, std::size_t index) {
+        by_id_.emplace(key(m.id, m.extended), index);  // the first message with an id wins
+        signals_.emplace_back();
     }
-    return nullptr;
-}
-
-DbcSignal* find_signal(DbcMessage& m, std::string_view name) {
-    for (auto& s : m.signals) {
-        if (s.name == name) return &s;
+    // False if the message already has a signal of that name.
+    bool add_signal(std::size_t message, const std::string& name, std::size_t index) {
+        return signals_[message].emplace(name, index).second;
     }
-    return nullptr;
-}
+    DbcMessage* message(std::vector<DbcMessage>& messages, std::uint64_t raw) const {
+        std::uint32_t id = 0;
+        bool extended = false;
+        split_id(raw, id, extended);
+        const auto it = by_id_.find(key(id, extended));
+        return it == by_id_.end() ? nullptr : &messages[it->second];
+    }
+    DbcSignal* signal(std::vector<DbcMessage>& messages, DbcMessage& m, std::string_view name) const {
+        const auto& names = signals_[static_cast<std::size_t>(&m - messages.data())];
+        const auto it = names.find(std::string(name));
+        return it == names.end() ? nullptr : &m.signals[it->second];
+    }
 
-// Statements that may run over several lines end with ';' outside quotes.
-bool statement_complete(std::string_view text) {
-    bool in_quote = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '\\' && in_quote) {
-            ++i;
-        } else if (text[i] == '"') {
-            in_quote = !in_quote;
-        } else if (text[i] == ';' && !in_quote) {
-            return true;
+private:
+    static std::uint64_t key(std::uint32_t id, bool extended) { return (std::uint64_t{extended} << 32) | id; }
+    std::unordered_map<std::uint64_t, std::size_t> by_id_;
+    std::vector<std::unordered_map<std::string, std::size_t>> signals_;  // [message] name -> signal
+};
+
+// Statements that may run over several lines end with ';' outside quotes. Fed one line at a
+// time, so a statement of many lines is scanned once, not once per line added.
+class StatementEnd {
+public:
+    bool feed(std::string_view text) {
+        for (const char ch : text) {
+            if (escaped_) {
+                escaped_ = false;
+            } else if (ch == '\\' && in_quote_) {
+                escaped_ = true;
+            } else if (ch == '"') {
+                in_quote_ = !in_quote_;
+            } else if (ch == ';' && !in_quote_) {
+                return true;
+            }
         }
+        return false;
     }
-    return false;
-}
+
+private:
+    bool in_quote_ = false;
+    bool escaped_ = false;
+};
 
 }  // namespace
 
@@ -144,6 +170,7 @@ const DbcMessage* DbcFile::find(std::string_view name) const {
 
 DbcFile parse_dbc(std::string_view text) {
     DbcFile dbc;
+    DbcIndex index;
     DbcMessage* current = nullptr;
     bool skipping_independent = false;
     int line_no = 0;
@@ -194,6 +221,7 @@ DbcFile parse_dbc(std::string_view text) {
             m.line = start_line;
             dbc.messages.push_back(std::move(m));
             current = &dbc.messages.back();
+            index.add_message(*current, dbc.messages.size() - 1);
             continue;
         }
         if (keyword == "SG_") {
@@ -265,6 +293,11 @@ DbcFile parse_dbc(std::string_view text) {
                 error(start_line, "expected (<factor>,<offset>) in signal " + s.name);
                 continue;
             }
+            // from_chars reads "nan" and "inf": a value scaled by either is no reading at all.
+            if (!std::isfinite(scale->first) || !std::isfinite(scale->second)) {
+                error(start_line, "signal " + s.name + ": factor and offset must be finite numbers");
+                continue;
+            }
             s.spec.factor = scale->first;
             s.spec.offset = scale->second;
             const auto range = c.real_pair('[', '|', ']');
@@ -273,6 +306,10 @@ DbcFile parse_dbc(std::string_view text) {
                 continue;
             }
             const auto [minimum, maximum] = *range;
+            if (std::isnan(minimum) || std::isnan(maximum)) {
+                error(start_line, "signal " + s.name + ": minimum and maximum must be numbers");
+                continue;
+            }
             if (!(minimum == 0 && maximum == 0)) {
                 s.minimum = minimum;
                 s.maximum = maximum;
@@ -288,7 +325,7 @@ DbcFile parse_dbc(std::string_view text) {
                                       " bytes but message " + current->name + " has " + std::to_string(current->length));
                 continue;
             }
-            if (find_signal(*current, s.name)) {
+            if (!index.add_signal(static_cast<std::size_t>(current - dbc.messages.data()), s.name, current->signals.size())) {
                 error(start_line, "message " + current->name + " already has a signal " + s.name);
                 continue;
             }
@@ -306,7 +343,9 @@ DbcFile parse_dbc(std::string_view text) {
         current = nullptr;
         // Collect the whole statement (it may span lines, quoted text included) up to its ';'.
         std::string statement(body);
-        while (!statement_complete(statement)) {
+        StatementEnd end;
+        bool complete = end.feed(statement);
+        while (!complete) {
             std::string_view more;
             if (!next_line(more)) {
                 error(start_line, std::string(keyword) + " statement is not terminated by ';'");
@@ -314,6 +353,7 @@ DbcFile parse_dbc(std::string_view text) {
             }
             statement += '\n';
             statement += more;
+            complete = end.feed("\n") || end.feed(more);
         }
         if (keyword == "SG_MUL_VAL_") {
             error(start_line, "extended multiplexing (SG_MUL_VAL_) is not supported");
@@ -325,8 +365,8 @@ DbcFile parse_dbc(std::string_view text) {
             const auto raw = c.unsigned_number();
             const auto signal = c.identifier();
             if (!raw || !signal) continue;  // VAL_ <env var> ...: not ours
-            auto* m = find_by_id(dbc.messages, *raw);
-            auto* s = m ? find_signal(*m, *signal) : nullptr;
+            auto* m = index.message(dbc.messages, *raw);
+            auto* s = m ? index.signal(dbc.messages, *m, *signal) : nullptr;
             if (!s) {
                 error(start_line, "VAL_ for unknown signal " + std::string(*signal));
                 continue;
@@ -347,8 +387,8 @@ DbcFile parse_dbc(std::string_view text) {
             const auto signal = c.identifier();
             c.literal(':');
             const auto type = c.unsigned_number();
-            auto* m = raw ? find_by_id(dbc.messages, *raw) : nullptr;
-            auto* s = (m && signal) ? find_signal(*m, *signal) : nullptr;
+            auto* m = raw ? index.message(dbc.messages, *raw) : nullptr;
+            auto* s = (m && signal) ? index.signal(dbc.messages, *m, *signal) : nullptr;
             if (!s || !type || (*type != 1 && *type != 2)) {
                 error(start_line, "expected SIG_VALTYPE_ <id> <signal> : <1|2> ; for a known signal");
                 continue;

@@ -5,11 +5,12 @@
 #include <climits>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <set>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "outpost/core/bounded_read.hpp"
 #include "outpost/core/json_reader.hpp"
 #include "outpost/mapping/dbc.hpp"
 #include "outpost/mapping/topic_template.hpp"
@@ -30,7 +31,7 @@ void apply_rule(SignalRule& s, const RuleDefaults& rule, core::JsonReader& r, st
 }
 
 SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::size_t max_bytes,
-                       const std::map<std::string, std::string>& placeholders) {
+                       bool publish_out_of_range, const std::map<std::string, std::string>& placeholders) {
     SignalRule s;
     s.name = r.require_string("name").value_or("");
     s.spec.start_bit = static_cast<std::uint16_t>(r.require_integer("start_bit", 0, 511).value_or(0));
@@ -57,6 +58,7 @@ SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::s
     if (r.has("min")) s.minimum = r.require_number("min");
     if (r.has("max")) s.maximum = r.require_number("max");
     if (s.minimum && s.maximum && *s.minimum > *s.maximum) r.issue("max", "is below min");
+    s.publish_out_of_range = read_out_of_range(r, publish_out_of_range);
     if (r.boolean("multiplexor", false)) s.multiplex = Multiplex::multiplexor;
     if (r.has("mux")) {
         if (s.multiplex == Multiplex::multiplexor) r.issue("mux", "a multiplexor cannot itself be multiplexed");
@@ -74,8 +76,8 @@ SignalRule read_signal(core::JsonReader& r, const RuleDefaults& defaults, std::s
 
 
 // A signal as the DBC defines it, with the rule's topic, priority, QoS, retain and rate.
-SignalRule signal_from_dbc(const DbcSignal& d, const RuleDefaults& rule, core::JsonReader& r,
-                           const std::map<std::string, std::string>& placeholders) {
+SignalRule signal_from_dbc(const DbcSignal& d, const RuleDefaults& rule, bool publish_out_of_range,
+                           core::JsonReader& r, const std::map<std::string, std::string>& placeholders) {
     SignalRule s;
     s.name = d.name;
     s.spec = d.spec;
@@ -85,6 +87,7 @@ SignalRule signal_from_dbc(const DbcSignal& d, const RuleDefaults& rule, core::J
     s.multiplex = d.multiplex;
     s.mux_value = d.mux_value;
     s.value_names = d.value_names;
+    s.publish_out_of_range = publish_out_of_range;
     s.decimals = decimals_for(s.spec.factor, s.spec.offset, s.spec.type == ValueType::ieee_float || s.spec.type == ValueType::ieee_double);
     apply_rule(s, rule, r, placeholders);
     return s;
@@ -109,20 +112,22 @@ void import_dbc(core::JsonReader& r, const std::string& mapping_file, const Mapp
         defaults = read_defaults(*d, file_defaults);
         d->finish();
     }
+    // Over every message of this import, unless a message says otherwise.
+    const bool entry_short = r.boolean("accept_short_frames", false);
+    const bool entry_out_of_range = read_out_of_range(r, false);
     const auto* selection = r.member("messages");
     r.finish();
     if (dbc_name.empty()) return;
     const std::filesystem::path path = std::filesystem::path(dbc_name).is_absolute()
                                            ? std::filesystem::path(dbc_name)
                                            : std::filesystem::path(mapping_file).parent_path() / dbc_name;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        r.issue("file", "cannot read " + path.string());
+    // Bounded: a DBC path naming /dev/zero or a huge file is refused, not read into memory.
+    const auto text = core::read_file_bounded(path.string(), core::limits::dbc_file);
+    if (!text) {
+        r.issue("file", text.error);
         return;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    const auto dbc = parse_dbc(text.str());
+    const auto dbc = parse_dbc(text.text);
     for (const auto& e : dbc.errors) issues.add(path.string(), "line " + std::to_string(e.line), e.message);
 
     auto add_message = [&](const DbcMessage& m, core::JsonReader* sel) {
@@ -131,10 +136,15 @@ void import_dbc(core::JsonReader& r, const std::string& mapping_file, const Mapp
         rule.id = m.id;
         rule.extended = m.extended;
         rule.bus = bus;
+        rule.length = static_cast<std::uint8_t>(std::min<std::uint32_t>(m.length, 64));
+        rule.accept_short_frames = entry_short;
+        bool out_of_range = entry_out_of_range;
         RuleDefaults own = defaults;
         const nlohmann::json* signal_sel = nullptr;
         if (sel) {
             own = read_defaults(*sel, defaults);
+            rule.accept_short_frames = sel->boolean("accept_short_frames", entry_short);
+            out_of_range = read_out_of_range(*sel, entry_out_of_range);
             if (sel->has("mask")) {
                 rule.mask = static_cast<std::uint32_t>(sel->require_id("mask", 1, m.extended ? 0x1FFFFFFF : 0x7FF).value_or(0));
             }
@@ -157,10 +167,13 @@ void import_dbc(core::JsonReader& r, const std::string& mapping_file, const Mapp
             } else {
                 sel->issue("signals", "expected \"*\", a list of signal names or an object of name -> settings");
             }
+            // A set, not a scan per name: a message may have 100k signals and a site may list them all.
+            std::unordered_set<std::string_view> names;
+            names.reserve(m.signals.size());
+            for (const auto& x : m.signals) names.insert(x.name);
             for (const auto& entry : chosen) {
                 const std::string& n = entry.first;
-                const bool known = std::any_of(m.signals.begin(), m.signals.end(), [&](const DbcSignal& x) { return x.name == n; });
-                if (!known) sel->issue("signals", "message " + m.name + " in " + path.filename().string() + " has no signal \"" + n + "\"");
+                if (!names.count(n)) sel->issue("signals", "message " + m.name + " in " + path.filename().string() + " has no signal \"" + n + "\"");
             }
         }
         for (const auto& d : m.signals) {
@@ -169,12 +182,14 @@ void import_dbc(core::JsonReader& r, const std::string& mapping_file, const Mapp
             // A multiplexor is always decoded (it selects the others), published only if chosen.
             if (!selected && d.multiplex != Multiplex::multiplexor) continue;
             RuleDefaults sig = own;
+            bool signal_out_of_range = out_of_range;
             std::optional<core::JsonReader> over;
             if (it != chosen.end() && it->second) {
                 over.emplace(*it->second, r.file(), sel->path_of("signals") + "/" + d.name, issues);
                 sig = read_defaults(*over, own);
+                signal_out_of_range = read_out_of_range(*over, out_of_range);
             }
-            auto rule_signal = signal_from_dbc(d, sig, over ? *over : *sel, placeholders);
+            auto rule_signal = signal_from_dbc(d, sig, signal_out_of_range, over ? *over : *sel, placeholders);
             rule_signal.publish = selected;
             if (over) over->finish();
             rule.signals.push_back(std::move(rule_signal));
@@ -193,8 +208,12 @@ void import_dbc(core::JsonReader& r, const std::string& mapping_file, const Mapp
         r.issue("messages", "expected \"*\" or an object of message name -> settings");
         return;
     }
+    std::unordered_map<std::string_view, const DbcMessage*> by_name;
+    by_name.reserve(dbc.messages.size());
+    for (const auto& m : dbc.messages) by_name.emplace(m.name, &m);  // the first of a name, as DbcFile::find
     for (const auto& [name, settings] : selection->items()) {
-        const auto* m = dbc.find(name);
+        const auto found = by_name.find(name);
+        const auto* m = found == by_name.end() ? nullptr : found->second;
         core::JsonReader sel(settings, r.file(), r.path_of("messages") + "/" + name, issues);
         if (!m) {
             sel.issue("", "no message \"" + name + "\" in " + path.filename().string());
@@ -247,7 +266,11 @@ Mapping load_mapping_file(const std::string& file, const MappingContext& context
                     rule.bus = static_cast<std::uint16_t>(it - names.begin());
                 }
             }
-            const auto length = static_cast<std::size_t>(m.integer("length", 8, 0, 64));
+            // "length" declared: frames must have it; left out: frames must hold every signal (up to 8 bytes).
+            if (m.has("length")) rule.length = static_cast<std::uint8_t>(m.integer("length", 8, 0, 64));
+            const std::size_t length = rule.length.value_or(8);
+            rule.accept_short_frames = m.boolean("accept_short_frames", false);
+            const bool out_of_range = read_out_of_range(m, false);
             const RuleDefaults message_defaults = read_defaults(m, defaults);
             if (id && rule.mask == 0 && !seen_ids.insert({rule.id, rule.extended, rule.bus ? *rule.bus : -1}).second) {
                 m.issue("id", "another message in this file already maps this id");
@@ -261,7 +284,7 @@ Mapping load_mapping_file(const std::string& file, const MappingContext& context
                 if (signals->empty()) m.issue("signals", "a message needs at least one signal");
                 for (std::size_t k = 0; k < signals->size(); ++k) {
                     core::JsonReader s((*signals)[k], file, m.path_of("signals") + "/" + std::to_string(k), issues);
-                    auto signal = read_signal(s, message_defaults, length, placeholders);
+                    auto signal = read_signal(s, message_defaults, length, out_of_range, placeholders);
                     if (!signal.name.empty() && !names.insert(signal.name).second) {
                         s.issue("name", "another signal of this message has the name \"" + signal.name + "\"");
                     }

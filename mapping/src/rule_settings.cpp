@@ -87,6 +87,10 @@ std::string read_unit(core::JsonReader& r, std::string fallback) {
     return unit;
 }
 
+bool read_out_of_range(core::JsonReader& r, bool base) {
+    return r.choice("out_of_range", base ? "publish" : "drop", {"drop", "publish"}) == "publish";
+}
+
 void read_value_names(core::JsonReader& r, std::map<std::int64_t, std::string>& names) {
     const auto* values = r.member("values");
     if (!values) return;

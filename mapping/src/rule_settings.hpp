@@ -40,6 +40,10 @@ std::string read_unit(core::JsonReader& r, std::string fallback);
 // A unit from elsewhere (a DBC, a CSV): the same rule, the problem as a message or empty.
 std::string check_unit(const std::string& unit);
 
+// Reads a CAN message's or signal's "out_of_range": "drop" (readings outside min/max are counted
+// and dropped) or "publish" (published with "out_of_range":true); true for "publish".
+bool read_out_of_range(core::JsonReader& r, bool base);
+
 // Reads "values": {"0": "off", "1": "on"} into `names` (entries already there are overridden).
 void read_value_names(core::JsonReader& r, std::map<std::int64_t, std::string>& names);
 

@@ -1,5 +1,7 @@
 #include "outpost/mapping/dbc.hpp"
 
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "process.hpp"
@@ -82,4 +84,36 @@ TEST(Dbc, MultiplexingErrors) {
     EXPECT_EQ(dbc.errors[1].line, 1);
     EXPECT_NE(dbc.errors[1].message.find("no multiplexor"), std::string::npos);
     EXPECT_EQ(dbc.errors[2].line, 3);
+}
+
+TEST(Dbc, NonFiniteFactorsOffsetsAndRangesAreRefusedWithTheirLines) {
+    const auto dbc = parse_dbc(
+        "BO_ 100 m: 8 X\n"                                        // 1
+        " SG_ ok : 0|8@1+ (0.5,-40) [-40|87.5] \"\" X\n"          // 2
+        " SG_ nan_factor : 8|8@1+ (nan,0) [0|0] \"\" X\n"         // 3
+        " SG_ inf_offset : 16|8@1+ (1,-inf) [0|0] \"\" X\n"       // 4
+        " SG_ big_factor : 24|8@1+ (1e400,0) [0|0] \"\" X\n"      // 5
+        " SG_ nan_range : 32|8@1+ (1,0) [NaN|1] \"\" X\n"         // 6
+        " SG_ infinity : 40|8@1+ (infinity,0) [0|0] \"\" X\n");   // 7
+    std::map<int, std::string> by_line;
+    for (const auto& e : dbc.errors) by_line[e.line] += e.message + ";";
+    EXPECT_TRUE(by_line[2].empty()) << by_line[2];
+    EXPECT_NE(by_line[3].find("nan_factor: factor and offset must be finite"), std::string::npos) << by_line[3];
+    EXPECT_NE(by_line[4].find("inf_offset: factor and offset must be finite"), std::string::npos) << by_line[4];
+    EXPECT_FALSE(by_line[5].empty()) << "1e400 overflows a double";
+    EXPECT_NE(by_line[6].find("nan_range: minimum and maximum must be numbers"), std::string::npos) << by_line[6];
+    EXPECT_NE(by_line[7].find("infinity: factor and offset must be finite"), std::string::npos) << by_line[7];
+    ASSERT_NE(dbc.find("m"), nullptr);
+    EXPECT_EQ(dbc.find("m")->signals.size(), 1u) << "only the finite signal is kept";
+}
+
+TEST(Dbc, DuplicateSignalsAndLookupsByIdUseTheFirstMessage) {
+    const auto dbc = parse_dbc("BO_ 100 a: 8 X\n SG_ s : 0|8@1+ (1,0) [0|0] \"\" X\n SG_ s : 8|8@1+ (1,0) [0|0] \"\" X\n"
+                               "BO_ 2147483748 b: 8 X\n SG_ s : 0|8@1+ (1,0) [0|0] \"\" X\n"
+                               "VAL_ 100 s 1 \"one\" ;\nVAL_ 2147483748 s 2 \"two\" ;\n");
+    ASSERT_EQ(dbc.errors.size(), 1u);
+    EXPECT_EQ(dbc.errors[0].line, 3);
+    EXPECT_NE(dbc.errors[0].message.find("already has a signal s"), std::string::npos);
+    EXPECT_EQ(dbc.find("a")->signals.at(0).value_names.at(1), "one");
+    EXPECT_EQ(dbc.find("b")->signals.at(0).value_names.at(2), "two") << "the 29-bit id 100 is another message";
 }

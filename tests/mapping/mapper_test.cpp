@@ -59,7 +59,8 @@ TEST(Mapper, UnknownIdsErrorFramesAndShortFramesAreCounted) {
     auto err = frame(0x80, false, {});
     err.error = true;
     EXPECT_EQ(mapper.map(err, out), 0u);
-    EXPECT_EQ(mapper.map(frame(0x100, false, {0x00, 0x1E, 0x50}), out), 1u);  // current needs 4 bytes
+    // pack_current needs 4 bytes: the frame is rejected whole, pack_voltage is not published either.
+    EXPECT_EQ(mapper.map(frame(0x100, false, {0x00, 0x1E, 0x50}), out), 0u);
     // The extended rule is bound to bus 1.
     EXPECT_EQ(mapper.map(frame(0x18FF50E5, true, {0xD0, 0x07}, 0), out), 0u);
     EXPECT_EQ(mapper.map(frame(0x18FF50E5, true, {0xD0, 0x07}, 1), out), 1u);
@@ -68,8 +69,11 @@ TEST(Mapper, UnknownIdsErrorFramesAndShortFramesAreCounted) {
     EXPECT_EQ(s.frames, 6u);
     EXPECT_EQ(s.unmapped_frames, 3u);
     EXPECT_EQ(s.error_frames, 1u);
-    EXPECT_EQ(s.decode_errors, 1u);
-    EXPECT_EQ(s.readings, 2u);
+    EXPECT_EQ(s.length_mismatches, 1u);
+    EXPECT_EQ(s.decode_errors, 0u);
+    EXPECT_EQ(s.readings, 1u);
+    EXPECT_EQ(mapper.length_mismatches_by_rule()[0], 1u);
+    EXPECT_EQ(mapper.length_mismatches_by_rule()[1], 0u);
     EXPECT_EQ(mapper.unmapped_ids().at(0x7DF), 1u);
     EXPECT_EQ(mapper.unmapped_ids().at(0x80000100u), 1u);
 }

@@ -27,11 +27,12 @@ struct SignalRule {
     bool retain = false;
     Multiplex multiplex = Multiplex::none;
     std::uint64_t mux_value = 0;  // for multiplexed signals: the multiplexor value that selects it
-    std::optional<double> minimum;  // physical range; readings outside it are dropped and counted
-    std::optional<double> maximum;
+    std::optional<double> minimum;  // physical range; readings outside it are counted and dropped, or
+    std::optional<double> maximum;  // published with "out_of_range":true if publish_out_of_range
     std::map<std::int64_t, std::string> value_names;  // value table (enum): adds "text" to the payload
     RateControl rate;
     bool publish = true;  // false: decoded (a multiplexor, say) but not published
+    bool publish_out_of_range = false;  // mapping "out_of_range": "publish"
 };
 
 struct CanMessageRule {
@@ -41,6 +42,11 @@ struct CanMessageRule {
     std::uint32_t mask = 0;  // 0: the whole id must match; else only these bits (J1939 PGN, any source)
     std::optional<std::uint16_t> bus;  // only frames from this bus; any bus if unset
     std::vector<SignalRule> signals;
+    // The message's data length (a DBC's BO_ length, a mapping's "length"). A frame of another
+    // length is rejected whole and counted (frame_length.hpp). Unset: the frame must carry every
+    // signal, and may be longer.
+    std::optional<std::uint8_t> length;
+    bool accept_short_frames = false;  // a shorter frame decodes the signals wholly inside it
 
     std::uint32_t effective_mask() const noexcept { return mask ? mask : (extended ? 0x1FFFFFFFu : 0x7FFu); }
 };
