@@ -9,8 +9,12 @@ py=/usr/bin/python3
 # bench_build TARGET...: a Release build of the targets in build-bench (niced: the machine is shared).
 bench_build() {
   sh tools/install-deps.sh bench
-  nice -n 10 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DOUTPOST_BUILD_TESTS=OFF >/dev/null
-  nice -n 10 cmake --build build-bench -j "$(nproc)" --target "$@" >/dev/null
+  mkdir -p build-bench
+  if ! { nice -n 10 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DOUTPOST_BUILD_TESTS=OFF &&
+         nice -n 10 cmake --build build-bench -j "$(nproc)" --target "$@"; } > build-bench/bench-build.log 2>&1; then
+    tail -30 build-bench/bench-build.log >&2
+    return 1
+  fi
   bin=$root/build-bench/app/outpost
   bare=$root/build-bench/tools/outpost_bare_baselines
 }
