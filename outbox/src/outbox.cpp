@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <numeric>
 #include <optional>
 #include <random>
 
@@ -22,6 +23,12 @@ namespace outpost::outbox {
 namespace {
 
 constexpr std::uint64_t row_overhead = 40;  // rowid, columns and index entry, roughly
+
+// The losses table is bounded: past this many records the oldest tenth is folded, one per reason.
+constexpr std::uint64_t max_loss_records = 10'000;
+
+// After an unclean stop, files up to this size are checked before use; bigger ones in the background.
+constexpr std::uintmax_t sync_check_max_bytes = 16u << 20;
 
 std::uint64_t row_bytes(std::size_t payload) { return payload + row_overhead; }
 
@@ -134,6 +141,7 @@ struct Outbox::DbState {
     bool created = false;  // the file was missing or empty: a new store
     bool clean = true;     // the last run shut down cleanly
     bool checked = false;  // an integrity check ran at open
+    bool check_soon = false;  // an unclean stop and no check at open: check in the background now
     std::uint64_t next_seq = 1;
     std::optional<std::uint32_t> epoch;
 };
@@ -142,18 +150,20 @@ struct Outbox::Impl {
     std::unique_ptr<SeqMarker> marker;
     IntegrityChecker checker;
     sql::Database db;
-    sql::Statement insert, remove, fetch, evict_select, meta_set, meta_get, loss_insert, position_set, epoch_set;
+    sql::Statement insert, remove, remove_plain, fetch, evict_select, meta_set, meta_get, loss_insert, position_set, epoch_set;
     bool store_ok = false;  // open for writing
     bool readable = false;  // open read-only while the store cannot be written (memory-only mode)
     int runtime_quarantines = 0;
     std::chrono::steady_clock::time_point quarantine_window_start{};
     core::LogLimiter fetch_error_log;
     core::LogLimiter checksum_log;
+    core::LogLimiter evict_log{1, std::chrono::seconds(1)};  // at most one eviction line a second
 
     void prepare() {
         insert = sql::Statement(db, "INSERT INTO messages(seq,priority,created_ns,qos,retain,topic,body,crc) "
                                     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
         remove = sql::Statement(db, "DELETE FROM messages WHERE seq=?1 RETURNING length(topic)+length(body)");
+        remove_plain = sql::Statement(db, "DELETE FROM messages WHERE seq=?1");
         fetch = sql::Statement(db, "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
                                    "WHERE priority=?1 AND seq>?2 ORDER BY seq LIMIT ?3");
         evict_select = sql::Statement(db, "SELECT seq,priority,length(topic)+length(body) FROM messages "
@@ -171,6 +181,7 @@ struct Outbox::Impl {
     void close_db() noexcept {
         insert = {};
         remove = {};
+        remove_plain = {};
         fetch = {};
         evict_select = {};
         meta_set = {};
@@ -206,6 +217,46 @@ struct Outbox::Impl {
         return done(meta_set);
     }
 
+    std::uint64_t loss_rows = 0;  // records in the losses table (approximately: rolled-back inserts count)
+
+    // The oldest `n` loss records folded into one per reason (priority -1, counts summed, the seq
+    // range spanning them), keeping the table bounded without dropping a loss from the record.
+    int fold_oldest_losses(std::int64_t n) {
+        struct Folded {
+            std::int64_t rowid, at_ns, count, first_seq, last_seq;
+            std::string reason;
+        };
+        std::vector<Folded> folded;
+        {
+            sql::Statement agg(db, "SELECT min(r), max(at_ns), reason, sum(max(count,0)), min(first_seq), max(last_seq) "
+                                   "FROM (SELECT rowid AS r, at_ns, reason, count, first_seq, last_seq FROM losses "
+                                   "ORDER BY rowid LIMIT ?1) GROUP BY reason");
+            agg.bind(1, n);
+            int rc;
+            while ((rc = agg.step()) == SQLITE_ROW) {
+                folded.push_back({agg.column_int(0), agg.column_int(1), agg.column_int(3), agg.column_int(4),
+                                  agg.column_int(5), std::string(agg.column_text(2))});
+            }
+            if (rc != SQLITE_DONE) return rc;
+        }
+        sql::Statement del(db, "DELETE FROM losses WHERE rowid IN (SELECT rowid FROM losses ORDER BY rowid LIMIT ?1)");
+        del.bind(1, n);
+        if (const int rc = done(del); rc != SQLITE_OK) return rc;
+        sql::Statement ins(db, "INSERT INTO losses(rowid,at_ns,reason,priority,count,first_seq,last_seq) "
+                               "VALUES(?1,?2,?3,-1,?4,?5,?6)");
+        for (const auto& f : folded) {
+            ins.bind(1, f.rowid);
+            ins.bind(2, f.at_ns);
+            ins.bind(3, f.reason);
+            ins.bind(4, f.count);
+            ins.bind(5, f.first_seq);
+            ins.bind(6, f.last_seq);
+            if (const int rc = done(ins); rc != SQLITE_OK) return rc;
+        }
+        loss_rows = loss_rows > static_cast<std::uint64_t>(n) ? loss_rows - static_cast<std::uint64_t>(n) + folded.size() : folded.size();
+        return SQLITE_OK;
+    }
+
     int write_loss(const LossRecord& l) {
         loss_insert.bind(1, l.at_ns);
         loss_insert.bind(2, l.reason);
@@ -213,7 +264,9 @@ struct Outbox::Impl {
         loss_insert.bind(4, l.count);
         loss_insert.bind(5, static_cast<std::int64_t>(l.first_seq));
         loss_insert.bind(6, static_cast<std::int64_t>(l.last_seq));
-        return done(loss_insert);
+        const int rc = done(loss_insert);
+        if (rc == SQLITE_OK) ++loss_rows;
+        return rc;
     }
 
     int write_epoch(std::uint64_t first_seq, std::uint32_t epoch) {
@@ -233,6 +286,17 @@ struct Outbox::Impl {
         insert.bind(7, m.body);
         insert.bind(8, std::int64_t{row_checksum({s.seq, m.priority, m.created_ns, m.qos, m.retain, m.topic, m.body})});
         return done(insert);
+    }
+
+    // Deletes an acknowledged message. Its size is known from the fetch (no RETURNING, whose
+    // temporary B-tree cost more than the delete itself), unless `known` is negative. Returns
+    // SQLITE_OK and the payload size in `bytes` (-1 if the row was gone already).
+    int delete_acked(std::uint64_t seq, std::int64_t known, std::int64_t& bytes) {
+        if (known < 0) return delete_seq(seq, bytes);
+        remove_plain.bind(1, static_cast<std::int64_t>(seq));
+        const int rc = done(remove_plain);
+        bytes = rc == SQLITE_OK && sqlite3_changes(db.get()) > 0 ? known : -1;
+        return rc;
     }
 
     // Deletes one message; returns SQLITE_OK and its payload size in `bytes` (-1 if it was gone).
@@ -351,11 +415,14 @@ void Outbox::open_at_start() {
     if (!unwritten_losses_.empty()) commit();
     // A store that opened without a check gets one soon, in the background.
     next_check_ = std::chrono::steady_clock::now() +
-                  (db.checked ? options_.integrity_check_interval : std::chrono::seconds(10));
+                  (db.checked ? options_.integrity_check_interval
+                              : db.check_soon ? std::chrono::seconds(0) : std::chrono::seconds(10));
+    if (db.check_soon) maintain(std::chrono::steady_clock::now());
     refresh_reserve();
     core::log_info("outbox.open", "outbox ready",
                    {{"path", options_.path}, {"rows", stats_.rows}, {"bytes", stats_.bytes},
-                    {"next_seq", stats_.next_seq}, {"epoch", stats_.epoch}, {"checked", db.checked}});
+                    {"next_seq", stats_.next_seq}, {"epoch", stats_.epoch}, {"checked", db.checked},
+                    {"checking_in_background", db.check_soon}});
 }
 
 void Outbox::start_memory_only(const std::string& why) {
@@ -485,8 +552,14 @@ Outbox::DbState Outbox::open_store() {
     for (const char* suffix : {"-wal", "-shm"}) make_private(options_.path + suffix);
 
     state.clean = im.get("clean_shutdown").value_or(1) == 1;
-    if (!state.created && !state.clean) {
-        // The last run ended by a crash or power cut: check the file before trusting it.
+    std::error_code size_ec;
+    const auto file_size = std::filesystem::file_size(options_.path, size_ec);
+    state.check_soon = !state.created && !state.clean;
+    if (state.check_soon && !size_ec && file_size <= sync_check_max_bytes) {
+        // The last run ended by a crash or power cut: check the file before trusting it. A small
+        // file is checked here (milliseconds); a big one in the background, started at once, so
+        // the first publish does not wait for it (rows are checksummed, damage met on the way is
+        // quarantined like damage found by the check).
         sql::Statement check(im.db, "PRAGMA quick_check");
         std::string result;
         const int rc = check.step();
@@ -496,6 +569,7 @@ Outbox::DbState Outbox::open_store() {
                               SQLITE_CORRUPT);
         }
         state.checked = true;
+        state.check_soon = false;
     }
     state.next_seq = static_cast<std::uint64_t>(std::max<std::int64_t>(1, im.get("next_seq").value_or(1)));
     if (const auto e = im.get("epoch"); e && *e > 0) state.epoch = static_cast<std::uint32_t>(*e);
@@ -524,6 +598,11 @@ Outbox::DbState Outbox::open_store() {
         stats_.rows = static_cast<std::uint64_t>(count.column_int(0));
         stats_.bytes = static_cast<std::uint64_t>(count.column_int(1)) + stats_.rows * row_overhead;
         state.next_seq = std::max(state.next_seq, static_cast<std::uint64_t>(count.column_int(2)) + 1);
+    }
+    open_evictions_.fill({});
+    {
+        sql::Statement q(im.db, "SELECT count(*) FROM losses");
+        im.loss_rows = q.step() == SQLITE_ROW ? static_cast<std::uint64_t>(q.column_int(0)) : 0;
     }
     {
         sql::Statement q(im.db, "SELECT source,position FROM positions");
@@ -817,7 +896,11 @@ std::uint64_t Outbox::stage(core::Message message) {
 }
 
 void Outbox::acknowledge(std::uint64_t seq) {
-    if (acked_set_.insert(seq).second) acked_.push_back(seq);
+    if (acked_set_.insert(seq).second) acked_.push_back({seq, -1});
+}
+
+void Outbox::acknowledge(std::uint64_t seq, std::uint32_t stored_bytes) {
+    if (acked_set_.insert(seq).second) acked_.push_back({seq, std::int64_t{stored_bytes}});
 }
 
 void Outbox::discard(std::uint64_t seq, int priority, std::string reason) {
@@ -860,9 +943,9 @@ void Outbox::forget_delivered_from_memory() {
     if (delivered == 0) return;
     stats_.delivered_from_memory += delivered;
     // Acknowledgements of stored rows stay (they are deleted once the store can be written).
-    std::erase_if(acked_, [&](std::uint64_t seq) {
-        if (seq < first_staged) return false;
-        acked_set_.erase(seq);
+    std::erase_if(acked_, [&](const Ack& a) {
+        if (a.seq < first_staged) return false;
+        acked_set_.erase(a.seq);
         return true;
     });
     stats_.staged = staged_.size();
@@ -900,6 +983,7 @@ std::error_code Outbox::commit_once() {
     if (tx.begin_result() != SQLITE_OK) return make_sqlite_error(tx.begin_result());
     const auto before = stats_;
     auto fail = [&](int rc) {
+        open_evictions_.fill({});  // records opened in this transaction are rolled back with it
         const auto staged = stats_.staged;
         stats_ = before;
         stats_.staged = staged;
@@ -912,9 +996,9 @@ std::error_code Outbox::commit_once() {
         stats_.bytes += row_bytes(s.message.topic.size() + s.message.body.size());
     }
     std::uint64_t removed = 0;
-    for (const auto seq : acked_) {
+    for (const auto& a : acked_) {
         std::int64_t b = 0;
-        if (const int rc = im.delete_seq(seq, b); rc != SQLITE_OK) return fail(rc);
+        if (const int rc = im.delete_acked(a.seq, a.bytes, b); rc != SQLITE_OK) return fail(rc);
         if (b >= 0) {
             ++removed;
             stats_.rows = checked_sub(stats_.rows, 1);
@@ -932,6 +1016,11 @@ std::error_code Outbox::commit_once() {
         }
     }
     if (const auto ec = evict_over_quota()) return fail(ec.value());
+    if (im.loss_rows > max_loss_records) {
+        if (const int rc = im.fold_oldest_losses(static_cast<std::int64_t>(max_loss_records / 10)); rc != SQLITE_OK) {
+            return fail(rc);
+        }
+    }
     int rc = im.set("next_seq", static_cast<std::int64_t>(stats_.next_seq));
     if (rc == SQLITE_OK) rc = im.set("rows", static_cast<std::int64_t>(stats_.rows));
     if (rc == SQLITE_OK) rc = im.set("bytes", static_cast<std::int64_t>(stats_.bytes));
@@ -962,7 +1051,7 @@ std::error_code Outbox::commit_deletes_and_losses() {
             rc = tx.begin_result();
             for (auto it = acked_.begin(); rc == SQLITE_OK && it != acked_.end(); ++it) {
                 std::int64_t b = 0;
-                rc = im.delete_seq(*it, b);
+                rc = im.delete_acked(it->seq, it->bytes, b);
                 if (rc == SQLITE_OK && b >= 0) {
                     ++removed;
                     rows = checked_sub(rows, 1);
@@ -1017,15 +1106,20 @@ void Outbox::refresh_reserve() noexcept {
 }
 
 std::error_code Outbox::evict_over_quota() {
+    if (stats_.rows <= options_.max_rows && stats_.bytes <= options_.max_bytes) return {};
     auto& im = *impl_;
-    bool warned = false;
-    while (stats_.rows > options_.max_rows || stats_.bytes > options_.max_bytes) {
-        const std::uint64_t excess_rows = checked_sub(stats_.rows, options_.max_rows);
-        const auto batch = static_cast<std::int64_t>(std::max<std::uint64_t>(std::min<std::uint64_t>(excess_rows, 4096), 64));
+    // Large steps: down to 99% of the quota, so a full outbox under a saturated bus evicts about
+    // once per 1% of the quota that arrives, not at every commit.
+    const std::uint64_t target_rows = options_.max_rows - options_.max_rows / 100;
+    const std::uint64_t target_bytes = options_.max_bytes - options_.max_bytes / 100;
+    std::array<LossRecord, priority_levels> evicted{};
+    while (stats_.rows > target_rows || stats_.bytes > target_bytes) {
+        const std::uint64_t excess_rows = checked_sub(stats_.rows, target_rows);
+        const auto batch = static_cast<std::int64_t>(std::clamp<std::uint64_t>(excess_rows, 64, 4096));
         struct Victim {
             std::uint64_t seq;
             int priority;
-            std::uint64_t bytes;
+            std::int64_t payload;
         };
         std::vector<Victim> victims;
         im.evict_select.bind(1, batch);
@@ -1033,36 +1127,55 @@ std::error_code Outbox::evict_over_quota() {
         while ((rc = im.evict_select.step()) == SQLITE_ROW) {
             victims.push_back({static_cast<std::uint64_t>(im.evict_select.column_int(0)),
                                static_cast<int>(std::clamp<std::int64_t>(im.evict_select.column_int(1), 0, priority_levels - 1)),
-                               row_bytes(static_cast<std::size_t>(std::max<std::int64_t>(im.evict_select.column_int(2), 0)))});
+                               std::max<std::int64_t>(im.evict_select.column_int(2), 0)});
         }
         im.evict_select.reset();
         if (rc != SQLITE_DONE) return make_sqlite_error(rc);
         if (victims.empty()) break;
-        std::vector<LossRecord> losses;
         for (const auto& v : victims) {
-            if (stats_.rows <= options_.max_rows && stats_.bytes <= options_.max_bytes) break;
+            if (stats_.rows <= target_rows && stats_.bytes <= target_bytes) break;
             std::int64_t b = 0;
-            if (const int drc = im.delete_seq(v.seq, b); drc != SQLITE_OK) return make_sqlite_error(drc);
+            if (const int drc = im.delete_acked(v.seq, v.payload, b); drc != SQLITE_OK) return make_sqlite_error(drc);
+            if (b < 0) continue;
             stats_.rows = checked_sub(stats_.rows, 1);
-            stats_.bytes = checked_sub(stats_.bytes, v.bytes);
+            stats_.bytes = checked_sub(stats_.bytes, row_bytes(static_cast<std::size_t>(b)));
             ++stats_.evicted[static_cast<std::size_t>(v.priority)];
-            if (!losses.empty() && losses.back().priority == v.priority) {
-                ++losses.back().count;
-                losses.back().last_seq = v.seq;
-            } else {
-                losses.push_back({now_ns(), "evicted_quota", v.priority, 1, v.seq, v.seq});
-            }
+            auto& l = evicted[static_cast<std::size_t>(v.priority)];
+            if (l.count == 0) l = {now_ns(), "evicted_quota", v.priority, 0, v.seq, v.seq};
+            ++l.count;
+            l.first_seq = std::min(l.first_seq, v.seq);
+            l.last_seq = std::max(l.last_seq, v.seq);
         }
-        for (const auto& loss : losses) {
-            if (const int lrc = im.write_loss(loss); lrc != SQLITE_OK) return make_sqlite_error(lrc);
-            if (!warned) {
-                warned = true;  // one line per commit, not one per batch
-                core::log_warn("outbox.evicted", "outbox over its quota: evicted the oldest lowest-priority messages",
-                               {{"priority", loss.priority}, {"count", loss.count}, {"first_seq", loss.first_seq},
-                                {"last_seq", loss.last_seq}, {"max_rows", options_.max_rows},
-                                {"max_bytes", options_.max_bytes}});
-            }
+    }
+    // One loss record per priority and minute, not one per commit: this commit's evictions are
+    // added to the priority's open record (in this same transaction), or open a new one.
+    const auto now = std::chrono::steady_clock::now();
+    std::uint64_t total = 0;
+    for (auto& l : evicted) {
+        if (l.count == 0) continue;
+        total += static_cast<std::uint64_t>(l.count);
+        auto& open = open_evictions_[static_cast<std::size_t>(l.priority)];
+        if (open.rowid != 0 && now - open.since < std::chrono::minutes(1)) {
+            sql::Statement up(im.db, "UPDATE losses SET count=count+?1, first_seq=min(first_seq,?2), "
+                                     "last_seq=max(last_seq,?3), at_ns=?4 WHERE rowid=?5");
+            up.bind(1, l.count);
+            up.bind(2, static_cast<std::int64_t>(l.first_seq));
+            up.bind(3, static_cast<std::int64_t>(l.last_seq));
+            up.bind(4, l.at_ns);
+            up.bind(5, open.rowid);
+            if (const int rc = Impl::done(up); rc != SQLITE_OK) return make_sqlite_error(rc);
+        } else {
+            if (const int rc = im.write_loss(l); rc != SQLITE_OK) return make_sqlite_error(rc);
+            open = {sqlite3_last_insert_rowid(im.db.get()), now};
         }
+    }
+    evicted_since_log_ += total;
+    std::uint64_t suppressed = 0;
+    if (total > 0 && im.evict_log.allow(now, suppressed)) {
+        core::log_warn("outbox.evicted", "outbox over its quota: evicted the oldest lowest-priority messages",
+                       {{"count", evicted_since_log_}, {"evicted_total", std::accumulate(stats_.evicted.begin(), stats_.evicted.end(), std::uint64_t{0})},
+                        {"max_rows", options_.max_rows}, {"max_bytes", options_.max_bytes}});
+        evicted_since_log_ = 0;
     }
     return {};
 }

@@ -122,22 +122,70 @@ TEST(Outbox, QuotaEvictsLowestPriorityOldestFirstAndRecordsTheLoss) {
     for (int i = 0; i < 150; ++i) o.stage(msg(2, "low"));   // seq 1101..1250
     ASSERT_FALSE(o.commit());
     const auto log = testing::internal::GetCapturedStderr();
-    EXPECT_EQ(o.stats().rows, 1000u);
-    // 250 over the quota: all 200 of priority 0, then the 50 oldest of priority 2.
+    // Eviction works in large steps: down to 99% of the quota (990 rows), so 260 go: all 200 of
+    // priority 0, then the 60 oldest of priority 2.
+    EXPECT_EQ(o.stats().rows, 990u);
     EXPECT_EQ(o.stats().evicted[0], 200u);
-    EXPECT_EQ(o.stats().evicted[2], 50u);
+    EXPECT_EQ(o.stats().evicted[2], 60u);
     const auto s = inspect_outbox(dir.file("o.db"));
     EXPECT_EQ(s.rows_by_priority[0], 0u);
-    EXPECT_EQ(s.rows_by_priority[2], 700u);
+    EXPECT_EQ(s.rows_by_priority[2], 690u);
     EXPECT_EQ(s.rows_by_priority[7], 300u);
-    EXPECT_EQ(s.oldest_seq, 51u);
+    EXPECT_EQ(s.oldest_seq, 61u);
     std::int64_t lost = 0;
     for (const auto& l : s.losses) {
         EXPECT_EQ(l.reason, "evicted_quota");
         lost += l.count;
     }
-    EXPECT_EQ(lost, 250);
+    EXPECT_EQ(lost, 260);
     EXPECT_NE(log.find("outbox.evicted"), std::string::npos);
+}
+
+TEST(Outbox, AFullOutboxWritesOneEvictionRecordPerPriorityAndMinuteAndOneLogLineASecond) {
+    outpost::test::TempDir dir;
+    testing::internal::CaptureStderr();
+    Outbox o({.path = dir.file("o.db"), .max_rows = 10'000});
+    std::uint64_t staged = 0;
+    for (int commit = 0; commit < 200; ++commit) {  // a saturated bus: 200 commits of 500 readings
+        for (int i = 0; i < 500; ++i, ++staged) o.stage(msg(static_cast<std::uint8_t>(i % 2), "r"));
+        ASSERT_FALSE(o.commit());
+    }
+    const auto log = testing::internal::GetCapturedStderr();
+    EXPECT_LE(o.stats().rows, 10'000u);
+    const auto evicted = o.stats().evicted[0] + o.stats().evicted[1];
+    EXPECT_EQ(evicted + o.stats().rows, staged) << "every reading is stored or evicted on the record";
+    const auto losses = o.losses(1000);
+    EXPECT_EQ(losses.size(), 2u) << "one open record per priority within the minute";
+    std::int64_t recorded = 0;
+    for (const auto& l : losses) recorded += l.count;
+    EXPECT_EQ(recorded, static_cast<std::int64_t>(evicted));
+    std::size_t lines = 0;
+    for (std::size_t at = log.find("outbox.evicted"); at != std::string::npos; at = log.find("outbox.evicted", at + 1)) ++lines;
+    EXPECT_GE(lines, 1u);
+    EXPECT_LE(lines, 3u) << "the test takes well under 3 s; at most one line a second";
+}
+
+TEST(Outbox, TheLossTableIsBoundedByFoldingTheOldestRecordsNeverByDroppingThem) {
+    outpost::test::TempDir dir;
+    testing::internal::CaptureStderr();
+    Outbox o({.path = dir.file("o.db")});
+    for (int i = 0; i < 24'000; ++i) o.stage(msg(5, "r"));
+    ASSERT_FALSE(o.commit());
+    // 12,000 separate records (every other seq refused by the broker, so none can be merged).
+    for (std::uint64_t seq = 1; seq <= 24'000; seq += 2) {
+        o.discard(seq, 5, "rejected_by_broker");
+        if (seq % 2000 == 1) {
+            ASSERT_FALSE(o.commit());
+        }
+    }
+    ASSERT_FALSE(o.commit());
+    testing::internal::GetCapturedStderr();
+    const auto all = inspect_outbox(dir.file("o.db")).losses;
+    EXPECT_LE(all.size(), 10'001u);
+    std::int64_t total = 0;
+    for (const auto& l : all) total += l.count;
+    EXPECT_EQ(total, 12'000) << "folding keeps every count";
+    EXPECT_EQ(all.front().first_seq, 1u);
 }
 
 TEST(Outbox, ByteQuotaIsEnforcedToo) {

@@ -285,7 +285,7 @@ void Uplink::handle_completions() {
                             {{"seq", entry->seq}, {"reason_code", c.reason}, {"reason", mosquitto_reason_string(c.reason)}});
         } else {
             ++stats_.acknowledged;
-            outbox_.acknowledge(entry->seq);
+            outbox_.acknowledge(entry->seq, entry->stored_bytes);
         }
     }
     completions_.clear();
@@ -373,7 +373,8 @@ void Uplink::pump() {
                             {{"seq", m.seq}, {"topic", m.message.topic}, {"error", mosquitto_strerror(rc)}});
             continue;
         }
-        window_.add(mid, m.seq, m.message.priority);
+        window_.add(mid, m.seq, m.message.priority,
+                    static_cast<std::uint32_t>(m.message.topic.size() + m.message.body.size()));
         ++stats_.published;
         stats_.payload_bytes += payload_.size();
         if (!first_publish_logged_) {

@@ -117,6 +117,8 @@ public:
     // the oldest staged message is dropped and recorded as a loss.
     std::uint64_t stage(core::Message message);
     // Marks a message acknowledged: it is deleted at the next commit and never fetched again.
+    // `stored_bytes` (topic plus body, as fetched) spares reading the row back to count it.
+    void acknowledge(std::uint64_t seq, std::uint32_t stored_bytes);
     void acknowledge(std::uint64_t seq);
     // Removes a message that will never be delivered (the broker refused it) and writes a loss
     // record with `reason`, at the next commit.
@@ -177,7 +179,11 @@ private:
     OutboxOptions options_;
     std::unique_ptr<Impl> impl_;
     std::deque<core::StoredMessage> staged_;
-    std::vector<std::uint64_t> acked_;
+    struct Ack {
+        std::uint64_t seq;
+        std::int64_t bytes;  // topic plus body; -1: not known, read back at the delete
+    };
+    std::vector<Ack> acked_;
     std::unordered_set<std::uint64_t> acked_set_;
     std::vector<LossRecord> unwritten_losses_;  // written with the next successful commit
     // Readings dropped at the staging cap, one open record per priority: O(1) memory whatever
@@ -186,7 +192,13 @@ private:
     std::uint64_t marker_next_seq_ = 0;  // what the marker last recorded
     std::uint64_t store_next_seq_ = 0;   // the next_seq the store holds as of its last commit
     std::optional<std::pair<std::uint64_t, std::uint32_t>> memory_epoch_;  // (first seq, epoch) numbered in memory
-    bool served_from_memory_ = false;    // fetch() handed out staged messages (memory-only mode)
+    bool served_from_memory_ = false;
+    struct OpenEviction {
+        std::int64_t rowid = 0;  // the priority's loss record that this minute's evictions add to
+        std::chrono::steady_clock::time_point since{};
+    };
+    std::array<OpenEviction, priority_levels> open_evictions_{};
+    std::uint64_t evicted_since_log_ = 0;    // fetch() handed out staged messages (memory-only mode)
     bool closed_ = false;
     std::uint32_t marker_epoch_ = 0;
     std::map<std::string, std::int64_t> positions_;

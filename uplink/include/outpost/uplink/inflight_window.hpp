@@ -16,11 +16,13 @@ public:
     std::size_t room() const noexcept { return capacity_ - size_; }
     bool empty() const noexcept { return size_ == 0; }
 
-    // Records that packet `mid` carries `seq` (and its priority, for loss records).
-    void add(int mid, std::uint64_t seq, std::uint8_t priority);
+    // Records that packet `mid` carries `seq` (its priority, for loss records, and its stored
+    // size, so the outbox deletes it without reading it back).
+    void add(int mid, std::uint64_t seq, std::uint8_t priority, std::uint32_t stored_bytes = 0);
     struct Entry {
         std::uint64_t seq;
         std::uint8_t priority;
+        std::uint32_t stored_bytes;
     };
     // The entry `mid` carried, removing it; nullopt for a packet id not in flight (a late ack
     // from an earlier connection).
@@ -32,6 +34,7 @@ private:
     struct Slot {
         std::uint64_t seq = 0;  // 0 = free; outbox sequence numbers start at 1
         std::uint8_t priority = 0;
+        std::uint32_t stored_bytes = 0;
     };
     std::size_t capacity_;
     std::size_t size_ = 0;
