@@ -96,6 +96,49 @@ TEST(UplinkTls, RefusesABrokerItCannotVerifyAndKeepsEverything) {
     EXPECT_EQ(r.stats.published, 0u);
     EXPECT_EQ(box.stats().rows, 20u);
     EXPECT_NE(r.log.find("uplink.connect_failed"), std::string::npos) << r.log;
+    // The real reason, not "A TLS error occurred.": OpenSSL's verify result for an unknown CA (the
+    // broker sends its CA along, which this side does not trust).
+    EXPECT_NE(r.log.find("certificate failed verification: self-signed certificate in certificate chain (X509 error 19 "
+                         "at depth 1)"),
+              std::string::npos)
+        << r.log;
+    EXPECT_EQ(r.log.find("does not match the host name"), std::string::npos) << r.log;
+}
+
+// The right CA but another name: the broker answers on 127.0.0.2, its certificate names
+// localhost and 127.0.0.1. The log says so, in words that differ from the unknown-CA case.
+TEST(UplinkTls, AHostNameMismatchIsToldApartFromAnUnknownCa) {
+    Site s;
+    test::Broker broker(s.dir, 0, false,
+                        "listener " + std::to_string(s.secured_port) + " 127.0.0.2\nallow_anonymous true\ncafile " +
+                            s.pki.ca + "\ncertfile " + s.pki.server_cert + "\nkeyfile " + s.pki.server_key + "\n");
+    outbox::Outbox box({.path = s.dir.file("o.db")});
+    fill(box, 5);
+    auto o = options("127.0.0.2", s.secured_port);
+    o.tls = {.enabled = true, .ca_file = s.pki.ca, .verify_hostname = true};
+    const auto mismatch = refused_for_a_while(o, box);
+    EXPECT_EQ(mismatch.stats.connects, 0u);
+    EXPECT_GE(mismatch.stats.connect_failures, 1u);
+    EXPECT_EQ(box.stats().rows, 5u);
+    EXPECT_NE(mismatch.log.find("the broker's certificate does not match the host name \\\"127.0.0.2\\\""),
+              std::string::npos)
+        << mismatch.log;
+
+    o.tls.ca_file = s.pki.other_ca;
+    const auto unknown_ca = refused_for_a_while(o, box);
+    EXPECT_NE(unknown_ca.log.find("self-signed certificate in certificate chain"), std::string::npos) << unknown_ca.log;
+    EXPECT_EQ(unknown_ca.log.find("does not match the host name"), std::string::npos) << unknown_ca.log;
+    EXPECT_EQ(mismatch.log.find("failed verification"), std::string::npos) << mismatch.log;
+    EXPECT_EQ(mismatch.log.find("A TLS error occurred"), std::string::npos) << mismatch.log;
+    EXPECT_EQ(unknown_ca.log.find("A TLS error occurred"), std::string::npos) << unknown_ca.log;
+
+    // Without the host-name check the same broker is accepted.
+    o.tls = {.enabled = true, .ca_file = s.pki.ca, .verify_hostname = false};
+    boost::asio::io_context io;
+    uplink::Uplink up(io, o, box);
+    up.start();
+    EXPECT_TRUE(run_until(io, box, [&] { return up.drained(); }, 20s));
+    up.stop();
 }
 
 TEST(UplinkAuth, AWrongPasswordIsRefusedAndRetriedTheRightOneDelivers) {

@@ -13,9 +13,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <openssl/ssl.h>
 
 #include "outpost/core/log.hpp"
 #include "outpost/uplink/envelope.hpp"
+#include "tls_context.hpp"
 
 namespace outpost::uplink {
 namespace {
@@ -30,6 +32,36 @@ void init_library_once() {
 std::uint64_t random_seed() {
     std::random_device rd;
     return (std::uint64_t{rd()} << 32) ^ rd();
+}
+
+// libmosquitto's last error line (MOSQ_LOG_ERR), e.g. OpenSSL's error text for a TLS failure
+// that is not a certificate problem. Per thread, like the certificate check's record: cleared
+// before a libmosquitto call, read after it.
+thread_local std::string last_library_error;
+
+void record_library_log(mosquitto*, void*, int level, const char* text) {
+    if (level == MOSQ_LOG_ERR && text) last_library_error = text;
+}
+
+void clear_failure_records() {
+    clear_tls_verify_failure();
+    last_library_error.clear();
+}
+
+// The reason for a failed libmosquitto call, `err` being errno captured right after it.
+std::string failure_text(int rc, int err, int keepalive_s) {
+    if (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_TLS_HANDSHAKE) {
+        if (auto why = tls_verify_failure(); !why.empty()) return "TLS: " + why;
+        return std::string(mosquitto_strerror(rc)) + (last_library_error.empty() ? "" : " " + last_library_error);
+    }
+    if (rc == MOSQ_ERR_KEEPALIVE) {
+        return "keepalive timeout: nothing received from the broker for 1.5 x " + std::to_string(keepalive_s) + " s";
+    }
+    if (rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST) {
+        if (err != 0) return std::string("connection closed: ") + std::strerror(err);
+        return "connection closed by the broker or the network";
+    }
+    return mosquitto_strerror(rc);
 }
 
 }  // namespace
@@ -100,19 +132,29 @@ void Uplink::open() {
     mosquitto_connect_v5_callback_set(m, &Uplink::on_connect_cb);
     mosquitto_disconnect_v5_callback_set(m, &Uplink::on_disconnect_cb);
     mosquitto_publish_v5_callback_set(m, &Uplink::on_publish_cb);
+    mosquitto_log_callback_set(m, &record_library_log);
     if (!options_.username.empty()) {
         mosquitto_username_pw_set(m, options_.username.c_str(),
                                   options_.password.empty() ? nullptr : options_.password.c_str());
     }
     if (options_.tls.enabled) {
-        const auto opt = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
-        const int rc = mosquitto_tls_set(m, opt(options_.tls.ca_file), nullptr, opt(options_.tls.cert_file),
-                                         opt(options_.tls.key_file), nullptr);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            lost(std::string("TLS set-up failed: ") + mosquitto_strerror(rc));
+        // Our own, complete OpenSSL context (CA, client certificate, host-name check) so that a
+        // refused certificate is logged with OpenSSL's reason; libmosquitto keeps a reference.
+        // Its defaults stay off: they would replace our verify callback with its own, which in
+        // 2.0.11 rejects every certificate of a context it did not create.
+        std::string error;
+        SSL_CTX* ctx = make_tls_context(options_.tls, options_.host, error);
+        if (!ctx) {
+            lost("TLS set-up failed: " + error);
             return;
         }
-        mosquitto_tls_insecure_set(m, !options_.tls.verify_hostname);
+        int set = mosquitto_int_option(m, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+        if (set == MOSQ_ERR_SUCCESS) set = mosquitto_void_option(m, MOSQ_OPT_SSL_CTX, ctx);
+        SSL_CTX_free(ctx);
+        if (set != MOSQ_ERR_SUCCESS) {
+            lost(std::string("TLS set-up failed: ") + mosquitto_strerror(set));
+            return;
+        }
     }
     connack_rc_ = -1;
     disconnect_seen_ = false;
@@ -129,14 +171,22 @@ void Uplink::open() {
     // sends that name), which can hang for the resolver's timeout while the link is down. It runs
     // on the connector thread; the handle comes back to this thread with the result.
     boost::asio::post(connector_, [this, gen, alive = std::weak_ptr<char>(alive_), handle = std::move(handle)]() mutable {
+        clear_failure_records();
         errno = 0;
         const int rc = mosquitto_connect_bind_async(handle.get(), options_.host.c_str(), options_.port,
                                                     options_.keepalive_s, nullptr);
         const int err = errno;
-        boost::asio::post(io_, [this, gen, alive = std::move(alive), handle = std::move(handle), rc, err]() mutable {
-            if (!alive.expired() && gen == generation_ && state_ == State::resolving) {
-                socket_started(std::move(handle), rc, err);
+        // On loopback the handshake can fail inside the connect, on this thread: say why here.
+        std::string tls_reason;
+        if (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_TLS_HANDSHAKE) tls_reason = failure_text(rc, err, options_.keepalive_s);
+        boost::asio::post(io_, [this, gen, alive = std::move(alive), handle = std::move(handle), rc, err,
+                                tls_reason = std::move(tls_reason)]() mutable {
+            if (alive.expired() || gen != generation_ || state_ != State::resolving) return;
+            if (!tls_reason.empty()) {
+                lost("connect to " + options_.host + ":" + std::to_string(options_.port) + " failed: " + tls_reason);
+                return;
             }
+            socket_started(std::move(handle), rc, err);
         });
     });
 }
@@ -243,7 +293,10 @@ bool Uplink::tcp_connect_failed() {
 
 bool Uplink::read_packets() {
     if (tcp_connect_failed()) return false;
+    clear_failure_records();
+    errno = 0;
     const int rc = mosquitto_loop_read(mosq_, 1);
+    const int err = errno;
     if (rc == MOSQ_ERR_SUCCESS) return true;
     handle_completions();
     if (connack_rc_ > 0) {
@@ -252,8 +305,7 @@ bool Uplink::read_packets() {
         lost(std::string("broker refused the connection: ") + connack_text(connack_rc_));
         return false;
     }
-    lost(rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO ? "connection closed by the broker or the network"
-                                                           : mosquitto_strerror(rc));
+    lost(failure_text(rc, err, options_.keepalive_s));
     return false;
 }
 
@@ -265,9 +317,12 @@ void Uplink::arm_write() {
         if (gen != generation_) return;
         write_waiting_ = false;
         if (ec || !mosq_ || tcp_connect_failed()) return;
+        clear_failure_records();
+        errno = 0;
         const int rc = mosquitto_loop_write(mosq_, 1);
+        const int err = errno;
         if (rc != MOSQ_ERR_SUCCESS) {
-            lost(std::string("write failed: ") + mosquitto_strerror(rc));
+            lost("write failed: " + failure_text(rc, err, options_.keepalive_s));
             return;
         }
         after_io();
@@ -399,9 +454,12 @@ void Uplink::tick() {
                 tick();
                 return;
             }
+            clear_failure_records();
+            errno = 0;
             const int rc = mosquitto_loop_misc(mosq_);
+            const int err = errno;
             if (rc != MOSQ_ERR_SUCCESS) {
-                lost(std::string("keepalive: ") + mosquitto_strerror(rc));
+                lost("keepalive: " + failure_text(rc, err, options_.keepalive_s));
             } else {
                 after_io();
             }
