@@ -8,3 +8,9 @@ outpost_test(can_ingest_tests ingest SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/can_receive_control_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/can_socket_options_test.cpp
   LIBS outpost::ingest)
+
+# The VM harness itself: which kernel it boots (a cloud kernel beside the standard one, VM_KVER)
+# and what it shares with the guest (a build directory outside the repository). Runs on the host
+# without booting anything; label `vm` with the tests that do boot.
+add_test(NAME vm.kernel_choice COMMAND bash ${PROJECT_SOURCE_DIR}/tests/vm/kernel_choice.sh)
+set_tests_properties(vm.kernel_choice PROPERTIES LABELS "vm" TIMEOUT 60)

@@ -6,6 +6,8 @@
 #      log and counters, and what is sent after the link is back arrives;
 #   3. a burst at the fastest rate vcan allows: the gateway keeps up or counts the kernel's drops,
 #      and everything it accepted is delivered.
+# Between 1 and 2, more checks on vcan1 with gateways of their own: J1939 masks through the kernel
+# filter (1d), and a mapping with more rules than the kernel takes filters (1e).
 set -euo pipefail
 outpost=$1
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -96,8 +98,19 @@ cansend vcan0 20000040#0000000000000000
 wait_for 20 grep -q '"state":"bus_off"' "$work/outpost.log" || fail "bus-off not reported"
 cansend vcan0 20000100#0000000000000000
 wait_for 20 grep -q '"reason":"controller restarted"' "$work/outpost.log" || fail "restart not reported"
-wait_for 20 grep -q '"bms":{"bus_off":1,"error_frames":3,"error_passive":1,"frames":[0-9]*,"kernel_drops":0,"opens":1,"read_errors":0,"restarted":1' \
-  "$work/outpost.log" || fail "bus state counters wrong"
+bus_counters() {  # the last stats line's socketcan.bms counters that the bus-state check names
+  /usr/bin/python3 -c 'import json,sys
+v = None
+for l in open(sys.argv[1]):
+    j = json.loads(l)
+    if j.get("event") == "gateway.stats":
+        b = j["socketcan"]["bms"]
+        v = " ".join("%s=%s" % (k, b.get(k)) for k in sys.argv[2:])
+print(v)' "$work/outpost.log" bus_off error_frames error_passive kernel_drops opens read_errors restarted
+}
+wanted="bus_off=1 error_frames=3 error_passive=1 kernel_drops=0 opens=1 read_errors=0 restarted=1"
+counters_ok() { [ "$(bus_counters)" = "$wanted" ]; }
+wait_for 20 counters_ok || fail "bus state counters: $(bus_counters), expected $wanted"
 log "1c. error frames: error-passive, bus-off and restarted reported as bus state and counted"
 
 # 1d. Kernel filters honour id masks: a second gateway on the DBC example (J1939 PGN 0xFEF1 from
@@ -119,6 +132,66 @@ kill -TERM $dbc_gw; wait $dbc_gw || true
 grep '"event":"gateway.stop"' "$work/dbc.log" | grep -q '"bms":{[^}]*"frames":2,' ||
   fail "the DBC gateway's socket should have received exactly the 2 matching frames (kernel filter)"
 log "1d. J1939 rule with an id mask: both source addresses passed the kernel filter, another PGN did not"
+
+# 1e. More CAN rules than the kernel takes filters (CAN_RAW_FILTER_MAX, 512): 600 standard ids (every
+#     other id from 0x100) and 100 extended ones, on vcan1. The bus opens with merged filters (ids
+#     differing in the 2 lowest bits share one: 300 + 25), mapped frames arrive, unmapped ones are
+#     dropped: those far from every rule by the kernel, the neighbours of mapped ids by the mapper.
+/usr/bin/python3 - "$work/many.json" <<'PY'
+import json, sys
+sig = [{"name": "v", "start_bit": 0, "length": 16}]
+can = [{"name": "m%d" % i, "id": 0x100 + 2 * i, "bus": "bms", "signals": sig} for i in range(600)]
+can += [{"name": "x%d" % i, "id": 0x18FF0000 + i, "extended": True, "bus": "bms", "signals": sig} for i in range(100)]
+json.dump({"defaults": {"topic": "site/many/{message}/{signal}"}, "can": can}, open(sys.argv[1], "w"))
+PY
+cat > "$work/many-site.json" <<JSON
+{
+  "gateway_id": "many-gw",
+  "broker": {"host": "127.0.0.1", "port": 1883, "client_id": "many-gw"},
+  "outbox": {"path": "$work/many.db", "commit_interval_ms": 50},
+  "stats_interval_s": 1,
+  "buses": [{"name": "bms", "type": "socketcan", "interface": "vcan1"}],
+  "mappings": ["$work/many.json"]
+}
+JSON
+"$outpost" check --config "$work/many-site.json" > "$work/many-check.txt" || { cat "$work/many-check.txt"; fail "check refused 700 rules"; }
+grep -q 'bus "bms": 700 CAN ids/masks exceed the kernel.s 512 filters: merged into 325 kernel filters' "$work/many-check.txt" ||
+  { cat "$work/many-check.txt"; fail "check did not report the merged filters"; }
+"$outpost" run --config "$work/many-site.json" 2> "$work/many.log" &
+many_gw=$!
+wait_for 20 grep -q '"event":"socketcan.open"' "$work/many.log" || { cat "$work/many.log"; fail "700 rules: the bus did not open"; }
+grep '"event":"socketcan.open"' "$work/many.log" | grep -q '"filter_mode":"merged"' || fail "700 rules: filters not merged"
+grep '"event":"socketcan.open"' "$work/many.log" | grep -q '"kernel_filters":325' || fail "700 rules: not 325 kernel filters"
+[ "$(grep -c '"event":"socketcan.filters_merged"' "$work/many.log")" -eq 1 ] || fail "700 rules: the merge not logged once"
+! grep -q '"event":"socketcan.open_failed"' "$work/many.log" || fail "700 rules: an open failed"
+# Unmapped first: far from every rule (the kernel drops them), then beside mapped ids (the mapper does).
+cansend vcan1 7F0#0100
+cansend vcan1 050#0100
+cansend vcan1 18AA0000#0100
+cansend vcan1 101#0100
+cansend vcan1 2A3#0100
+# Mapped: v = the first two bytes, little-endian.
+cansend vcan1 100#0100
+cansend vcan1 2A0#D007
+cansend vcan1 5AE#FFFF
+cansend vcan1 18FF0000#2A00
+cansend vcan1 18FF0063#0001
+many_count() { grep -c '^site/many/' "$work/sub.txt" || true; }
+many_at_least() { [ "$(many_count)" -ge "$1" ]; }
+wait_for 30 many_at_least 5 || { grep '^site/many/' "$work/sub.txt"; fail "700 rules: only $(many_count) of 5 readings arrived"; }
+for expected in 'site/many/m0/v .*"value":1[,}]' 'site/many/m208/v .*"value":2000[,}]' 'site/many/m599/v .*"value":65535[,}]' \
+                'site/many/x0/v .*"value":42[,}]' 'site/many/x99/v .*"value":256[,}]'; do
+  grep -q "^$expected" "$work/sub.txt" || fail "700 rules: missing $expected"
+done
+kill -TERM $many_gw; wait $many_gw || fail "the 700-rule gateway did not stop cleanly"
+[ "$(many_count)" -eq 5 ] || fail "700 rules: $(many_count) readings, expected exactly 5"
+read -r frames unmapped <<< "$(/usr/bin/python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    j = json.loads(l)
+    if j.get("event") == "gateway.stop": print(j["socketcan"]["bms"]["frames"], j["unmapped_frames"])' "$work/many.log")"
+[ "$frames" = 7 ] || fail "700 rules: the socket read $frames frames, expected 7 (5 mapped, 2 beside them; 3 far ones filtered by the kernel)"
+[ "$unmapped" = 2 ] || fail "700 rules: $unmapped unmapped frames, expected 2"
+log "1e. 700 rules: bus opened with 325 merged kernel filters; 5 mapped frames published, 2 unmapped neighbours dropped by the mapper, 3 far ones by the kernel"
 
 # 2. The interface goes down mid-stream and comes back.
 cansend vcan0 100#001E50FBA0C30000
