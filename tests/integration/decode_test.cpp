@@ -1,5 +1,7 @@
 // `outpost decode`: a site engineer checks a mapping (here one importing a DBC file) against a
 // captured log before going to site. Expected values were worked out by hand from the frames.
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -187,6 +189,30 @@ TEST(Decode, CheckReportsMergedKernelFiltersForMoreThan512Rules) {
     const auto small = can_site(dir, R"({"can": [{"name": "m", "id": 1, "bus": "bms", "signals": [{"name": "s", "start_bit": 0, "length": 8}]}]})");
     ASSERT_EQ(run({outpost_binary(), "check", "--config", small}, dir.file("out2")), 0);
     EXPECT_EQ(read_file(dir.file("out2")).find("kernel"), std::string::npos) << read_file(dir.file("out2"));
+}
+
+// The issue's case: `check` on a DBC message with 100k signals took over 20 s (quadratic lookups).
+// The child's CPU time, so a loaded machine does not fail it; measured 0.11 s user + 0.04 s system.
+TEST(Decode, CheckOnADbcMessageWith100kSignalsTakesUnderASecond) {
+    TempDir dir;
+    std::string dbc = "BO_ 256 big: 64 X\n";
+    for (int i = 0; i < 100'000; ++i) {
+        dbc += " SG_ s" + std::to_string(i) + " : " + std::to_string(i % 512) + "|1@1+ (1,0) [0|1] \"\" X\n";
+    }
+    write_file(dir.file("big.dbc"), dbc);
+    const auto site = can_site(dir, R"({"dbc": [{"file": "big.dbc", "bus": "bms"}]})");
+    const auto cpu = [] {
+        rusage u{};
+        getrusage(RUSAGE_CHILDREN, &u);
+        return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+               static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+    };
+    const double before = cpu();
+    ASSERT_EQ(run({outpost_binary(), "check", "--config", site}, dir.file("out")), 0) << read_file(dir.file("out"));
+    const double took = cpu() - before;
+    std::printf("outpost check, 100k signals: %.3f s CPU\n", took);
+    EXPECT_NE(read_file(dir.file("out")).find("100000 signal(s)"), std::string::npos) << read_file(dir.file("out"));
+    EXPECT_LT(took, 1.0);
 }
 
 // `outpost decode --modbus`: the same dry run for a Modbus RTU transcript. The fixture was captured

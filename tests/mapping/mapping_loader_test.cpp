@@ -143,7 +143,7 @@ TEST(MappingLoader, ADbcThatIsNotARegularFileIsRefused) {
 
 // `outpost check` on a DBC message with 100k signals: linear, not quadratic (it took > 20 s).
 // Process CPU time, so a loaded machine does not make it fail; and the 10x larger message may
-// take at most ~25x as long (linear is 10x, quadratic 100x), whatever the machine's speed.
+// take at most 40x as long (linear is 10x, quadratic 100x), whatever the machine's speed.
 TEST(MappingLoader, ADbcMessageWith100kSignalsLoadsInLinearTime) {
     outpost::test::TempDir dir;
     auto cpu_seconds = [] { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; };
@@ -174,7 +174,7 @@ TEST(MappingLoader, ADbcMessageWith100kSignalsLoadsInLinearTime) {
     const double big = time_load("big", R"({"dbc": [{"file": "big.dbc"}]})", 100'000);
     std::printf("100k signals: %.3f s CPU; 10k: %.3f s\n", big, small);
     EXPECT_LT(big, 1.0);
-    EXPECT_LT(big, 25 * std::max(small, 0.005));
+    EXPECT_LT(big, 40 * std::max(small, 0.005));
     // Listing every signal by name goes through the same lookups.
     std::string names = "[";
     for (int i = 0; i < 100'000; ++i) names += (i ? ",\"s" : "\"s") + std::to_string(i) + "\"";
