@@ -383,11 +383,12 @@ def case_fulldisk(outpost, work, full):
         staged_max = max((e.get('staged', 0) for e in s), default=0)
         # The broker comes up: the backlog must drain while the disk stays full.
         df_before = shutil.disk_usage(fs)
+        # Counted before the broker starts: the gateway may reconnect before start() returns.
+        before = len(lib.log_events(glog))
         broker.start()
         # The window starts when the gateway is connected again: on a loaded machine the broker
         # (reloading its persistence) and the reconnect backoff can take seconds, which is not
         # what this case measures.
-        before = len(lib.log_events(glog))
         if not wait_until(120, lambda: any(e.get('event') == 'uplink.connected'
                                            for e in lib.log_events(glog)[before:]), 0.2):
             raise RuntimeError('the gateway never reconnected to the broker')
