@@ -207,7 +207,8 @@ nlohmann::json Gateway::counters() const {
     for (const auto& r : can_readers_) {
         const auto& s = r->stats();
         can[r->bus_name()] = {{"state", ingest::to_string(s.state)}, {"frames", s.frames},
-            {"error_frames", s.error_frames}, {"bus_off", s.bus_off}, {"error_passive", s.error_passive},
+            {"error_frames", s.error_frames}, {"bus_off", s.bus_off}, {"error_warning", s.error_warning},
+            {"error_passive", s.error_passive}, {"kernel_filters", s.kernel_filters}, {"receive_buffer", s.receive_buffer},
             {"restarted", s.restarted}, {"kernel_drops", s.kernel_drops}, {"opens", s.opens},
             {"read_errors", s.read_errors}};
     }
@@ -218,6 +219,8 @@ nlohmann::json Gateway::counters() const {
             {"unmapped_frames", m.unmapped_frames},
             {"error_frames", m.error_frames},
             {"decode_errors", m.decode_errors},
+            {"length_mismatches", m.length_mismatches},
+            {"short_frames", m.short_frames},
             {"out_of_range", m.out_of_range},
             {"rate_limited", m.rate_limited},
             {"readings", m.readings},
@@ -230,6 +233,8 @@ nlohmann::json Gateway::counters() const {
             {"dropped_unwritable", o.dropped_unwritable},
             {"dropped_at_shutdown", o.dropped_at_shutdown},
             {"corrupt_rows", o.corrupt_rows},
+            {"memory_only", o.memory_only},
+            {"delivered_from_memory", o.delivered_from_memory},
             {"quarantines", o.quarantines},
             {"salvaged", o.salvaged},
             {"epoch", o.epoch},
