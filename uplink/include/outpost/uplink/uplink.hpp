@@ -6,10 +6,15 @@
 // Every connection starts from a fresh libmosquitto handle and resends, from the outbox, what
 // the last one left unacknowledged, before anything newer at the same priority.
 //
+// Errors: a failed connection is logged with its reason and retried: OpenSSL's verify result for a
+// refused certificate (an unknown CA reads differently from a host-name mismatch), the errno of a
+// dead connection, a keepalive timeout as such, the broker's reason code for a refusing CONNACK.
+//
 // Thread: all members run on the io_context's thread; libmosquitto callbacks fire inside the
 // loop calls this class makes on that thread. The one exception is the connect call itself
 // (name resolution blocks), made on a private connector thread while this thread keeps
-// ingesting; the handle is not touched here until it comes back.
+// ingesting; the handle is not touched here until it comes back (a TLS handshake that fails
+// inside that connect is diagnosed on the connector thread and reported back with it).
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -71,12 +76,15 @@ struct UplinkStats {
 
 class Uplink {
 public:
-    // Calls mosquitto_lib_init() once per process. Throws std::runtime_error on unusable options.
+    // Calls mosquitto_lib_init() once per process; does not connect (start() does). Never throws for
+    // the options: what makes a connection impossible (a TLS file that cannot be loaded) is
+    // reported and retried like any other connect failure.
     Uplink(boost::asio::io_context& io, UplinkOptions options, outbox::Outbox& outbox);
     ~Uplink();
     Uplink(const Uplink&) = delete;
     Uplink& operator=(const Uplink&) = delete;
 
+    // Connects in the background and keeps reconnecting until stop().
     void start();
     // New messages were committed to the outbox: publish them if there is room in the window.
     void notify();
