@@ -5,7 +5,8 @@
 // ("accepted") at commit(). Acknowledged messages are removed at the next commit too, so a busy
 // gateway does one transaction per commit interval for both. Quotas in rows and bytes are enforced
 // at commit by evicting lowest priority first, oldest first within a priority; every eviction is
-// written to the losses table, counted and logged. Nothing leaves the outbox silently.
+// written to the losses table (one record per priority and minute), counted and logged (at most a
+// line a second). Nothing leaves the outbox silently.
 //
 // Sequence numbers: every store has an epoch, and (epoch, seq) never names two readings. A marker
 // file beside the outbox (see seq_marker.hpp) remembers the numbers handed out, so numbering always
@@ -192,13 +193,13 @@ private:
     std::uint64_t marker_next_seq_ = 0;  // what the marker last recorded
     std::uint64_t store_next_seq_ = 0;   // the next_seq the store holds as of its last commit
     std::optional<std::pair<std::uint64_t, std::uint32_t>> memory_epoch_;  // (first seq, epoch) numbered in memory
-    bool served_from_memory_ = false;
+    bool served_from_memory_ = false;  // fetch() handed out staged messages (memory-only mode)
     struct OpenEviction {
         std::int64_t rowid = 0;  // the priority's loss record that this minute's evictions add to
         std::chrono::steady_clock::time_point since{};
     };
     std::array<OpenEviction, priority_levels> open_evictions_{};
-    std::uint64_t evicted_since_log_ = 0;    // fetch() handed out staged messages (memory-only mode)
+    std::uint64_t evicted_since_log_ = 0;  // evictions not yet in a log line (at most one line a second)
     bool closed_ = false;
     std::uint32_t marker_epoch_ = 0;
     std::map<std::string, std::int64_t> positions_;
