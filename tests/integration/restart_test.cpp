@@ -6,6 +6,7 @@
 #include <csignal>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "broker.hpp"
 #include "site_files.hpp"
@@ -73,6 +74,22 @@ TEST(Restart, NothingAcceptedIsLostAcrossBrokerOutageAndKillMinus9) {
         gw.signal(SIGKILL);
         gw.wait(5s);
     }
+    // What the kill can cost, from the contract: a row is deleted only after the broker acknowledged
+    // it, so the rows still stored are the only ones that can arrive twice, and of those exactly the
+    // ones the subscriber already has. Wait for the broker to hand over what it acknowledged.
+    for (std::size_t last = 0, n = sub.line_count(); n != last; n = sub.line_count()) {
+        last = n;
+        std::this_thread::sleep_for(1s);
+    }
+    std::size_t delivered_before = 0;
+    {
+        std::set<std::uint64_t> seqs;
+        for (const auto& r : sub.messages()) seqs.insert(r.payload["seq"].get<std::uint64_t>());
+        delivered_before = seqs.size();
+    }
+    const auto stored_after_kill = outbox_stats(site_c, dir)["rows"].get<std::size_t>();
+    ASSERT_GE(stored_after_kill + delivered_before, a + b) << "every reading is delivered or still stored";
+    const std::size_t duplicate_bound = stored_after_kill + delivered_before - (a + b);
     ASSERT_EQ(run({outpost_binary(), "run", "--config", site_c, "--exit-after", "drain"}, dir.file("run4.log"), 60s), 0)
         << read_file(dir.file("run4.log"));
     const auto total = a + b;
@@ -98,9 +115,12 @@ TEST(Restart, NothingAcceptedIsLostAcrossBrokerOutageAndKillMinus9) {
     ASSERT_EQ(first_seen.size(), total);
     EXPECT_EQ(first_seen.begin()->first, 1u);
     EXPECT_EQ(first_seen.rbegin()->first, total);
-    // At least once, with duplicates only from the kill mid-drain: bounded by what a kill can
-    // leave acknowledged but not yet deleted (one commit interval of acks plus the window).
-    EXPECT_LT(duplicates, 2000u) << duplicates;
+    // At least once, with duplicates only from the kill mid-drain: a duplicate is a row that was
+    // still stored when it came (deleted rows are never sent again). The finer estimate (stored and
+    // already delivered) is reported beside the count: the subscriber's side can add a few.
+    EXPECT_LE(duplicates, stored_after_kill) << duplicates;
+    RecordProperty("duplicates_expected", static_cast<int>(duplicate_bound));
+    RecordProperty("stored_after_kill", static_cast<int>(stored_after_kill));
     const auto s = outbox_stats(site_c, dir);
     EXPECT_EQ(s["rows"], 0);
     EXPECT_TRUE(s["losses"].empty());
