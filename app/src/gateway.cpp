@@ -1,11 +1,12 @@
 #include "outpost/app/gateway.hpp"
 
-#include "outpost/app/commands.hpp"
-
 #include <array>
 #include <filesystem>
 #include <fstream>
 
+#include <boost/asio/post.hpp>
+
+#include "outpost/app/commands.hpp"
 #include "outpost/core/log.hpp"
 
 namespace outpost::app {
@@ -83,6 +84,16 @@ void Gateway::start() {
     signals_.async_wait([this](boost::system::error_code ec, int signo) {
         if (!ec) shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM");
     });
+    // A commit finished on the outbox's writer thread: collect it here, start the next.
+    outbox_.set_commit_listener([this] {
+        boost::asio::post(io_, [this] {
+            if (stopping_) return;
+            if (const auto result = outbox_.collect_commit()) commit_done(*result, acks_only_in_flight_);
+            // The next one at once only when a batch is waiting; otherwise at the commit tick.
+            if (outbox_.staged() >= config_.commit_batch) commit();
+            check_exit();
+        });
+    });
     uplink_.start();
     for (auto& reader : can_readers_) reader->start();
     for (auto& m : rtu_masters_) m->start();
@@ -117,7 +128,14 @@ void Gateway::on_modbus(const core::ModbusBlock& block) {
 
 void Gateway::stage(std::vector<core::Message>& messages) {
     for (auto& m : messages) outbox_.stage(std::move(m));
-    if (outbox_.staged() >= config_.commit_batch) commit();
+    if (outbox_.staged() < config_.commit_batch) return;
+    if (outbox_.commit_in_flight() && outbox_.staged() >= config_.outbox.max_staged / 2 &&
+        std::chrono::steady_clock::now() >= commit_retry_at_) {
+        // The writer thread is behind a source faster than the disk (a replay at full speed): wait
+        // for it here, which holds the source back, rather than fill memory and drop at the cap.
+        outbox_.wait_for_commit();
+    }
+    commit();
 }
 
 void Gateway::record_positions() {
@@ -134,15 +152,32 @@ void Gateway::commit(bool force) {
         uplink_.notify();
         return;
     }
-    const auto now = std::chrono::steady_clock::now();
-    if (!force && now < commit_retry_at_) {
+    if (force) {
+        // Shutdown: wait for the disk.
+        record_positions();
+        commit_done(outbox_.commit(), false);
+        return;
+    }
+    // Commits run on the outbox's writer thread; this thread never waits for them. The outbox's
+    // listener brings us back here when one has finished.
+    if (const auto result = outbox_.collect_commit()) commit_done(*result, acks_only_in_flight_);
+    if (outbox_.commit_in_flight()) return;
+    if (std::chrono::steady_clock::now() < commit_retry_at_) {
         // Inserts wait for their backoff; acknowledged deletes do not, so the outbox keeps
         // draining (and freeing space) while the disk is full.
-        if (outbox_.pending_acks() > 0 && !outbox_.commit_acknowledged()) uplink_.notify();
+        if (outbox_.pending_acks() > 0) acks_only_in_flight_ = outbox_.begin_commit(true);
         return;
     }
     record_positions();
-    const auto ec = outbox_.commit();
+    acks_only_in_flight_ = false;
+    outbox_.begin_commit();
+}
+
+void Gateway::commit_done(std::error_code ec, bool acks_only) {
+    // Deletes may have gone through even when inserts failed: the uplink looks again either way.
+    uplink_.notify();
+    if (acks_only) return;
+    const auto now = std::chrono::steady_clock::now();
     if (ec) {
         commit_retry_at_ = now + commit_backoff_.next();
         std::uint64_t suppressed = 0;
@@ -152,8 +187,6 @@ void Gateway::commit(bool force) {
                              {"dropped_unwritable", outbox_.stats().dropped_unwritable},
                              {"suppressed_since_last", suppressed}});
         }
-        // Deletes may still have gone through on their own.
-        uplink_.notify();
         return;
     }
     if (commit_backoff_.attempts() > 0) {
@@ -162,7 +195,6 @@ void Gateway::commit(bool force) {
     }
     commit_backoff_.reset();
     commit_retry_at_ = {};
-    uplink_.notify();
 }
 
 void Gateway::schedule_commit() {

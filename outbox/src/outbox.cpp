@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 
+#include "commit_worker.hpp"
 #include "integrity_checker.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/outbox/outbox_error.hpp"
@@ -158,13 +159,19 @@ struct Outbox::Impl {
     core::LogLimiter fetch_error_log;
     core::LogLimiter checksum_log;
     core::LogLimiter evict_log{1, std::chrono::seconds(1)};  // at most one eviction line a second
+    // A second, read-only connection for fetch() and losses() on the owner's thread, while the
+    // writer thread commits on `db` (WAL: readers and the writer do not block each other).
+    sql::Database rdb;
+    CommitWorker worker;  // last: its thread is joined before the connections close
+
+    sql::Database& reader() { return rdb.get() ? rdb : db; }
 
     void prepare() {
         insert = sql::Statement(db, "INSERT INTO messages(seq,priority,created_ns,qos,retain,topic,body,crc) "
                                     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
         remove = sql::Statement(db, "DELETE FROM messages WHERE seq=?1 RETURNING length(topic)+length(body)");
         remove_plain = sql::Statement(db, "DELETE FROM messages WHERE seq=?1");
-        fetch = sql::Statement(db, "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
+        fetch = sql::Statement(reader(), "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
                                    "WHERE priority=?1 AND seq>?2 ORDER BY seq LIMIT ?3");
         evict_select = sql::Statement(db, "SELECT seq,priority,length(topic)+length(body) FROM messages "
                                           "ORDER BY priority,seq LIMIT ?1");
@@ -189,6 +196,7 @@ struct Outbox::Impl {
         loss_insert = {};
         position_set = {};
         epoch_set = {};
+        rdb.close();
         db.close();
         store_ok = false;
         readable = false;
@@ -408,7 +416,7 @@ void Outbox::open_at_start() {
         throw OutboxError("outbox: cannot write to " + options_.path + ": " + impl_->db.error_message(), rc);
     }
     marker_next_seq_ = 0;
-    if (const auto ec = write_marker_if_needed(stats_.rows)) {
+    if (const auto ec = write_marker_if_needed(stats_.next_seq, stats_.epoch, stats_.rows)) {
         throw OutboxError("outbox: cannot write the sequence marker " + impl_->marker->path() + ": " + ec.message(),
                           SQLITE_IOERR);
     }
@@ -517,7 +525,7 @@ void Outbox::reopen() {
         throw OutboxError("outbox: cannot write to " + options_.path + ": " + im.db.error_message(), rc);
     }
     marker_next_seq_ = 0;
-    if (const auto ec = write_marker_if_needed(stats_.rows)) {
+    if (const auto ec = write_marker_if_needed(stats_.next_seq, stats_.epoch, stats_.rows)) {
         throw OutboxError("outbox: cannot write the sequence marker: " + ec.message(), SQLITE_IOERR);
     }
     stats_.memory_only = false;
@@ -548,6 +556,9 @@ Outbox::DbState Outbox::open_store() {
     im.db.exec(schema);
     // Stores written before rows were checksummed: add the column (their old rows stay unchecked).
     if (im.db.try_exec("SELECT crc FROM messages LIMIT 0") != SQLITE_OK) im.db.exec("ALTER TABLE messages ADD COLUMN crc INTEGER");
+    im.rdb = sql::Database(options_.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    im.rdb.exec("PRAGMA busy_timeout=2000");
+    im.rdb.exec("PRAGMA cache_size=-512");  // reads follow the drain: few pages, and RSS is a budget
     im.prepare();
     for (const char* suffix : {"-wal", "-shm"}) make_private(options_.path + suffix);
 
@@ -614,6 +625,7 @@ Outbox::DbState Outbox::open_store() {
 }
 
 void Outbox::start_epoch(std::uint64_t first_seq, const char* why) {
+    settle();
     const auto epoch = random_epoch(epochs_);
     while (!epochs_.empty() && epochs_.back().first >= first_seq) epochs_.pop_back();
     epochs_.emplace_back(first_seq, epoch);
@@ -635,6 +647,7 @@ void Outbox::start_epoch(std::uint64_t first_seq, const char* why) {
 }
 
 void Outbox::quarantine(const std::string& why, bool at_start) {
+    settle();
     auto& im = *impl_;
     im.checker.stop();
     im.close_db();
@@ -758,7 +771,7 @@ bool Outbox::recover_if_damaged(int sqlite_code, const char* during) {
     }
     try {
         quarantine(std::string("SQLite reported damage during ") + during + ": " + sqlite3_errstr(sqlite_code), false);
-        if (const auto ec = write_marker_if_needed(stats_.rows)) {
+        if (const auto ec = write_marker_if_needed(stats_.next_seq, stats_.epoch, stats_.rows)) {
             core::log_error("outbox.marker_failed", "cannot write the sequence marker", {{"error", ec.message()}});
         }
         impl_->set("clean_shutdown", 0);
@@ -776,11 +789,12 @@ void Outbox::close() noexcept {
     if (closed_) return;
     closed_ = true;
     try {
+        settle();
         impl_->checker.stop();
         if (!impl_->store_ok) {
             forget_delivered_from_memory();
             if (!staged_.empty()) drop_staged_at_shutdown();
-            flush_open_drops();
+            flush_open_drops(true);
             // Nowhere durable to write them: the log is the record.
             for (const auto& l : unwritten_losses_) {
                 core::log_error("outbox.loss_unrecorded",
@@ -795,7 +809,7 @@ void Outbox::close() noexcept {
         if (!staged_.empty() || !acked_.empty() || !unwritten_losses_.empty()) {
             if (const auto ec = commit()) {
                 drop_staged_at_shutdown();
-                if (const auto ec2 = commit_deletes_and_losses()) {
+                if (const auto ec2 = commit_acknowledged()) {
                     core::log_error("outbox.final_commit_failed",
                                     "could not write the loss records at shutdown; they are in this log only",
                                     {{"error", ec2.message()}});
@@ -844,7 +858,12 @@ void Outbox::add_loss(LossRecord loss) {
     unwritten_losses_.push_back(std::move(loss));
 }
 
-void Outbox::flush_open_drops() {
+void Outbox::flush_open_drops(bool now_or_never) {
+    // Commits started without waiting come back-to-back while the disk is full: one record per
+    // priority and second then, not one per attempt (each would take pages the disk lacks).
+    const auto now = std::chrono::steady_clock::now();
+    if (!now_or_never && now - last_drop_flush_ < std::chrono::seconds(1)) return;
+    last_drop_flush_ = now;
     for (auto& drop : open_drops_) {
         if (drop.count == 0) continue;
         unwritten_losses_.push_back(std::move(drop));
@@ -858,14 +877,14 @@ void Outbox::record_bad_row(std::uint64_t seq, int priority) {
     add_loss({now_ns(), "checksum_mismatch", priority, 1, seq, seq});
 }
 
-std::error_code Outbox::write_marker_if_needed(std::uint64_t rows) {
+std::error_code Outbox::write_marker_if_needed(std::uint64_t next_seq, std::uint32_t epoch, std::uint64_t rows) {
     // Only when numbers were handed out (or the epoch changed): a commit that only deletes costs
     // no extra fsync. `rows` is refreshed then, which is enough for a loss estimate.
-    if (stats_.next_seq == marker_next_seq_ && stats_.epoch == marker_epoch_) return {};
+    if (next_seq == marker_next_seq_ && epoch == marker_epoch_) return {};
     if (!impl_->marker) return std::make_error_code(std::errc::read_only_file_system);
-    if (const auto ec = impl_->marker->write({stats_.epoch, stats_.next_seq, rows, store_next_seq_})) return ec;
-    marker_next_seq_ = stats_.next_seq;
-    marker_epoch_ = stats_.epoch;
+    if (const auto ec = impl_->marker->write({epoch, next_seq, rows, store_next_seq_})) return ec;
+    marker_next_seq_ = next_seq;
+    marker_epoch_ = epoch;
     return {};
 }
 
@@ -873,24 +892,8 @@ std::uint64_t Outbox::stage(core::Message message) {
     const std::uint64_t seq = stats_.next_seq++;
     if (message.priority >= priority_levels) message.priority = priority_levels - 1;
     staged_.push_back({seq, 0, std::move(message)});
-    if (staged_.size() > options_.max_staged) {
-        // Commits are failing and memory is finite: drop the oldest staged message, on the record.
-        const auto& old = staged_.front();
-        if (acked_set_.erase(old.seq)) {  // delivered from memory already: not a loss
-            ++stats_.delivered_from_memory;  // (its seq may stay in acked_: deleting nothing is harmless)
-            staged_.pop_front();
-            stats_.staged = staged_.size();
-            return seq;
-        }
-        auto& drop = open_drops_[old.message.priority];
-        // One record per priority covers every drop since the last commit attempt: the count is
-        // exact and the range spans the seqs between (other priorities' seqs interleave).
-        if (drop.count == 0) drop = {now_ns(), "dropped_unwritable", old.message.priority, 0, old.seq, old.seq};
-        ++drop.count;
-        drop.last_seq = old.seq;
-        ++stats_.dropped_unwritable;
-        staged_.pop_front();
-    }
+    // Commits are failing and memory is finite: drop the oldest staged message, on the record.
+    if (staged_.size() > options_.max_staged) drop_oldest_staged();
     stats_.staged = staged_.size();
     return seq;
 }
@@ -922,13 +925,126 @@ std::optional<std::int64_t> Outbox::position(const std::string& source) const {
     return it->second;
 }
 
+// What one commit carries to the writer thread, and what it brings back.
+struct Outbox::Job {
+    bool acks_only = false;
+    std::deque<core::StoredMessage> staged;
+    std::vector<Ack> acked;
+    std::vector<LossRecord> losses;
+    std::map<std::string, std::int64_t> positions;
+    bool positions_dirty = false;
+    OutboxStats st;  // a copy: the writer counts rows, bytes, evictions in it; applied on success
+    std::error_code ec;
+    bool deletes_committed = false;  // the main transaction failed, acks and losses went alone
+    std::uint64_t removed = 0;
+};
+
+std::size_t Outbox::staged() const noexcept { return staged_.size() + (job_ ? job_->staged.size() : 0); }
+std::size_t Outbox::pending_acks() const noexcept { return acked_.size() + (job_ ? job_->acked.size() : 0); }
+
+bool Outbox::has_work() const noexcept {
+    return !staged_.empty() || !acked_.empty() || !unwritten_losses_.empty() || positions_dirty_;
+}
+
+bool Outbox::begin_commit(bool acks_only) {
+    if (job_ || !impl_->store_ok) return false;
+    flush_open_drops(false);
+    forget_delivered_from_memory();
+    if (acks_only ? acked_.empty() && unwritten_losses_.empty() : !has_work()) return false;
+    auto job = std::make_unique<Job>();
+    job->acks_only = acks_only;
+    if (!acks_only) {
+        job->staged.swap(staged_);
+        if (positions_dirty_) {
+            job->positions = positions_;
+            job->positions_dirty = true;
+            positions_dirty_ = false;
+        }
+    }
+    job->acked.swap(acked_);
+    job->losses.swap(unwritten_losses_);
+    job->st = stats_;
+    job_ = std::move(job);
+    impl_->worker.submit([this, j = job_.get()] { run_job(*j); });
+    return true;
+}
+
+void Outbox::run_job(Job& j) {
+    // The writer thread: only `j`, the write connection, the marker and the writer's own state.
+    if (!j.acks_only) {
+        j.ec = commit_once(j);
+        if (!j.ec) return;
+    }
+    if (!j.acked.empty() || !j.losses.empty() || j.acks_only) {
+        // Inserts fail (a full disk, most likely), but deletes free space and loss records must
+        // reach the disk: commit them on their own.
+        const auto ec = commit_deletes_and_losses(j);
+        j.deletes_committed = !ec;
+        if (j.acks_only) j.ec = ec;
+    }
+}
+
+std::optional<std::error_code> Outbox::collect_commit() {
+    if (!job_ || !impl_->worker.finished()) return std::nullopt;
+    auto job = std::move(job_);
+    auto& j = *job;
+    const bool ok = !j.ec && !j.acks_only;
+    if (ok || j.deletes_committed) {
+        stats_.rows = j.st.rows;
+        stats_.bytes = j.st.bytes;
+        stats_.removed += j.removed;
+        for (const auto& a : j.acked) acked_set_.erase(a.seq);
+    } else {
+        // Back in front of what arrived meanwhile: nothing is lost by a failed attempt.
+        acked_.insert(acked_.begin(), j.acked.begin(), j.acked.end());
+        unwritten_losses_.insert(unwritten_losses_.begin(), std::make_move_iterator(j.losses.begin()),
+                                 std::make_move_iterator(j.losses.end()));
+    }
+    if (j.st.reserve_released && !stats_.reserve_released) {
+        stats_.reserve_released = true;
+        next_reserve_attempt_ = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    }
+    if (ok) {
+        stats_.committed += j.staged.size();
+        stats_.evicted = j.st.evicted;
+        ++stats_.commits;
+        commit_failing_ = false;
+    } else if (!j.acks_only) {
+        ++stats_.commit_failures;
+        commit_failing_ = true;
+        for (auto it = j.staged.rbegin(); it != j.staged.rend(); ++it) staged_.push_front(std::move(*it));
+        while (staged_.size() > options_.max_staged) drop_oldest_staged();
+        if (j.positions_dirty) positions_dirty_ = true;
+    }
+    stats_.staged = staged_.size();
+    if (j.ec) recover_if_damaged(j.ec.value(), j.acks_only ? "a delete" : "a commit");
+    return j.ec;
+}
+
+void Outbox::settle() {
+    if (!job_) return;
+    impl_->worker.wait();
+    collect_commit();
+}
+
+void Outbox::wait_for_commit() const {
+    if (job_) impl_->worker.wait();
+}
+
+void Outbox::set_commit_listener(std::function<void()> listener) { impl_->worker.set_listener(std::move(listener)); }
+
 std::error_code Outbox::commit_acknowledged() {
-    flush_open_drops();
+    settle();
+    flush_open_drops(true);
     if (acked_.empty() && unwritten_losses_.empty()) return {};
     if (!impl_->store_ok) return make_sqlite_error(SQLITE_CANTOPEN);
-    auto ec = commit_deletes_and_losses();
-    if (ec && recover_if_damaged(ec.value(), "a delete")) ec = commit_deletes_and_losses();
-    return ec;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (!begin_commit(true)) return impl_->store_ok ? std::error_code{} : make_sqlite_error(SQLITE_CANTOPEN);
+        impl_->worker.wait();
+        const auto ec = collect_commit().value_or(std::error_code{});
+        if (!ec || !is_corruption(ec.value()) || !impl_->store_ok) return ec;  // a damaged store was replaced: once more
+    }
+    return make_sqlite_error(SQLITE_CORRUPT);
 }
 
 void Outbox::forget_delivered_from_memory() {
@@ -952,104 +1068,104 @@ void Outbox::forget_delivered_from_memory() {
 }
 
 std::error_code Outbox::commit() {
-    flush_open_drops();
-    if (staged_.empty() && acked_.empty() && unwritten_losses_.empty() && !positions_dirty_) return {};
+    settle();
+    flush_open_drops(true);
+    if (!has_work()) return {};
     if (!impl_->store_ok) {
         if (stats_.memory_only) forget_delivered_from_memory();
         ++stats_.commit_failures;
         return make_sqlite_error(SQLITE_CANTOPEN);
     }
-    auto ec = commit_once();
-    if (ec && recover_if_damaged(ec.value(), "a commit")) ec = commit_once();
-    if (!ec) {
-        commit_failing_ = false;
-        return {};
-    }
-    ++stats_.commit_failures;
-    commit_failing_ = true;
-    if (!acked_.empty() || !unwritten_losses_.empty()) {
-        // Inserts fail (a full disk, most likely), but deletes free space and loss records must
-        // reach the disk: commit them on their own.
-        if (const auto ec2 = commit_deletes_and_losses(); ec2 && recover_if_damaged(ec2.value(), "a delete")) {
-            commit_deletes_and_losses();
-        }
+    std::error_code ec;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (!begin_commit(false)) return {};
+        impl_->worker.wait();
+        ec = collect_commit().value_or(std::error_code{});
+        if (!ec || !is_corruption(ec.value()) || !impl_->store_ok) break;  // a damaged store was replaced: once more
     }
     return ec;
 }
 
-std::error_code Outbox::commit_once() {
+void Outbox::drop_oldest_staged() {
+    const auto& old = staged_.front();
+    if (acked_set_.erase(old.seq)) {  // delivered from memory already: not a loss
+        ++stats_.delivered_from_memory;  // (its seq may stay in acked_: deleting nothing is harmless)
+        staged_.pop_front();
+        return;
+    }
+    auto& drop = open_drops_[old.message.priority];
+    // One record per priority covers every drop since the last commit attempt: the count is
+    // exact and the range spans the seqs between (other priorities' seqs interleave).
+    if (drop.count == 0) drop = {now_ns(), "dropped_unwritable", old.message.priority, 0, old.seq, old.seq};
+    ++drop.count;
+    drop.last_seq = old.seq;
+    ++stats_.dropped_unwritable;
+    staged_.pop_front();
+}
+
+std::error_code Outbox::commit_once(Job& j) {
     auto& im = *impl_;
+    auto& st = j.st;
     sql::Transaction tx(im.db);
     if (tx.begin_result() != SQLITE_OK) return make_sqlite_error(tx.begin_result());
-    const auto before = stats_;
+    const auto before = st;
     auto fail = [&](int rc) {
         open_evictions_.fill({});  // records opened in this transaction are rolled back with it
-        const auto staged = stats_.staged;
-        stats_ = before;
-        stats_.staged = staged;
+        st = before;
+        j.removed = 0;
         return std::error_code(rc & 0xFF, sqlite_category());
     };
-    forget_delivered_from_memory();
-    for (const auto& s : staged_) {
+    for (const auto& s : j.staged) {
         if (const int rc = im.write_message(s); rc != SQLITE_OK) return fail(rc);
-        ++stats_.rows;
-        stats_.bytes += row_bytes(s.message.topic.size() + s.message.body.size());
+        ++st.rows;
+        st.bytes += row_bytes(s.message.topic.size() + s.message.body.size());
     }
-    std::uint64_t removed = 0;
-    for (const auto& a : acked_) {
+    for (const auto& a : j.acked) {
         std::int64_t b = 0;
         if (const int rc = im.delete_acked(a.seq, a.bytes, b); rc != SQLITE_OK) return fail(rc);
         if (b >= 0) {
-            ++removed;
-            stats_.rows = checked_sub(stats_.rows, 1);
-            stats_.bytes = checked_sub(stats_.bytes, row_bytes(static_cast<std::size_t>(b)));
+            ++j.removed;
+            st.rows = checked_sub(st.rows, 1);
+            st.bytes = checked_sub(st.bytes, row_bytes(static_cast<std::size_t>(b)));
         }
     }
-    for (const auto& loss : unwritten_losses_) {
+    for (const auto& loss : j.losses) {
         if (const int rc = im.write_loss(loss); rc != SQLITE_OK) return fail(rc);
     }
-    if (positions_dirty_) {
-        for (const auto& [source, pos] : positions_) {
+    if (j.positions_dirty) {
+        for (const auto& [source, pos] : j.positions) {
             im.position_set.bind(1, source);
             im.position_set.bind(2, pos);
             if (const int rc = Impl::done(im.position_set); rc != SQLITE_OK) return fail(rc);
         }
     }
-    if (const auto ec = evict_over_quota()) return fail(ec.value());
+    if (const auto ec = evict_over_quota(st)) return fail(ec.value());
     if (im.loss_rows > max_loss_records) {
         if (const int rc = im.fold_oldest_losses(static_cast<std::int64_t>(max_loss_records / 10)); rc != SQLITE_OK) {
             return fail(rc);
         }
     }
-    int rc = im.set("next_seq", static_cast<std::int64_t>(stats_.next_seq));
-    if (rc == SQLITE_OK) rc = im.set("rows", static_cast<std::int64_t>(stats_.rows));
-    if (rc == SQLITE_OK) rc = im.set("bytes", static_cast<std::int64_t>(stats_.bytes));
+    int rc = im.set("next_seq", static_cast<std::int64_t>(st.next_seq));
+    if (rc == SQLITE_OK) rc = im.set("rows", static_cast<std::int64_t>(st.rows));
+    if (rc == SQLITE_OK) rc = im.set("bytes", static_cast<std::int64_t>(st.bytes));
     if (rc != SQLITE_OK) return fail(rc);
     // The marker first: it must never say less than what the file holds.
-    if (write_marker_if_needed(stats_.rows)) return fail(SQLITE_IOERR);
+    if (write_marker_if_needed(st.next_seq, st.epoch, st.rows)) return fail(SQLITE_IOERR);
     if (rc = tx.commit(); rc != SQLITE_OK) return fail(rc);
-    store_next_seq_ = stats_.next_seq;
-    stats_.committed += staged_.size();
-    stats_.removed += removed;
-    ++stats_.commits;
-    staged_.clear();
-    stats_.staged = 0;
-    acked_.clear();
-    acked_set_.clear();
-    unwritten_losses_.clear();
-    positions_dirty_ = false;
+    store_next_seq_ = st.next_seq;
     return {};
 }
 
-std::error_code Outbox::commit_deletes_and_losses() {
+std::error_code Outbox::commit_deletes_and_losses(Job& j) {
     auto& im = *impl_;
+    auto& st = j.st;
     for (int attempt = 0; attempt < 2; ++attempt) {
         int rc = SQLITE_OK;
-        std::uint64_t rows = stats_.rows, bytes = stats_.bytes, removed = 0;
+        std::uint64_t rows = st.rows, bytes = st.bytes, removed = 0;
         {
             sql::Transaction tx(im.db);
             rc = tx.begin_result();
-            for (auto it = acked_.begin(); rc == SQLITE_OK && it != acked_.end(); ++it) {
+            for (auto it = j.acked.begin(); rc == SQLITE_OK && it != j.acked.end(); ++it) {
                 std::int64_t b = 0;
                 rc = im.delete_acked(it->seq, it->bytes, b);
                 if (rc == SQLITE_OK && b >= 0) {
@@ -1058,24 +1174,21 @@ std::error_code Outbox::commit_deletes_and_losses() {
                     bytes = checked_sub(bytes, row_bytes(static_cast<std::size_t>(b)));
                 }
             }
-            for (auto it = unwritten_losses_.begin(); rc == SQLITE_OK && it != unwritten_losses_.end(); ++it) {
+            for (auto it = j.losses.begin(); rc == SQLITE_OK && it != j.losses.end(); ++it) {
                 rc = im.write_loss(*it);
             }
             // Staged numbers are handed out: the file and the marker must remember them too.
-            if (rc == SQLITE_OK) rc = im.set("next_seq", static_cast<std::int64_t>(stats_.next_seq));
+            if (rc == SQLITE_OK) rc = im.set("next_seq", static_cast<std::int64_t>(st.next_seq));
             if (rc == SQLITE_OK) rc = im.set("rows", static_cast<std::int64_t>(rows));
             if (rc == SQLITE_OK) rc = im.set("bytes", static_cast<std::int64_t>(bytes));
-            if (rc == SQLITE_OK && write_marker_if_needed(rows)) rc = SQLITE_IOERR;
+            if (rc == SQLITE_OK && write_marker_if_needed(st.next_seq, st.epoch, rows)) rc = SQLITE_IOERR;
             if (rc == SQLITE_OK) rc = tx.commit();
         }
         if (rc == SQLITE_OK) {
-            store_next_seq_ = stats_.next_seq;
-            stats_.rows = rows;
-            stats_.bytes = bytes;
-            stats_.removed += removed;
-            acked_.clear();
-            acked_set_.clear();
-            unwritten_losses_.clear();
+            store_next_seq_ = st.next_seq;
+            st.rows = rows;
+            st.bytes = bytes;
+            j.removed = removed;
             return {};
         }
         // The disk is full: give up the reserve so deletes and loss records can be written.
@@ -1085,8 +1198,7 @@ std::error_code Outbox::commit_deletes_and_losses() {
         }
         std::error_code ignored;
         std::filesystem::remove(reserve, ignored);
-        stats_.reserve_released = true;
-        next_reserve_attempt_ = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        st.reserve_released = true;
         core::log_warn("outbox.reserve_released", "the disk is full; the space reserve was released for deletes and "
                        "loss records", {{"path", reserve}});
     }
@@ -1105,16 +1217,16 @@ void Outbox::refresh_reserve() noexcept {
     if (rc != 0) ::unlink(path.c_str());  // not enough room yet: try again later
 }
 
-std::error_code Outbox::evict_over_quota() {
-    if (stats_.rows <= options_.max_rows && stats_.bytes <= options_.max_bytes) return {};
+std::error_code Outbox::evict_over_quota(OutboxStats& st) {
+    if (st.rows <= options_.max_rows && st.bytes <= options_.max_bytes) return {};
     auto& im = *impl_;
     // Large steps: down to 99% of the quota, so a full outbox under a saturated bus evicts about
     // once per 1% of the quota that arrives, not at every commit.
     const std::uint64_t target_rows = options_.max_rows - options_.max_rows / 100;
     const std::uint64_t target_bytes = options_.max_bytes - options_.max_bytes / 100;
     std::array<LossRecord, priority_levels> evicted{};
-    while (stats_.rows > target_rows || stats_.bytes > target_bytes) {
-        const std::uint64_t excess_rows = checked_sub(stats_.rows, target_rows);
+    while (st.rows > target_rows || st.bytes > target_bytes) {
+        const std::uint64_t excess_rows = checked_sub(st.rows, target_rows);
         const auto batch = static_cast<std::int64_t>(std::clamp<std::uint64_t>(excess_rows, 64, 4096));
         struct Victim {
             std::uint64_t seq;
@@ -1133,13 +1245,13 @@ std::error_code Outbox::evict_over_quota() {
         if (rc != SQLITE_DONE) return make_sqlite_error(rc);
         if (victims.empty()) break;
         for (const auto& v : victims) {
-            if (stats_.rows <= target_rows && stats_.bytes <= target_bytes) break;
+            if (st.rows <= target_rows && st.bytes <= target_bytes) break;
             std::int64_t b = 0;
             if (const int drc = im.delete_acked(v.seq, v.payload, b); drc != SQLITE_OK) return make_sqlite_error(drc);
             if (b < 0) continue;
-            stats_.rows = checked_sub(stats_.rows, 1);
-            stats_.bytes = checked_sub(stats_.bytes, row_bytes(static_cast<std::size_t>(b)));
-            ++stats_.evicted[static_cast<std::size_t>(v.priority)];
+            st.rows = checked_sub(st.rows, 1);
+            st.bytes = checked_sub(st.bytes, row_bytes(static_cast<std::size_t>(b)));
+            ++st.evicted[static_cast<std::size_t>(v.priority)];
             auto& l = evicted[static_cast<std::size_t>(v.priority)];
             if (l.count == 0) l = {now_ns(), "evicted_quota", v.priority, 0, v.seq, v.seq};
             ++l.count;
@@ -1173,7 +1285,7 @@ std::error_code Outbox::evict_over_quota() {
     std::uint64_t suppressed = 0;
     if (total > 0 && im.evict_log.allow(now, suppressed)) {
         core::log_warn("outbox.evicted", "outbox over its quota: evicted the oldest lowest-priority messages",
-                       {{"count", evicted_since_log_}, {"evicted_total", std::accumulate(stats_.evicted.begin(), stats_.evicted.end(), std::uint64_t{0})},
+                       {{"count", evicted_since_log_}, {"evicted_total", std::accumulate(st.evicted.begin(), st.evicted.end(), std::uint64_t{0})},
                         {"max_rows", options_.max_rows}, {"max_bytes", options_.max_bytes}});
         evicted_since_log_ = 0;
     }
@@ -1283,7 +1395,7 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
                     memory_epoch_.reset();
                     stats_.memory_only = false;
                     im.set("clean_shutdown", 0);
-                    write_marker_if_needed(stats_.rows);
+                    write_marker_if_needed(stats_.next_seq, stats_.epoch, stats_.rows);
                     return;
                 } catch (const std::exception&) {
                 }
@@ -1310,7 +1422,7 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
             try {
                 quarantine(**result, false);
                 im.set("clean_shutdown", 0);
-                write_marker_if_needed(stats_.rows);
+                write_marker_if_needed(stats_.next_seq, stats_.epoch, stats_.rows);
             } catch (const std::exception& e) {
                 core::log_error("outbox.recovery_failed", "could not replace the damaged outbox; will retry",
                                 {{"error", e.what()}});
@@ -1337,7 +1449,7 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
 std::vector<LossRecord> Outbox::losses(std::size_t max_records) const {
     std::vector<LossRecord> out;
     if (!impl_->store_ok && !impl_->readable) return out;
-    sql::Statement q(impl_->db, "SELECT at_ns,reason,priority,count,first_seq,last_seq FROM losses "
+    sql::Statement q(impl_->reader(), "SELECT at_ns,reason,priority,count,first_seq,last_seq FROM losses "
                                 "ORDER BY rowid DESC LIMIT ?1");
     q.bind(1, static_cast<std::int64_t>(max_records));
     while (q.step() == SQLITE_ROW) {

@@ -47,6 +47,7 @@ private:
     // Commits unless a failed commit's backoff is still running (a full disk must not cost a
     // commit attempt per frame); `force` ignores the backoff (shutdown).
     void commit(bool force = false);
+    void commit_done(std::error_code ec, bool acks_only);
     void record_positions();
     void schedule_commit();
     void schedule_stats();
@@ -78,6 +79,7 @@ private:
     core::LogLimiter commit_log_;
     core::Backoff commit_backoff_;
     std::chrono::steady_clock::time_point commit_retry_at_{};
+    bool acks_only_in_flight_ = false;
     bool stopping_ = false;
     int exit_code_ = 0;
 };

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -133,6 +134,20 @@ public:
     // owner that backs off inserts after a failure but must keep the outbox draining.
     std::error_code commit_acknowledged();
 
+    // The same commits without waiting: the transaction (and its fsync) runs on the outbox's
+    // writer thread while the owner goes on staging, acknowledging and fetching. begin_commit()
+    // starts one if none is in flight and there is something to commit (`acks_only`: deletes and
+    // loss records only); collect_commit() returns its result once it has finished (nullopt
+    // before), with the same effects as commit(). The listener is called on the writer thread when
+    // a commit finishes: it should only wake the owner, which then calls collect_commit().
+    bool begin_commit(bool acks_only = false);
+    std::optional<std::error_code> collect_commit();
+    bool commit_in_flight() const noexcept { return job_ != nullptr; }
+    // Blocks until the commit in flight has finished (back-pressure on a source faster than the
+    // disk); collect_commit() then returns its result.
+    void wait_for_commit() const;
+    void set_commit_listener(std::function<void()> listener);
+
     // Where a source (a replayed log) had got to, committed with the readings it produced.
     void set_position(const std::string& source, std::int64_t position);
     std::optional<std::int64_t> position(const std::string& source) const;
@@ -141,8 +156,9 @@ public:
     // on its result (a damaged store is quarantined).
     void maintain(std::chrono::steady_clock::time_point now);
 
-    std::size_t staged() const noexcept { return staged_.size(); }
-    std::size_t pending_acks() const noexcept { return acked_.size(); }
+    // Staged or on their way to the disk (in a commit in flight); acknowledged, not yet deleted.
+    std::size_t staged() const noexcept;
+    std::size_t pending_acks() const noexcept;
 
     // Appends up to `max` durable messages in delivery order (priority 9 first, FIFO within a
     // priority) that come after `cursor`, skipping acknowledged ones; advances the cursor.
@@ -156,6 +172,11 @@ public:
 private:
     struct Impl;
     struct DbState;
+    struct Job;
+    bool has_work() const noexcept;
+    void run_job(Job& j);
+    void settle();
+    void drop_oldest_staged();
     DbState open_store();
     void open_at_start();
     void start_memory_only(const std::string& why);
@@ -166,15 +187,15 @@ private:
     void start_epoch(std::uint64_t first_seq, const char* why);
     void quarantine(const std::string& why, bool at_start);
     void add_loss(LossRecord loss);
-    std::error_code commit_once();
-    std::error_code commit_deletes_and_losses();
-    std::error_code evict_over_quota();
+    std::error_code commit_once(Job& j);
+    std::error_code commit_deletes_and_losses(Job& j);
+    std::error_code evict_over_quota(OutboxStats& st);
     bool recover_if_damaged(int sqlite_code, const char* during);
     std::uint32_t epoch_of(std::uint64_t seq) const noexcept;
     void drop_staged_at_shutdown() noexcept;
-    void flush_open_drops();
+    void flush_open_drops(bool now_or_never);
     void record_bad_row(std::uint64_t seq, int priority);
-    std::error_code write_marker_if_needed(std::uint64_t rows);
+    std::error_code write_marker_if_needed(std::uint64_t next_seq, std::uint32_t epoch, std::uint64_t rows);
     void refresh_reserve() noexcept;
 
     OutboxOptions options_;
@@ -199,7 +220,8 @@ private:
         std::chrono::steady_clock::time_point since{};
     };
     std::array<OpenEviction, priority_levels> open_evictions_{};
-    std::uint64_t evicted_since_log_ = 0;  // evictions not yet in a log line (at most one line a second)
+    std::uint64_t evicted_since_log_ = 0;
+    std::chrono::steady_clock::time_point last_drop_flush_{};  // evictions not yet in a log line (at most one line a second)
     bool closed_ = false;
     std::uint32_t marker_epoch_ = 0;
     std::map<std::string, std::int64_t> positions_;
@@ -209,6 +231,7 @@ private:
     std::chrono::steady_clock::time_point next_check_{};
     std::chrono::steady_clock::time_point next_reserve_attempt_{};
     OutboxStats stats_;
+    std::unique_ptr<Job> job_;  // the commit in flight on the writer thread
 };
 
 // A read-only look at an outbox file, for `outpost outbox stats` while the gateway runs.
