@@ -1,5 +1,6 @@
 #include "outpost/app/gateway.hpp"
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -129,10 +130,13 @@ void Gateway::on_modbus(const core::ModbusBlock& block) {
 void Gateway::stage(std::vector<core::Message>& messages) {
     for (auto& m : messages) outbox_.stage(std::move(m));
     if (outbox_.staged() < config_.commit_batch) return;
-    if (outbox_.commit_in_flight() && outbox_.staged() >= config_.outbox.max_staged / 2 &&
+    // A few batches may wait while the writer thread commits; more means it is behind a source
+    // faster than the disk (a replay at full speed): wait for it here, which holds the source
+    // back, rather than fill memory (RSS is a budget) and drop at the cap.
+    const std::size_t high_water =
+        std::min(config_.outbox.max_staged / 2, std::max<std::size_t>(config_.commit_batch * 4, 4096));
+    if (outbox_.commit_in_flight() && outbox_.staged() >= high_water &&
         std::chrono::steady_clock::now() >= commit_retry_at_) {
-        // The writer thread is behind a source faster than the disk (a replay at full speed): wait
-        // for it here, which holds the source back, rather than fill memory and drop at the cap.
         outbox_.wait_for_commit();
     }
     commit();

@@ -366,6 +366,9 @@ void Uplink::after_io() {
                 return;
             }
             state_ = State::connected;
+            // libmosquitto formats a line for every packet while a log callback is set (a tenth of
+            // the drain's instructions); its text only explains a failed connect or handshake.
+            mosquitto_log_callback_set(mosq_, nullptr);
             stats_.connected = true;
             ++stats_.connects;
             backoff_.reset();
