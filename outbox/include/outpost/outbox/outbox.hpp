@@ -20,9 +20,11 @@
 // background check covers a store that was shut down cleanly. Rows are checksummed: a row whose
 // checksum does not match is never returned by fetch(); it is removed and recorded as lost.
 //
-// Thread: not thread-safe; one owner (the io_context thread). All calls are synchronous and may
-// block for an fsync (about 0.15 ms here, 1-20 ms on SD/eMMC). The background integrity check runs
-// on a thread of its own, and its result is picked up by maintain().
+// Thread: not thread-safe; one owner (the io_context thread). begin_commit()/collect_commit() run
+// the transaction and its fsync (about 0.15 ms here, 1-20 ms on SD/eMMC) on the outbox's writer
+// thread, while the owner stages, acknowledges and fetches (on a read-only connection of its own);
+// commit() and the rest are synchronous. The background integrity check runs on a thread of its
+// own, and its result is picked up by maintain().
 #include <array>
 #include <chrono>
 #include <cstdint>
