@@ -465,6 +465,7 @@ TEST(OutboxFullDisk, AcknowledgedDeletesAndLossRecordsCommitWhileInsertsFail) {
         if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
         GTEST_SKIP() << "cannot mount a tmpfs here: " << error;
     }
+    const outpost::test::MountGuard unmount{mnt};
     Quiet quiet;
     Outbox o({.path = mnt + "/o.db", .max_staged = 300, .reserve_bytes = 1024 * 1024});
     ASSERT_TRUE(fs::exists(mnt + "/.o.db.reserve"));
@@ -544,6 +545,7 @@ TEST(OutboxReadOnly, AStoreThatCannotBeWrittenRunsFromMemoryAndCatchesUpWhenItCa
         if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
         GTEST_SKIP() << error;
     }
+    const outpost::test::MountGuard unmount{sub};
     Quiet quiet;
     Outbox o({.path = path, .max_staged = 50});
     ASSERT_TRUE(o.stats().memory_only);
@@ -601,6 +603,7 @@ TEST(OutboxReadOnly, TheEpochNumberedInMemorySurvivesARestart) {
         if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
         GTEST_SKIP() << error;
     }
+    const outpost::test::MountGuard unmount{sub};
     Quiet quiet;
     std::uint32_t memory_epoch = 0;
     {

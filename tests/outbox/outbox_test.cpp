@@ -292,6 +292,7 @@ TEST(OutboxFullDisk, CommitsFailWithoutLosingWhatIsStoredAndDropsAreRecorded) {
         if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
         GTEST_SKIP() << "cannot mount a tmpfs here: " << error;
     }
+    const outpost::test::MountGuard unmount{mnt};
     // Room to free later: a filler file takes part of the disk.
     outpost::test::write_file(mnt + "/filler", std::string(1024 * 1024, 'f'));
 

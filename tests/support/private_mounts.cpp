@@ -44,4 +44,9 @@ bool make_read_only(const std::string& dir, std::string& error) {
     return true;
 }
 
+MountGuard::~MountGuard() {
+    // Nothing may be mounted there any more (a test detached it itself): that is fine.
+    ::umount2(dir.c_str(), MNT_DETACH);
+}
+
 }  // namespace outpost::test

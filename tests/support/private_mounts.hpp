@@ -3,6 +3,7 @@
 // test's own process: the host's mount table never changes, and everything is gone when the
 // process exits (ctest runs each test in a process of its own).
 #include <string>
+#include <utility>
 
 namespace outpost::test {
 
@@ -13,5 +14,15 @@ bool private_mount_namespace(std::string& error);
 bool mount_tmpfs(const std::string& dir, const std::string& size, std::string& error);
 // `dir` made read-only in place (a read-only bind mount over itself).
 bool make_read_only(const std::string& dir, std::string& error);
+
+// Detaches whatever is mounted at `dir` when it goes out of scope, so that the temporary directory
+// holding it can be removed: declare it after that directory.
+struct MountGuard {
+    explicit MountGuard(std::string mounted_at) : dir(std::move(mounted_at)) {}
+    std::string dir;
+    MountGuard(const MountGuard&) = delete;
+    MountGuard& operator=(const MountGuard&) = delete;
+    ~MountGuard();
+};
 
 }  // namespace outpost::test
