@@ -277,6 +277,17 @@ struct Outbox::Impl {
         return rc;
     }
 
+    // The epochs table, ascending by first seq, into `out`; returns SQLite's result code.
+    int read_epochs(std::vector<std::pair<std::uint64_t, std::uint32_t>>& out) {
+        out.clear();
+        sql::Statement q(db, "SELECT first_seq,epoch FROM epochs ORDER BY first_seq");
+        int rc;
+        while ((rc = q.step()) == SQLITE_ROW) {
+            out.emplace_back(static_cast<std::uint64_t>(q.column_int(0)), static_cast<std::uint32_t>(q.column_int(1)));
+        }
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+
     int write_epoch(std::uint64_t first_seq, std::uint32_t epoch) {
         epoch_set.bind(1, static_cast<std::int64_t>(first_seq));
         epoch_set.bind(2, std::int64_t{epoch});
@@ -450,10 +461,7 @@ void Outbox::start_memory_only(const std::string& why) {
             next = std::max(next, static_cast<std::uint64_t>(top.column_int(0)) + 1);
             stats_.rows = static_cast<std::uint64_t>(top.column_int(1));
         }
-        sql::Statement q(im.db, "SELECT first_seq,epoch FROM epochs ORDER BY first_seq");
-        while (q.step() == SQLITE_ROW) {
-            epochs_.emplace_back(static_cast<std::uint64_t>(q.column_int(0)), static_cast<std::uint32_t>(q.column_int(1)));
-        }
+        im.read_epochs(epochs_);
         if (epochs_.empty()) {
             if (const auto e = im.get("epoch"); e && *e > 0) epochs_.emplace_back(1, static_cast<std::uint32_t>(*e));
         }
@@ -505,18 +513,7 @@ void Outbox::reopen() {
     stats_.next_seq = next;
     if (memory_epoch_) {
         // What was numbered in memory keeps its epoch (it may be in flight already); recorded now.
-        const auto [first, epoch] = *memory_epoch_;
-        while (!epochs_.empty() && epochs_.back().first >= first) epochs_.pop_back();
-        epochs_.emplace_back(first, epoch);
-        sql::Transaction tx(im.db);
-        int rc = tx.begin_result();
-        if (rc == SQLITE_OK) rc = im.write_epoch(first, epoch);
-        if (rc == SQLITE_OK) rc = im.set("epoch", epoch);
-        if (rc == SQLITE_OK) rc = im.set("next_seq", static_cast<std::int64_t>(next));
-        if (rc == SQLITE_OK) rc = tx.commit();
-        if (rc != SQLITE_OK) throw OutboxError("outbox: cannot record the epoch: " + im.db.error_message(), rc);
-        store_next_seq_ = next;
-        stats_.epoch = epoch;
+        adopt_epoch(memory_epoch_->first, memory_epoch_->second);
         memory_epoch_.reset();
     } else {
         start_epoch(next, "the outbox was reopened after a failure");
@@ -584,14 +581,8 @@ Outbox::DbState Outbox::open_store() {
     }
     state.next_seq = static_cast<std::uint64_t>(std::max<std::int64_t>(1, im.get("next_seq").value_or(1)));
     if (const auto e = im.get("epoch"); e && *e > 0) state.epoch = static_cast<std::uint32_t>(*e);
-    epochs_.clear();
-    {
-        sql::Statement q(im.db, "SELECT first_seq,epoch FROM epochs ORDER BY first_seq");
-        int rc;
-        while ((rc = q.step()) == SQLITE_ROW) {
-            epochs_.emplace_back(static_cast<std::uint64_t>(q.column_int(0)), static_cast<std::uint32_t>(q.column_int(1)));
-        }
-        if (rc != SQLITE_DONE) throw OutboxError("outbox: cannot read its epochs: " + im.db.error_message(), rc);
+    if (const int rc = im.read_epochs(epochs_); rc != SQLITE_OK) {
+        throw OutboxError("outbox: cannot read its epochs: " + im.db.error_message(), rc);
     }
     if (epochs_.empty() && state.epoch) epochs_.emplace_back(1, *state.epoch);
     const auto rows = im.get("rows");
@@ -627,6 +618,15 @@ Outbox::DbState Outbox::open_store() {
 void Outbox::start_epoch(std::uint64_t first_seq, const char* why) {
     settle();
     const auto epoch = random_epoch(epochs_);
+    adopt_epoch(first_seq, epoch);
+    if (why) {
+        core::log_warn("outbox.new_epoch",
+                       "continuity with the previous numbering cannot be proven; new messages carry a new epoch",
+                       {{"reason", why}, {"epoch", epoch}, {"first_seq", first_seq}});
+    }
+}
+
+void Outbox::adopt_epoch(std::uint64_t first_seq, std::uint32_t epoch) {
     while (!epochs_.empty() && epochs_.back().first >= first_seq) epochs_.pop_back();
     epochs_.emplace_back(first_seq, epoch);
     stats_.epoch = epoch;
@@ -637,13 +637,8 @@ void Outbox::start_epoch(std::uint64_t first_seq, const char* why) {
     if (rc == SQLITE_OK) rc = im.set("epoch", epoch);
     if (rc == SQLITE_OK) rc = im.set("next_seq", static_cast<std::int64_t>(stats_.next_seq));
     if (rc == SQLITE_OK) rc = tx.commit();
-    if (rc != SQLITE_OK) throw OutboxError("outbox: cannot record a new epoch: " + im.db.error_message(), rc);
+    if (rc != SQLITE_OK) throw OutboxError("outbox: cannot record the epoch: " + im.db.error_message(), rc);
     store_next_seq_ = stats_.next_seq;
-    if (why) {
-        core::log_warn("outbox.new_epoch",
-                       "continuity with the previous numbering cannot be proven; new messages carry a new epoch",
-                       {{"reason", why}, {"epoch", epoch}, {"first_seq", first_seq}});
-    }
 }
 
 void Outbox::quarantine(const std::string& why, bool at_start) {
@@ -722,11 +717,7 @@ void Outbox::quarantine(const std::string& why, bool at_start) {
             copied = static_cast<std::uint64_t>(count.column_int(0));
             bytes = static_cast<std::uint64_t>(count.column_int(1)) + copied * row_overhead;
         }
-        epochs_.clear();
-        sql::Statement e(im.db, "SELECT first_seq,epoch FROM epochs ORDER BY first_seq");
-        while (e.step() == SQLITE_ROW) {
-            epochs_.emplace_back(static_cast<std::uint64_t>(e.column_int(0)), static_cast<std::uint32_t>(e.column_int(1)));
-        }
+        im.read_epochs(epochs_);
     }
     const std::uint64_t recovered = copied;
     stats_.rows = recovered;

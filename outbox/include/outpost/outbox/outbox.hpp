@@ -187,6 +187,8 @@ private:
     void forget_delivered_from_memory();
     std::size_t fetch_staged(int priority, std::uint64_t& after, std::size_t max, std::vector<core::StoredMessage>& out);
     void start_epoch(std::uint64_t first_seq, const char* why);
+    // Records `epoch` as the one numbers from `first_seq` on carry, with the current next_seq.
+    void adopt_epoch(std::uint64_t first_seq, std::uint32_t epoch);
     void quarantine(const std::string& why, bool at_start);
     void add_loss(LossRecord loss);
     std::error_code commit_once(Job& j);
