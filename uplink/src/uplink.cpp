@@ -3,14 +3,13 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <random>
-#include <stdexcept>
 
 #include <sys/socket.h>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <openssl/ssl.h>
@@ -21,8 +20,6 @@
 
 namespace outpost::uplink {
 namespace {
-
-constexpr std::size_t fetch_batch = 512;
 
 void init_library_once() {
     static std::once_flag once;
@@ -48,20 +45,83 @@ void clear_failure_records() {
     last_library_error.clear();
 }
 
-// The reason for a failed libmosquitto call, `err` being errno captured right after it.
-std::string failure_text(int rc, int err, int keepalive_s) {
-    if (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_TLS_HANDSHAKE) {
-        if (auto why = tls_verify_failure(); !why.empty()) return "TLS: " + why;
-        return std::string(mosquitto_strerror(rc)) + (last_library_error.empty() ? "" : " " + last_library_error);
+struct Failure {
+    UplinkError error;
+    std::string detail;
+};
+
+// A failed libmosquitto call as an UplinkError with its reason in words; `err` is errno captured
+// right after the call, `connected` whether a CONNACK had been received.
+Failure failure(int rc, int err, int keepalive_s, bool connected) {
+    switch (rc) {
+        case MOSQ_ERR_TLS:
+        case MOSQ_ERR_TLS_HANDSHAKE:
+            if (auto why = tls_verify_failure(); !why.empty()) return {UplinkError::tls_failed, "TLS: " + why};
+            return {UplinkError::connect_failed,
+                    std::string(mosquitto_strerror(rc)) + (last_library_error.empty() ? "" : " " + last_library_error)};
+        case MOSQ_ERR_KEEPALIVE:
+            return {UplinkError::keepalive_timeout,
+                    "nothing received from the broker for 1.5 x " + std::to_string(keepalive_s) + " s"};
+        case MOSQ_ERR_NOMEM: return {UplinkError::out_of_memory, "libmosquitto is out of memory"};
+        case MOSQ_ERR_EAI: return {UplinkError::resolve_failed, "the broker's host name did not resolve"};
+        case MOSQ_ERR_PROTOCOL:
+        case MOSQ_ERR_MALFORMED_PACKET: return {UplinkError::protocol_error, mosquitto_strerror(rc)};
+        default: break;
     }
-    if (rc == MOSQ_ERR_KEEPALIVE) {
-        return "keepalive timeout: nothing received from the broker for 1.5 x " + std::to_string(keepalive_s) + " s";
+    const auto kind = connected ? UplinkError::connection_lost : UplinkError::connect_failed;
+    if ((rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST) && err != 0) {
+        return {kind, std::string("connection closed: ") + std::strerror(err)};
     }
-    if (rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST) {
-        if (err != 0) return std::string("connection closed: ") + std::strerror(err);
-        return "connection closed by the broker or the network";
+    if (rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_NO_CONN) {
+        return {kind, "connection closed by the broker or the network"};
     }
-    return mosquitto_strerror(rc);
+    return {kind, mosquitto_strerror(rc)};
+}
+
+// Why mosquitto_publish refused a message: for good (this message), or for now (the link).
+UplinkError publish_error(int rc) {
+    switch (rc) {
+        case MOSQ_ERR_NOMEM: return UplinkError::out_of_memory;
+        case MOSQ_ERR_NO_CONN:
+        case MOSQ_ERR_CONN_LOST:
+        case MOSQ_ERR_ERRNO: return UplinkError::connection_lost;
+        default: return UplinkError::message_unpublishable;
+    }
+}
+
+const char* loss_reason(UplinkError e) {
+    return e == UplinkError::message_rejected ? "rejected_by_broker" : "unpublishable";
+}
+
+std::string utc_now_text() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+DeliveryOptions delivery_options(const UplinkOptions& o, const std::vector<BrokerAddress>& addresses) {
+    DeliveryOptions d;
+    d.addresses.clear();
+    for (const auto& a : addresses) d.addresses.push_back(a.host + ":" + std::to_string(a.port));
+    d.window = o.inflight_window;
+    d.backoff_initial = o.backoff_initial;
+    d.backoff_max = o.backoff_max;
+    d.connect_timeout = o.connect_timeout;
+    d.stable_after = o.stable_after;
+    d.progress_timeout = o.progress_timeout;
+    d.failback_after = o.failback_after;
+    d.health_interval = o.health_interval;
+    d.seed = random_seed();
+    return d;
+}
+
+std::vector<BrokerAddress> all_addresses(const UplinkOptions& o) {
+    std::vector<BrokerAddress> all{{o.host, o.port, std::nullopt}};
+    all.insert(all.end(), o.alternates.begin(), o.alternates.end());
+    return all;
 }
 
 }  // namespace
@@ -70,12 +130,13 @@ Uplink::Uplink(boost::asio::io_context& io, UplinkOptions options, outbox::Outbo
     : io_(io),
       options_(std::move(options)),
       outbox_(outbox),
+      source_(outbox),
+      addresses_(all_addresses(options_)),
+      machine_(delivery_options(options_, addresses_), source_),
+      status_topic_(options_.status_topic.empty() ? "outpost/" + options_.gateway_id : options_.status_topic),
       socket_(io),
-      retry_timer_(io),
-      connect_timer_(io),
-      tick_timer_(io),
-      backoff_(options_.backoff_initial, options_.backoff_max, random_seed()),
-      window_(options_.inflight_window) {
+      machine_timer_(io),
+      tick_timer_(io) {
     init_library_once();
     if (options_.client_id.empty()) options_.client_id = "outpost-" + options_.gateway_id;
     payload_.reserve(256);
@@ -84,46 +145,160 @@ Uplink::Uplink(boost::asio::io_context& io, UplinkOptions options, outbox::Outbo
 Uplink::~Uplink() {
     alive_.reset();
     connector_.join();  // waits for a connect in progress (at most the resolver's timeout)
-    close_handle();
+    close_handle(false);
 }
 
 void Uplink::HandleDeleter::operator()(mosquitto* m) const noexcept { mosquitto_destroy(m); }
 
+void Uplink::set_health_source(std::function<std::string()> source) { health_source_ = std::move(source); }
+
+UplinkStats Uplink::stats() const noexcept {
+    auto s = machine_.stats();
+    s.payload_bytes = payload_bytes_;
+    return s;
+}
+
+const BrokerAddress& Uplink::address(std::size_t i) const { return addresses_[i % addresses_.size()]; }
+
+const TlsOptions& Uplink::tls_for(std::size_t i) const {
+    const auto& a = address(i);
+    return a.tls ? *a.tls : options_.tls;
+}
+
 void Uplink::start() {
     started_ = std::chrono::steady_clock::now();
-    state_ = State::idle;
-    open();
+    stopped_ = false;
+    feed(event::Start{});
     tick();
 }
 
 void Uplink::stop() {
-    state_ = State::stopped;
-    retry_timer_.cancel();
-    connect_timer_.cancel();
+    feed(event::Stop{});
+    stopped_ = true;
+    machine_timer_.cancel();
     tick_timer_.cancel();
-    if (mosq_ && stats_.connected) {
-        mosquitto_disconnect(mosq_);
-        mosquitto_loop_write(mosq_, 1);
+    close_handle(false);
+}
+
+void Uplink::notify() { feed(event::OutboxChanged{}); }
+
+void Uplink::feed(Event e, std::uint64_t generation) {
+    queue_.push_back({generation, std::move(e)});
+    run_queue();
+}
+
+void Uplink::run_queue() {
+    if (feeding_) return;
+    feeding_ = true;
+    while (!queue_.empty()) {
+        auto q = std::move(queue_.front());
+        queue_.pop_front();
+        if (q.generation != 0 && q.generation != generation_) continue;  // from a closed handle
+        actions_.clear();
+        machine_.handle(q.event, Clock::now(), actions_);
+        // execute() queues what it causes (Published, PublishRefused) instead of feeding it, so
+        // one batch of actions runs to its end before the next event.
+        for (std::size_t i = 0; i < actions_.size(); ++i) execute(actions_[i]);
+        take_incoming();
     }
-    close_handle();
-    stats_.connected = false;
+    feeding_ = false;
+    arm_write();
 }
 
-bool Uplink::drained() const {
-    return stats_.connected && window_.empty() && ready_pos_ >= ready_.size() && outbox_.stats().rows == 0 &&
-           outbox_.staged() == 0;
+void Uplink::take_incoming() {
+    // libmosquitto callbacks (a QoS 0 message written inside the publish call) come after what
+    // the calls that triggered them queued.
+    for (auto& e : incoming_) queue_.push_back({generation_, std::move(e)});
+    incoming_.clear();
 }
 
-void Uplink::notify() {
-    if (state_ == State::connected && !in_after_io_) after_io();
+void Uplink::execute(Action& a) {
+    if (auto* p = std::get_if<action::Publish>(&a)) {
+        publish(p->message);
+    } else if (auto* ack = std::get_if<action::Acknowledge>(&a)) {
+        outbox_.acknowledge(ack->seq, ack->stored_bytes);
+    } else if (auto* d = std::get_if<action::Discard>(&a)) {
+        outbox_.discard(d->seq, d->priority, loss_reason(d->error));
+    } else if (auto* t = std::get_if<action::ArmTimer>(&a)) {
+        arm_timer(t->at);
+    } else if (auto* c = std::get_if<action::Connect>(&a)) {
+        open(c->address);
+    } else if (auto* s = std::get_if<action::PublishStatus>(&a)) {
+        publish_status(s->online);
+    } else if (std::holds_alternative<action::PublishHealth>(a)) {
+        publish_health();
+    } else if (auto* cl = std::get_if<action::Close>(&a)) {
+        close_handle(cl->graceful);
+    }
 }
 
-void Uplink::open() {
-    close_handle();
-    ++stats_.connect_attempts;
+void Uplink::publish(core::StoredMessage& m) {
+    if (!mosq_) return;  // closed earlier in this batch: the machine expects nothing back
+    render_payload(payload_, options_.gateway_id, m.epoch, m.seq, m.message.body);
+    mosquitto_property* props = nullptr;
+    if (options_.protocol == MqttProtocol::v5) {
+        char seq_text[24];
+        char epoch_text[16];
+        *std::to_chars(seq_text, seq_text + sizeof seq_text - 1, m.seq).ptr = '\0';
+        *std::to_chars(epoch_text, epoch_text + sizeof epoch_text - 1, m.epoch).ptr = '\0';
+        mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "gw", options_.gateway_id.c_str());
+        mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "seq", seq_text);
+        mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "ep", epoch_text);
+    }
+    int mid = 0;
+    const int rc = mosquitto_publish_v5(mosq_, &mid, m.message.topic.c_str(), static_cast<int>(payload_.size()),
+                                        payload_.data(), m.message.qos, m.message.retain, props);
+    mosquitto_property_free_all(&props);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        queue_.push_back({generation_, event::PublishRefused{publish_error(rc), mosquitto_strerror(rc)}});
+        return;
+    }
+    queue_.push_back({generation_, event::Published{mid}});
+    payload_bytes_ += payload_.size();
+    if (!first_publish_logged_) {
+        first_publish_logged_ = true;
+        const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+        core::log_info("uplink.first_publish", "first message handed to the broker", {{"ms_since_start", ms}, {"seq", m.seq}});
+    }
+}
+
+void Uplink::publish_status(bool online) {
+    if (!mosq_) return;
+    nlohmann::json j = {{"gw", options_.gateway_id}, {"state", online ? "online" : "offline"}};
+    if (online) {
+        j["address"] = address(address_).host + ":" + std::to_string(address(address_).port);
+        j["connected_at"] = utc_now_text();
+    } else {
+        j["reason"] = "stopped";
+    }
+    std::string text = j.dump();
+    if (online && !options_.birth_members.empty()) {
+        text.pop_back();
+        text += "," + options_.birth_members + "}";
+    }
+    const auto topic = status_topic_ + "/status";
+    (void)mosquitto_publish_v5(mosq_, nullptr, topic.c_str(), static_cast<int>(text.size()), text.data(), 1, true, nullptr);
+}
+
+void Uplink::publish_health() {
+    if (!mosq_ || !health_source_) return;
+    const std::string text = health_source_();
+    const auto topic = status_topic_ + "/health";
+    (void)mosquitto_publish_v5(mosq_, nullptr, topic.c_str(), static_cast<int>(text.size()), text.data(), 0, true, nullptr);
+}
+
+void Uplink::open(std::size_t index) {
+    close_handle(false);
+    address_ = index;
+    const auto& where = address(index);
+    const auto gen = generation_;
+    auto fail = [&](UplinkError e, std::string why) {
+        // Reported as an event once this batch of actions is done.
+        queue_.push_back({gen, event::Lost{e, std::move(why)}});
+    };
     Handle handle(mosquitto_new(options_.client_id.c_str(), true, this));
     if (!handle) {
-        lost("mosquitto_new failed (out of memory?)");
+        fail(UplinkError::out_of_memory, "mosquitto_new failed");
         return;
     }
     mosquitto* m = handle.get();
@@ -137,53 +312,55 @@ void Uplink::open() {
         mosquitto_username_pw_set(m, options_.username.c_str(),
                                   options_.password.empty() ? nullptr : options_.password.c_str());
     }
-    if (options_.tls.enabled) {
+    // The cloud learns that this gateway is gone when the broker loses it: "offline", retained.
+    const std::string will = nlohmann::json{{"gw", options_.gateway_id}, {"state", "offline"}, {"reason", "connection lost"}}.dump();
+    const auto will_topic = status_topic_ + "/status";
+    if (const int rc = mosquitto_will_set_v5(m, will_topic.c_str(), static_cast<int>(will.size()), will.data(), 1, true, nullptr);
+        rc != MOSQ_ERR_SUCCESS) {
+        fail(UplinkError::protocol_error,
+             std::string("cannot set the last will: ") + mosquitto_strerror(rc));
+        return;
+    }
+    const auto& tls = tls_for(index);
+    if (tls.enabled) {
         // Our own, complete OpenSSL context (CA, client certificate, host-name check) so that a
         // refused certificate is logged with OpenSSL's reason; libmosquitto keeps a reference.
         // Its defaults stay off: they would replace our verify callback with its own, which in
         // 2.0.11 rejects every certificate of a context it did not create.
         std::string error;
-        SSL_CTX* ctx = make_tls_context(options_.tls, options_.host, error);
+        SSL_CTX* ctx = make_tls_context(tls, where.host, error);
         if (!ctx) {
-            lost("TLS set-up failed: " + error);
+            fail(UplinkError::tls_failed, "TLS set-up failed: " + error);
             return;
         }
         int set = mosquitto_int_option(m, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
         if (set == MOSQ_ERR_SUCCESS) set = mosquitto_void_option(m, MOSQ_OPT_SSL_CTX, ctx);
         SSL_CTX_free(ctx);
         if (set != MOSQ_ERR_SUCCESS) {
-            lost(std::string("TLS set-up failed: ") + mosquitto_strerror(set));
+            fail(UplinkError::tls_failed, std::string("TLS set-up failed: ") + mosquitto_strerror(set));
             return;
         }
     }
-    connack_rc_ = -1;
-    disconnect_seen_ = false;
-    completions_.clear();
-    state_ = State::resolving;
-    const auto gen = ++generation_;
-    connect_timer_.expires_after(options_.connect_timeout);
-    connect_timer_.async_wait([this, gen](boost::system::error_code tec) {
-        if (tec || gen != generation_) return;
-        if (state_ == State::resolving) lost("the broker's address was not resolved and connected within the connect timeout");
-        if (state_ == State::connecting) lost("no CONNACK within the connect timeout");
-    });
+    connecting_ = true;
     // libmosquitto resolves the host name with a blocking getaddrinfo (it must: TLS verifies and
     // sends that name), which can hang for the resolver's timeout while the link is down. It runs
-    // on the connector thread; the handle comes back to this thread with the result.
-    boost::asio::post(connector_, [this, gen, alive = std::weak_ptr<char>(alive_), handle = std::move(handle)]() mutable {
+    // on the connector thread; the handle comes back to this thread with the result. The machine's
+    // connect timeout covers a resolver that never answers.
+    boost::asio::post(connector_, [this, gen, host = where.host, port = where.port,
+                                   alive = std::weak_ptr<char>(alive_), handle = std::move(handle)]() mutable {
         clear_failure_records();
         errno = 0;
-        const int rc = mosquitto_connect_bind_async(handle.get(), options_.host.c_str(), options_.port,
-                                                    options_.keepalive_s, nullptr);
+        const int rc = mosquitto_connect_bind_async(handle.get(), host.c_str(), port, options_.keepalive_s, nullptr);
         const int err = errno;
         // On loopback the handshake can fail inside the connect, on this thread: say why here.
-        std::string tls_reason;
-        if (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_TLS_HANDSHAKE) tls_reason = failure_text(rc, err, options_.keepalive_s);
+        std::optional<Failure> tls_failure;
+        if (rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_TLS_HANDSHAKE) tls_failure = failure(rc, err, options_.keepalive_s, false);
         boost::asio::post(io_, [this, gen, alive = std::move(alive), handle = std::move(handle), rc, err,
-                                tls_reason = std::move(tls_reason)]() mutable {
-            if (alive.expired() || gen != generation_ || state_ != State::resolving) return;
-            if (!tls_reason.empty()) {
-                lost("connect to " + options_.host + ":" + std::to_string(options_.port) + " failed: " + tls_reason);
+                                tls_failure = std::move(tls_failure)]() mutable {
+            if (alive.expired() || gen != generation_ || !connecting_) return;
+            if (tls_failure) {
+                connecting_ = false;
+                feed(event::Lost{tls_failure->error, tls_failure->detail}, gen);
                 return;
             }
             socket_started(std::move(handle), rc, err);
@@ -193,25 +370,32 @@ void Uplink::open() {
 
 void Uplink::socket_started(Handle handle, int rc, int err) {
     mosq_ = handle.release();
+    const auto gen = generation_;
     const int fd = mosquitto_socket(mosq_);
     if (rc != MOSQ_ERR_SUCCESS || fd < 0) {
-        lost("connect to " + options_.host + ":" + std::to_string(options_.port) + " failed: " +
-             (rc == MOSQ_ERR_ERRNO ? std::strerror(err) : mosquitto_strerror(rc)));
+        connecting_ = false;
+        auto f = failure(rc == MOSQ_ERR_SUCCESS ? MOSQ_ERR_NO_CONN : rc, err, options_.keepalive_s, false);
+        if (rc == MOSQ_ERR_ERRNO && err != 0) f.detail = std::strerror(err);
+        feed(event::Lost{f.error, "connect to " + machine_.options().addresses[address_] + " failed: " + f.detail}, gen);
         return;
     }
     boost::system::error_code ec;
     socket_.assign(fd, ec);
     if (ec) {
-        lost("cannot watch the MQTT socket: " + ec.message());
+        feed(event::Lost{UplinkError::connect_failed, "cannot watch the MQTT socket: " + ec.message()}, gen);
         return;
     }
-    state_ = State::connecting;
     wait_read();
     arm_write();
 }
 
-void Uplink::close_handle() {
+void Uplink::close_handle(bool graceful) {
     write_waiting_ = false;
+    connecting_ = false;
+    if (mosq_ && graceful) {
+        mosquitto_disconnect(mosq_);
+        mosquitto_loop_write(mosq_, 1);
+    }
     if (socket_.is_open()) {
         boost::system::error_code ignored;
         socket_.cancel(ignored);
@@ -222,61 +406,34 @@ void Uplink::close_handle() {
         mosquitto_destroy(mosq_);
         mosq_ = nullptr;
     }
+    incoming_.clear();
     ++generation_;
 }
 
-void Uplink::lost(const std::string& why) {
-    if (state_ == State::stopped) return;
-    const bool was_connected = stats_.connected;
-    if (was_connected) {
-        ++stats_.disconnects;
-        core::log_warn("uplink.disconnected", "lost the broker connection; messages stay in the outbox",
-                       {{"reason", why}, {"inflight", window_.size()}, {"backlog", outbox_.stats().rows}});
-    } else {
-        ++stats_.connect_failures;
-    }
-    close_handle();
-    stats_.connected = false;
-    window_.clear();
-    stats_.inflight = 0;
-    ready_.clear();
-    ready_pos_ = 0;
-    connect_timer_.cancel();
-    schedule_reconnect();
-    if (!was_connected) {
-        core::log_warn("uplink.connect_failed", "could not connect to the broker",
-                       {{"reason", why}, {"host", options_.host}, {"port", options_.port},
-                        {"attempt", backoff_.attempts()}});
-    }
-}
-
-const char* Uplink::connack_text(int rc) const {
-    return options_.protocol == MqttProtocol::v5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc);
-}
-
-void Uplink::schedule_reconnect() {
-    state_ = State::waiting;
-    const auto delay = backoff_.next();
-    retry_timer_.expires_after(delay);
-    const auto gen = generation_;
-    core::log(core::LogLevel::debug, "uplink.retry", "next connection attempt scheduled", {{"delay_ms", delay.count()}});
-    retry_timer_.async_wait([this, gen](boost::system::error_code ec) {
-        if (!ec && gen == generation_ && state_ == State::waiting) open();
+void Uplink::arm_timer(Clock::time_point at) {
+    machine_timer_.cancel();
+    if (at == Clock::time_point::max() || stopped_) return;
+    machine_timer_.expires_at(at);
+    machine_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec && !stopped_) feed(event::TimerFired{});
     });
+}
+
+void Uplink::lost(UplinkError error, std::string detail) {
+    feed(event::Lost{error, std::move(detail)}, generation_);
 }
 
 void Uplink::wait_read() {
     const auto gen = generation_;
     socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this, gen](boost::system::error_code ec) {
         if (ec || gen != generation_ || !mosq_) return;
-        if (!read_packets()) return;
-        after_io();
-        if (gen == generation_) wait_read();
+        read_packets();
+        if (gen == generation_ && mosq_) wait_read();
     });
 }
 
 bool Uplink::tcp_connect_failed() {
-    if (state_ != State::connecting) return false;
+    if (!connecting_) return false;
     // While the TCP connect is pending, a readiness event that leaves the socket unconnected
     // means the connect failed. libmosquitto's TLS handshake would otherwise retry writing to
     // the dead socket on every event, never reporting it.
@@ -287,26 +444,23 @@ bool Uplink::tcp_connect_failed() {
     int err = 0;
     socklen_t err_len = sizeof err;
     if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0 || err == 0) err = ECONNREFUSED;
-    lost("connect to " + options_.host + ":" + std::to_string(options_.port) + " failed: " + std::strerror(err));
+    lost(UplinkError::connect_failed, "connect to " + machine_.options().addresses[address_] + " failed: " + std::strerror(err));
     return true;
 }
 
-bool Uplink::read_packets() {
-    if (tcp_connect_failed()) return false;
+void Uplink::read_packets() {
+    if (tcp_connect_failed()) return;
     clear_failure_records();
     errno = 0;
+    const auto gen = generation_;
     const int rc = mosquitto_loop_read(mosq_, 1);
     const int err = errno;
-    if (rc == MOSQ_ERR_SUCCESS) return true;
-    handle_completions();
-    if (connack_rc_ > 0) {
-        // A refusing CONNACK (bad credentials, banned client id...): libmosquitto reports the
-        // closed connection, the reason code says why.
-        lost(std::string("broker refused the connection: ") + connack_text(connack_rc_));
-        return false;
+    take_incoming();
+    if (rc != MOSQ_ERR_SUCCESS) {
+        auto f = failure(rc, err, options_.keepalive_s, !connecting_);
+        queue_.push_back({gen, event::Lost{f.error, std::move(f.detail)}});
     }
-    lost(failure_text(rc, err, options_.keepalive_s));
-    return false;
+    run_queue();
 }
 
 void Uplink::arm_write() {
@@ -321,166 +475,64 @@ void Uplink::arm_write() {
         errno = 0;
         const int rc = mosquitto_loop_write(mosq_, 1);
         const int err = errno;
+        take_incoming();
         if (rc != MOSQ_ERR_SUCCESS) {
-            lost("write failed: " + failure_text(rc, err, options_.keepalive_s));
-            return;
+            auto f = failure(rc, err, options_.keepalive_s, !connecting_);
+            queue_.push_back({gen, event::Lost{f.error, "write failed: " + f.detail}});
         }
-        after_io();
+        run_queue();
     });
-}
-
-void Uplink::handle_completions() {
-    for (const auto& c : completions_) {
-        const auto entry = window_.release(c.mid);
-        if (!entry) continue;  // an ack for a packet of an earlier connection
-        if (c.reason >= 0x80) {
-            ++stats_.rejected;
-            outbox_.discard(entry->seq, entry->priority, "rejected_by_broker");
-            core::log_error("uplink.rejected", "the broker refused a message; it is recorded as a loss",
-                            {{"seq", entry->seq}, {"reason_code", c.reason}, {"reason", mosquitto_reason_string(c.reason)}});
-        } else {
-            ++stats_.acknowledged;
-            outbox_.acknowledge(entry->seq, entry->stored_bytes);
-        }
-    }
-    completions_.clear();
-    stats_.inflight = window_.size();
-}
-
-void Uplink::after_io() {
-    if (!mosq_ || in_after_io_) return;
-    in_after_io_ = true;
-    for (;;) {
-        handle_completions();
-        if (disconnect_seen_) {
-            in_after_io_ = false;
-            lost("the broker ended the session");
-            return;
-        }
-        if (connack_rc_ >= 0) {
-            const int rc = connack_rc_;
-            connack_rc_ = -1;
-            if (rc != 0) {
-                in_after_io_ = false;
-                lost(std::string("broker refused the connection: ") + connack_text(rc));
-                return;
-            }
-            state_ = State::connected;
-            // libmosquitto formats a line for every packet while a log callback is set (a tenth of
-            // the drain's instructions); its text only explains a failed connect or handshake.
-            mosquitto_log_callback_set(mosq_, nullptr);
-            stats_.connected = true;
-            ++stats_.connects;
-            backoff_.reset();
-            connect_timer_.cancel();
-            // Resend what the last connection left unacknowledged: start every priority over.
-            cursor_.reset();
-            ready_.clear();
-            ready_pos_ = 0;
-            core::log_info("uplink.connected", "connected to the broker",
-                           {{"host", options_.host}, {"port", options_.port}, {"client_id", options_.client_id},
-                            {"protocol", options_.protocol == MqttProtocol::v5 ? "mqtt5" : "mqtt3.1.1"},
-                            {"backlog", outbox_.stats().rows}});
-        }
-        pump();
-        if (!mosq_ || (completions_.empty() && !disconnect_seen_ && connack_rc_ < 0)) break;
-    }
-    in_after_io_ = false;
-    arm_write();
-}
-
-void Uplink::pump() {
-    if (state_ != State::connected || !mosq_) return;
-    const bool v5 = options_.protocol == MqttProtocol::v5;
-    char seq_text[24];
-    char epoch_text[16];
-    while (window_.room() > 0) {
-        if (ready_pos_ >= ready_.size()) {
-            ready_.clear();
-            ready_pos_ = 0;
-            if (outbox_.fetch(cursor_, std::min(fetch_batch, std::max<std::size_t>(window_.capacity(), 1)), ready_) == 0) {
-                return;
-            }
-        }
-        const auto& m = ready_[ready_pos_];
-        render_payload(payload_, options_.gateway_id, m.epoch, m.seq, m.message.body);
-        mosquitto_property* props = nullptr;
-        if (v5) {
-            const auto r = std::to_chars(seq_text, seq_text + sizeof seq_text - 1, m.seq);
-            *r.ptr = '\0';
-            mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "gw", options_.gateway_id.c_str());
-            mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "seq", seq_text);
-            const auto e = std::to_chars(epoch_text, epoch_text + sizeof epoch_text - 1, m.epoch);
-            *e.ptr = '\0';
-            mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "ep", epoch_text);
-        }
-        int mid = 0;
-        const int rc = mosquitto_publish_v5(mosq_, &mid, m.message.topic.c_str(), static_cast<int>(payload_.size()),
-                                            payload_.data(), m.message.qos, m.message.retain, props);
-        mosquitto_property_free_all(&props);
-        if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO) {
-            disconnect_seen_ = true;  // handled by after_io's loop
-            return;
-        }
-        ++ready_pos_;
-        if (rc != MOSQ_ERR_SUCCESS) {
-            // The message can never be sent as it is (too large for the broker, QoS not allowed...).
-            ++stats_.rejected;
-            outbox_.discard(m.seq, m.message.priority, "unpublishable");
-            core::log_error("uplink.unpublishable", "a message cannot be published; it is recorded as a loss",
-                            {{"seq", m.seq}, {"topic", m.message.topic}, {"error", mosquitto_strerror(rc)}});
-            continue;
-        }
-        window_.add(mid, m.seq, m.message.priority,
-                    static_cast<std::uint32_t>(m.message.topic.size() + m.message.body.size()));
-        ++stats_.published;
-        stats_.payload_bytes += payload_.size();
-        if (!first_publish_logged_) {
-            first_publish_logged_ = true;
-            const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
-            core::log_info("uplink.first_publish", "first message handed to the broker",
-                           {{"ms_since_start", ms}, {"seq", m.seq}});
-        }
-    }
-    stats_.inflight = window_.size();
 }
 
 void Uplink::tick() {
     tick_timer_.expires_after(std::chrono::seconds(1));
     tick_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec || state_ == State::stopped) return;
-        if (mosq_ && (state_ == State::connected || state_ == State::connecting)) {
+        if (ec || stopped_) return;
+        if (mosq_) {
+            const auto gen = generation_;
             // libmosquitto reads at most as many packets per call as it has messages in flight, and
             // Asio's epoll is edge-triggered: a packet left behind (a PINGRESP after the last PUBACK)
             // would wait for the next arrival. Collect it here, well within the keepalive.
-            if (state_ == State::connected && !read_packets()) {
-                tick();
-                return;
-            }
-            clear_failure_records();
-            errno = 0;
-            const int rc = mosquitto_loop_misc(mosq_);
-            const int err = errno;
-            if (rc != MOSQ_ERR_SUCCESS) {
-                lost("keepalive: " + failure_text(rc, err, options_.keepalive_s));
-            } else {
-                after_io();
+            if (!connecting_) read_packets();
+            if (mosq_ && gen == generation_) {
+                clear_failure_records();
+                errno = 0;
+                const int rc = mosquitto_loop_misc(mosq_);
+                const int err = errno;
+                take_incoming();
+                if (rc != MOSQ_ERR_SUCCESS) {
+                    auto f = failure(rc, err, options_.keepalive_s, !connecting_);
+                    queue_.push_back({gen, event::Lost{f.error, std::move(f.detail)}});
+                }
             }
         }
+        // Also a periodic look at the outbox: rows may have come back without a commit (salvage).
+        feed(event::OutboxChanged{});
         tick();
     });
 }
 
 void Uplink::on_connect_cb(mosquitto*, void* self, int rc, int, const mqtt5__property*) {
-    static_cast<Uplink*>(self)->connack_rc_ = rc;
+    auto* u = static_cast<Uplink*>(self);
+    u->connecting_ = false;
+    // libmosquitto's text only explains a failed connect or handshake; while connected it would
+    // format a line for every packet (a tenth of the drain's instructions).
+    mosquitto_log_callback_set(u->mosq_, nullptr);
+    const int code = u->options_.protocol == MqttProtocol::v5 ? rc : connack_v311_to_reason_code(rc);
+    u->incoming_.push_back(event::ConnAck{code});
 }
 
-void Uplink::on_disconnect_cb(mosquitto*, void* self, int, const mqtt5__property*) {
-    static_cast<Uplink*>(self)->disconnect_seen_ = true;
+void Uplink::on_disconnect_cb(mosquitto*, void* self, int rc, const mqtt5__property*) {
+    auto* u = static_cast<Uplink*>(self);
+    // A DISCONNECT from the broker carries its reason code (>= 0x80); a local failure a
+    // libmosquitto error, which the failed loop call reports with its errno.
+    if (rc >= 0x80) {
+        u->incoming_.push_back(event::Lost{disconnect_error(rc), "the broker ended the session: " + reason_code_text(rc)});
+    }
 }
 
 void Uplink::on_publish_cb(mosquitto*, void* self, int mid, int reason, const mqtt5__property*) {
-    static_cast<Uplink*>(self)->completions_.push_back({mid, reason});
+    static_cast<Uplink*>(self)->incoming_.push_back(event::Acked{mid, reason});
 }
 
 }  // namespace outpost::uplink

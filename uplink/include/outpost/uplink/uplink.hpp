@@ -1,34 +1,41 @@
 #pragma once
-// Drains the outbox to an MQTT broker with libmosquitto driven from the io_context (its
-// external-loop API: no libmosquitto thread). Keeps an application-side in-flight window,
-// acknowledges messages in the outbox only when the broker acknowledged them (PUBACK/PUBCOMP;
-// for QoS 0, when written to the socket), and reconnects with exponential backoff and full jitter.
-// Every connection starts from a fresh libmosquitto handle and resends, from the outbox, what
-// the last one left unacknowledged, before anything newer at the same priority.
+// The uplink's I/O shell: libmosquitto driven from the io_context (its external-loop API, no
+// libmosquitto thread) around the Sans-I/O DeliveryMachine (delivery_machine.hpp), which decides
+// everything: when and where to connect, what to publish, what to acknowledge or discard in the
+// outbox, when a connection is dead. This class executes its actions and feeds it events: what
+// libmosquitto's callbacks report is queued as event values and fed after the loop call returns.
 //
-// Errors: a failed connection is logged with its reason and retried: OpenSSL's verify result for a
-// refused certificate (an unknown CA reads differently from a host-name mismatch), the errno of a
-// dead connection, a keepalive timeout as such, the broker's reason code for a refusing CONNACK.
+// On the cloud side every gateway has a status topic family `<status_topic>/status` (retained:
+// "online" with version, config digest, start time and address after each CONNACK; "offline" as
+// the last will, and before a clean stop) and `<status_topic>/health` (retained, QoS 0: the
+// gateway's counters every `health_interval`, from the health source).
 //
-// Thread: all members run on the io_context's thread; libmosquitto callbacks fire inside the
-// loop calls this class makes on that thread. The one exception is the connect call itself
-// (name resolution blocks), made on a private connector thread while this thread keeps
-// ingesting; the handle is not touched here until it comes back (a TLS handshake that fails
-// inside that connect is diagnosed on the connector thread and reported back with it).
+// Errors: every failure is an UplinkError (uplink_error.hpp) logged with its reason in words:
+// OpenSSL's verify result for a refused certificate, the errno of a dead connection, a keepalive
+// timeout as such, the broker's CONNACK or DISCONNECT reason code.
+//
+// Thread: all members run on the io_context's thread; libmosquitto callbacks fire inside the loop
+// calls this class makes on that thread. The one exception is the connect call itself (name
+// resolution blocks), made on a private connector thread while this thread keeps ingesting; the
+// handle is not touched here until it comes back (a TLS handshake that fails inside that connect
+// is diagnosed on the connector thread and reported back with it).
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
-#include "outpost/core/backoff.hpp"
 #include "outpost/outbox/outbox.hpp"
-#include "outpost/uplink/inflight_window.hpp"
+#include "outpost/uplink/delivery_machine.hpp"
+#include "outpost/uplink/message_source.hpp"
 
 struct mosquitto;
 struct mqtt5__property;
@@ -45,10 +52,18 @@ struct TlsOptions {
     bool verify_hostname = true;
 };
 
+struct BrokerAddress {
+    std::string host;
+    std::uint16_t port = 1883;
+    std::optional<TlsOptions> tls;  // when it differs from the broker's TLS settings
+};
+
 struct UplinkOptions {
     std::string gateway_id;
+    // The first (preferred) address; `alternates` are tried in turn when it fails.
     std::string host = "127.0.0.1";
     std::uint16_t port = 1883;
+    std::vector<BrokerAddress> alternates;
     std::string client_id;
     MqttProtocol protocol = MqttProtocol::v5;
     int keepalive_s = 30;
@@ -56,22 +71,17 @@ struct UplinkOptions {
     std::string password;
     TlsOptions tls;
     std::chrono::milliseconds backoff_initial{500};
-    std::chrono::milliseconds backoff_max{60'000};
+    std::chrono::milliseconds backoff_max{30'000};
     std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds stable_after{30'000};
+    std::chrono::milliseconds progress_timeout{30'000};
+    std::chrono::milliseconds failback_after{300'000};
     std::size_t inflight_window = 256;
-};
-
-struct UplinkStats {
-    std::uint64_t connect_attempts = 0;
-    std::uint64_t connects = 0;
-    std::uint64_t connect_failures = 0;
-    std::uint64_t disconnects = 0;
-    std::uint64_t published = 0;
-    std::uint64_t acknowledged = 0;
-    std::uint64_t rejected = 0;  // refused by the broker (reason code >= 0x80), recorded as losses
-    std::uint64_t payload_bytes = 0;
-    std::size_t inflight = 0;
-    bool connected = false;
+    // Status topic family root; empty: "outpost/<gateway_id>".
+    std::string status_topic;
+    // JSON members (without braces) added to the birth message, e.g. "version":"1.0","config_digest":"...".
+    std::string birth_members;
+    std::chrono::milliseconds health_interval{60'000};  // 0: no health messages
 };
 
 class Uplink {
@@ -84,39 +94,45 @@ public:
     Uplink(const Uplink&) = delete;
     Uplink& operator=(const Uplink&) = delete;
 
+    // The health message's payload (a JSON object), asked for every health_interval while connected.
+    void set_health_source(std::function<std::string()> source);
     // Connects in the background and keeps reconnecting until stop().
     void start();
     // New messages were committed to the outbox: publish them if there is room in the window.
     void notify();
-    // Disconnects cleanly; what is unacknowledged stays in the outbox.
+    // Publishes "offline" and disconnects cleanly; what is unacknowledged stays in the outbox.
     void stop();
 
-    const UplinkStats& stats() const noexcept { return stats_; }
+    UplinkStats stats() const noexcept;
     // Connected, nothing in flight, nothing left to fetch.
-    bool drained() const;
+    bool drained() const { return machine_.drained(); }
+    const std::string& status_topic() const noexcept { return status_topic_; }
 
 private:
-    enum class State { idle, resolving, connecting, connected, waiting, stopped };
-
     struct HandleDeleter {
         void operator()(mosquitto* m) const noexcept;
     };
     using Handle = std::unique_ptr<mosquitto, HandleDeleter>;
 
-    void open();
+    void feed(Event e, std::uint64_t generation = 0);
+    void run_queue();
+    void take_incoming();
+    void execute(Action& a);
+    void open(std::size_t address);
+    void publish(core::StoredMessage& m);
+    void publish_status(bool online);
+    void publish_health();
     void socket_started(Handle handle, int rc, int err);
-    void lost(const std::string& why);
-    void schedule_reconnect();
-    const char* connack_text(int rc) const;
-    void close_handle();
+    void close_handle(bool graceful);
+    void arm_timer(Clock::time_point at);
     void wait_read();
-    bool tcp_connect_failed();  // true: it failed and was handled
-    bool read_packets();  // false: the connection is gone (already handled)
+    bool tcp_connect_failed();  // true: it failed and was reported
+    void read_packets();
     void arm_write();
-    void after_io();
-    void handle_completions();
-    void pump();
     void tick();
+    void lost(UplinkError error, std::string detail);
+    const BrokerAddress& address(std::size_t i) const;
+    const TlsOptions& tls_for(std::size_t i) const;
 
     static void on_connect_cb(mosquitto*, void* self, int rc, int flags, const mqtt5__property*);
     static void on_disconnect_cb(mosquitto*, void* self, int rc, const mqtt5__property*);
@@ -125,35 +141,37 @@ private:
     boost::asio::io_context& io_;
     UplinkOptions options_;
     outbox::Outbox& outbox_;
+    OutboxSource source_;
+    std::vector<BrokerAddress> addresses_;
+    DeliveryMachine machine_;
+    std::string status_topic_;
+    std::function<std::string()> health_source_;
     boost::asio::posix::stream_descriptor socket_;
-    boost::asio::steady_timer retry_timer_;
-    boost::asio::steady_timer connect_timer_;
+    boost::asio::steady_timer machine_timer_;
     boost::asio::steady_timer tick_timer_;
-    core::Backoff backoff_;
-    InflightWindow window_;
-    outbox::DrainCursor cursor_;
-    std::vector<core::StoredMessage> ready_;
-    std::size_t ready_pos_ = 0;
     std::string payload_;
 
     mosquitto* mosq_ = nullptr;
-    State state_ = State::idle;
-    std::uint64_t generation_ = 0;  // bumps with every connection; stale handlers check it
+    std::size_t address_ = 0;
+    bool connecting_ = false;      // the TCP/TLS connect is under way
+    std::uint64_t generation_ = 0;  // bumps with every handle; stale handlers check it
     bool write_waiting_ = false;
-    bool in_after_io_ = false;
     bool first_publish_logged_ = false;
+    bool stopped_ = false;
+    std::uint64_t payload_bytes_ = 0;
     std::chrono::steady_clock::time_point started_{};
 
-    // Filled by libmosquitto callbacks, handled after the loop call returns.
-    struct Completion {
-        int mid;
-        int reason;
+    // Events waiting to be fed, each with the handle generation it belongs to (0: any); events of a
+    // closed handle are dropped. Callbacks queue into incoming_, moved here after the loop call.
+    struct Queued {
+        std::uint64_t generation;
+        Event event;
     };
-    std::vector<Completion> completions_;
-    int connack_rc_ = -1;  // -1: none pending
-    bool disconnect_seen_ = false;
+    std::deque<Queued> queue_;
+    std::vector<Event> incoming_;
+    std::vector<Action> actions_;
+    bool feeding_ = false;
 
-    UplinkStats stats_;
     // Runs libmosquitto's connect, which resolves the host name with a blocking call; completions
     // come back through io_ and are dropped once this object is gone.
     boost::asio::thread_pool connector_{1};

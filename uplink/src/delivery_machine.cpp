@@ -1,0 +1,356 @@
+#include "outpost/uplink/delivery_machine.hpp"
+
+#include <algorithm>
+
+#include "outpost/core/log.hpp"
+
+namespace outpost::uplink {
+namespace {
+
+using std::chrono::milliseconds;
+
+template <class... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+}  // namespace
+
+const char* to_string(DeliveryMachine::State s) noexcept {
+    switch (s) {
+        case DeliveryMachine::State::idle: return "idle";
+        case DeliveryMachine::State::waiting: return "waiting";
+        case DeliveryMachine::State::connecting: return "connecting";
+        case DeliveryMachine::State::connected: return "connected";
+        case DeliveryMachine::State::stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+DeliveryMachine::DeliveryMachine(DeliveryOptions options, MessageSource& source)
+    : options_(std::move(options)),
+      source_(source),
+      backoff_(options_.backoff_initial, options_.backoff_max, options_.seed),
+      rng_(options_.seed ^ 0x9e3779b97f4a7c15ull),
+      window_(std::max<std::size_t>(options_.window, 1)) {
+    if (options_.addresses.empty()) options_.addresses.emplace_back("broker");
+    options_.fetch_batch = std::max<std::size_t>(options_.fetch_batch, 1);
+}
+
+bool DeliveryMachine::drained() const {
+    return state_ == State::connected && window_.empty() && pending_.empty() && ready_pos_ >= ready_.size() &&
+           source_.empty();
+}
+
+void DeliveryMachine::handle(const Event& e, Clock::time_point now, std::vector<Action>& out) {
+    std::visit(Overloaded{
+                   [&](const event::Start&) {
+                       if (state_ == State::idle) connect(0, now, out);
+                   },
+                   [&](const event::ConnAck& a) { on_connack(a.reason_code, now, out); },
+                   [&](const event::Published& p) { on_published(p.mid, now); },
+                   [&](const event::PublishRefused& r) { on_refused(r, now, out); },
+                   [&](const event::Acked& a) { on_acked(a.mid, a.reason_code, now, out); },
+                   [&](const event::Lost& l) {
+                       if (state_ == State::connecting || state_ == State::connected) {
+                           end_connection(l.error, l.detail, now, out);
+                       }
+                   },
+                   [&](const event::OutboxChanged&) {
+                       exhausted_ = false;
+                       pump(out);
+                   },
+                   [&](const event::TimerFired&) { on_timer(now, out); },
+                   [&](const event::Stop&) { on_stop(out); },
+               },
+               e);
+    // Published and PublishRefused arrive between the actions of one batch: the timer is armed
+    // once the batch is done.
+    if (!std::holds_alternative<event::Published>(e)) arm(out);
+}
+
+void DeliveryMachine::connect(std::size_t address, Clock::time_point now, std::vector<Action>& out) {
+    address_ = address % options_.addresses.size();
+    state_ = State::connecting;
+    connect_deadline_ = now + options_.connect_timeout;
+    ++stats_.connect_attempts;
+    stats_.address = address_;
+    out.push_back(action::Connect{address_});
+}
+
+void DeliveryMachine::on_connack(int code, Clock::time_point now, std::vector<Action>& out) {
+    if (state_ != State::connecting) return;
+    if (code >= 0x80) {
+        end_connection(connack_error(code), "the broker refused the connection: " + reason_code_text(code), now, out);
+        return;
+    }
+    state_ = State::connected;
+    stats_.connected = true;
+    ++stats_.connects;
+    failed_in_round_ = 0;
+    connected_at_ = now;
+    stable_ = false;
+    stable_at_ = now + options_.stable_after;
+    acked_this_connection_ = 0;
+    failing_back_ = false;
+    failback_at_ = address_ != 0 && options_.failback_after.count() > 0 ? now + options_.failback_after
+                                                                         : Clock::time_point::max();
+    // What the last connection left unacknowledged goes out again first: every priority from the start.
+    cursor_.reset();
+    ready_.clear();
+    ready_pos_ = 0;
+    exhausted_ = false;
+    core::log_info("uplink.connected", "connected to the broker",
+                   {{"address", options_.addresses[address_]}, {"attempt", stats_.connect_attempts},
+                    {"backoff_ceiling_ms", backoff_.ceiling().count()}});
+    out.push_back(action::PublishStatus{true});
+    if (options_.health_interval.count() > 0) {
+        out.push_back(action::PublishHealth{});
+        next_health_ = now + options_.health_interval;
+    }
+    pump(out);
+}
+
+void DeliveryMachine::on_published(int mid, Clock::time_point now) {
+    if (pending_.empty()) return;  // a Close came first: the shell should not have fed this
+    const auto p = pending_.front();
+    pending_.pop_front();
+    if (window_.empty()) progress_deadline_ = now + options_.progress_timeout;
+    window_.add(mid, p.seq, p.priority, p.stored_bytes);
+    ++stats_.published;
+    stats_.inflight = window_.size();
+}
+
+void DeliveryMachine::on_refused(const event::PublishRefused& r, Clock::time_point now, std::vector<Action>& out) {
+    if (pending_.empty()) return;
+    const auto p = pending_.front();
+    pending_.pop_front();
+    if (is_per_message(r.error)) {
+        ++stats_.rejected;
+        out.push_back(action::Discard{p.seq, p.priority, r.error});
+        core::log_error("uplink.unpublishable", "a message cannot be published; it is recorded as a loss",
+                        {{"seq", p.seq}, {"error", to_string(r.error)}, {"detail", r.detail}});
+        return;
+    }
+    // Out of memory, or the connection went: the message stays in the outbox for the next connection.
+    if (state_ == State::connected) end_connection(r.error, r.detail, now, out);
+}
+
+void DeliveryMachine::on_acked(int mid, int reason, Clock::time_point now, std::vector<Action>& out) {
+    if (state_ != State::connected) return;
+    const auto entry = window_.release(mid);
+    if (!entry) return;  // a status message, or a packet of an earlier connection
+    stats_.inflight = window_.size();
+    if (reason < 0x80) {
+        ++stats_.acknowledged;
+        ++acked_this_connection_;
+        progress_deadline_ = now + options_.progress_timeout;
+        out.push_back(action::Acknowledge{entry->seq, entry->stored_bytes});
+    } else if (const auto error = puback_error(reason); is_per_message(error)) {
+        ++stats_.rejected;
+        progress_deadline_ = now + options_.progress_timeout;
+        out.push_back(action::Discard{entry->seq, entry->priority, error});
+        core::log_error("uplink.rejected", "the broker refused a message; it is recorded as a loss",
+                        {{"seq", entry->seq}, {"reason_code", reason}, {"reason", reason_code_text(reason)}});
+    } else {
+        // Busy or over quota: the message stays in the outbox; come back later.
+        end_connection(error, "the broker did not take a message: " + reason_code_text(reason), now, out);
+        return;
+    }
+    if (failing_back_ && window_.empty() && pending_.empty()) {
+        fail_back(now, out);
+        return;
+    }
+    pump(out);
+}
+
+void DeliveryMachine::on_timer(Clock::time_point now, std::vector<Action>& out) {
+    switch (state_) {
+        case State::waiting:
+            if (now >= retry_at_) connect(address_, now, out);
+            return;
+        case State::connecting:
+            if (now >= connect_deadline_) {
+                end_connection(UplinkError::connect_timeout,
+                               "no CONNACK within " + std::to_string(options_.connect_timeout.count()) + " ms", now, out);
+            }
+            return;
+        case State::connected:
+            break;
+        case State::idle:
+        case State::stopped:
+            return;
+    }
+    if (!window_.empty() && now >= progress_deadline_) {
+        ++stats_.progress_timeouts;
+        end_connection(UplinkError::progress_timeout,
+                       std::to_string(window_.size()) + " messages in flight and nothing acknowledged for " +
+                           std::to_string(options_.progress_timeout.count()) + " ms",
+                       now, out);
+        return;
+    }
+    if (!stable_ && now >= stable_at_) {
+        if (acked_this_connection_ > 0 || window_.empty()) {
+            stable_ = true;
+            backoff_.reset();
+        } else {
+            stable_at_ = now + std::chrono::seconds(1);
+        }
+    }
+    if (options_.health_interval.count() > 0 && now >= next_health_) {
+        out.push_back(action::PublishHealth{});
+        next_health_ = now + options_.health_interval;
+    }
+    if (now >= failback_at_) {
+        if (!failing_back_) {
+            // Stop sending and give what is in flight a chance to be acknowledged first.
+            failing_back_ = true;
+            failback_at_ = now + options_.progress_timeout;
+            core::log_info("uplink.failback", "returning to the preferred broker address",
+                           {{"from", options_.addresses[address_]}, {"to", options_.addresses[0]},
+                            {"inflight", window_.size()}});
+        }
+        if ((window_.empty() && pending_.empty()) || now >= failback_at_) fail_back(now, out);
+    }
+}
+
+void DeliveryMachine::fail_back(Clock::time_point now, std::vector<Action>& out) {
+    out.push_back(action::Close{true});
+    forget_connection();
+    ++stats_.failbacks;
+    connect(0, now, out);
+}
+
+void DeliveryMachine::on_stop(std::vector<Action>& out) {
+    if (state_ == State::stopped) return;
+    if (state_ == State::connected) {
+        out.push_back(action::PublishStatus{false});
+        out.push_back(action::Close{true});
+    } else if (state_ == State::connecting) {
+        out.push_back(action::Close{false});
+    }
+    forget_connection();
+    state_ = State::stopped;
+}
+
+void DeliveryMachine::forget_connection() {
+    stats_.connected = false;
+    window_.clear();
+    pending_.clear();
+    ready_.clear();
+    ready_pos_ = 0;
+    stats_.inflight = 0;
+    failing_back_ = false;
+    failback_at_ = Clock::time_point::max();
+}
+
+void DeliveryMachine::end_connection(UplinkError error, const std::string& detail, Clock::time_point now,
+                                     std::vector<Action>& out) {
+    const bool was_connected = state_ == State::connected;
+    const auto inflight = window_.size();
+    out.push_back(action::Close{false});
+    forget_connection();
+    stats_.last_error = static_cast<int>(error);
+    if (was_connected) {
+        ++stats_.disconnects;
+    } else {
+        ++stats_.connect_failures;
+    }
+    const auto failed_address = address_;
+    milliseconds delay{};
+    if (options_.addresses.size() > 1 && ++failed_in_round_ < options_.addresses.size()) {
+        // Another address is left in this round: try it soon.
+        address_ = (address_ + 1) % options_.addresses.size();
+        delay = short_jitter();
+    } else {
+        failed_in_round_ = 0;
+        address_ = 0;
+        delay = reconnect_delay(error);
+    }
+    if (error == UplinkError::server_moved && options_.addresses.size() > 1 && address_ == failed_address) {
+        address_ = (address_ + 1) % options_.addresses.size();
+    }
+    state_ = State::waiting;
+    retry_at_ = now + delay;
+    stats_.address = address_;
+    const nlohmann::json fields{{"error", to_string(error)}, {"reason", detail},
+                              {"address", options_.addresses[failed_address]}, {"next_address", options_.addresses[address_]},
+                              {"retry_in_ms", delay.count()}, {"inflight", inflight}};
+    if (!is_transient(error)) {
+        core::log_error(was_connected ? "uplink.disconnected" : "uplink.connect_failed",
+                        "the broker refuses this gateway as configured; retrying slowly", fields);
+    } else if (was_connected) {
+        core::log_warn("uplink.disconnected", "lost the broker connection; messages stay in the outbox", fields);
+    } else {
+        core::log_warn("uplink.connect_failed", "could not connect to the broker", fields);
+    }
+}
+
+milliseconds DeliveryMachine::reconnect_delay(UplinkError error) {
+    if (!is_transient(error)) {
+        // Only a person can fix this: try again at the cap, jittered over its upper half.
+        const auto cap = options_.backoff_max.count();
+        std::uniform_int_distribution<std::int64_t> pick(cap / 2, cap);
+        return milliseconds{pick(rng_)};
+    }
+    const auto ceiling = backoff_.ceiling();
+    const auto delay = backoff_.next();
+    switch (error) {
+        case UplinkError::server_busy:
+        case UplinkError::server_unavailable:
+        case UplinkError::quota_exceeded:
+        case UplinkError::connection_rate_exceeded:
+            // The broker asked for less: the upper half of the range.
+            return std::max(delay, ceiling / 2);
+        default:
+            return delay;
+    }
+}
+
+milliseconds DeliveryMachine::short_jitter() {
+    std::uniform_int_distribution<std::int64_t> pick(0, options_.backoff_initial.count());
+    return milliseconds{pick(rng_)};
+}
+
+void DeliveryMachine::pump(std::vector<Action>& out) {
+    if (state_ != State::connected || failing_back_) return;
+    while (window_.size() + pending_.size() < window_.capacity()) {
+        if (ready_pos_ >= ready_.size()) {
+            if (exhausted_) return;
+            ready_.clear();
+            ready_pos_ = 0;
+            if (source_.fetch(cursor_, std::min(options_.fetch_batch, window_.capacity()), ready_) == 0) {
+                exhausted_ = true;
+                return;
+            }
+        }
+        auto& m = ready_[ready_pos_++];
+        pending_.push_back({m.seq, m.message.priority,
+                            static_cast<std::uint32_t>(m.message.topic.size() + m.message.body.size())});
+        out.push_back(action::Publish{std::move(m)});
+    }
+}
+
+void DeliveryMachine::arm(std::vector<Action>& out) {
+    auto at = Clock::time_point::max();
+    switch (state_) {
+        case State::waiting: at = retry_at_; break;
+        case State::connecting: at = connect_deadline_; break;
+        case State::connected:
+            if (!window_.empty()) at = std::min(at, progress_deadline_);
+            if (!stable_) at = std::min(at, stable_at_);
+            if (options_.health_interval.count() > 0) at = std::min(at, next_health_);
+            at = std::min(at, failback_at_);
+            break;
+        case State::idle:
+        case State::stopped: break;
+    }
+    if (at != armed_) {
+        armed_ = at;
+        out.push_back(action::ArmTimer{at});
+    }
+}
+
+}  // namespace outpost::uplink
