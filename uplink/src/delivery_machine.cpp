@@ -66,9 +66,7 @@ void DeliveryMachine::handle(const Event& e, Clock::time_point now, std::vector<
                    [&](const event::Stop&) { on_stop(out); },
                },
                e);
-    // Published and PublishRefused arrive between the actions of one batch: the timer is armed
-    // once the batch is done.
-    if (!std::holds_alternative<event::Published>(e)) arm(out);
+    arm(out);
 }
 
 void DeliveryMachine::connect(std::size_t address, Clock::time_point now, std::vector<Action>& out) {
@@ -117,7 +115,10 @@ void DeliveryMachine::on_published(int mid, Clock::time_point now) {
     if (pending_.empty()) return;  // a Close came first: the shell should not have fed this
     const auto p = pending_.front();
     pending_.pop_front();
-    if (window_.empty()) progress_deadline_ = now + options_.progress_timeout;
+    if (window_.empty()) {
+        last_progress_ = now;
+        progress_check_ = now + options_.progress_timeout;
+    }
     window_.add(mid, p.seq, p.priority, p.stored_bytes);
     ++stats_.published;
     stats_.inflight = window_.size();
@@ -132,6 +133,7 @@ void DeliveryMachine::on_refused(const event::PublishRefused& r, Clock::time_poi
         out.push_back(action::Discard{p.seq, p.priority, r.error});
         core::log_error("uplink.unpublishable", "a message cannot be published; it is recorded as a loss",
                         {{"seq", p.seq}, {"error", to_string(r.error)}, {"detail", r.detail}});
+        pump(out);
         return;
     }
     // Out of memory, or the connection went: the message stays in the outbox for the next connection.
@@ -146,11 +148,11 @@ void DeliveryMachine::on_acked(int mid, int reason, Clock::time_point now, std::
     if (reason < 0x80) {
         ++stats_.acknowledged;
         ++acked_this_connection_;
-        progress_deadline_ = now + options_.progress_timeout;
+        last_progress_ = now;
         out.push_back(action::Acknowledge{entry->seq, entry->stored_bytes});
     } else if (const auto error = puback_error(reason); is_per_message(error)) {
         ++stats_.rejected;
-        progress_deadline_ = now + options_.progress_timeout;
+        last_progress_ = now;
         out.push_back(action::Discard{entry->seq, entry->priority, error});
         core::log_error("uplink.rejected", "the broker refused a message; it is recorded as a loss",
                         {{"seq", entry->seq}, {"reason_code", reason}, {"reason", reason_code_text(reason)}});
@@ -183,7 +185,11 @@ void DeliveryMachine::on_timer(Clock::time_point now, std::vector<Action>& out) 
         case State::stopped:
             return;
     }
-    if (!window_.empty() && now >= progress_deadline_) {
+    // The check is armed when the window fills and moved on lazily, so an acknowledgement costs no
+    // timer: at the check, a connection that acknowledged something since gets a new deadline.
+    if (!window_.empty() && now >= progress_check_ && now < last_progress_ + options_.progress_timeout) {
+        progress_check_ = last_progress_ + options_.progress_timeout;
+    } else if (!window_.empty() && now >= progress_check_) {
         ++stats_.progress_timeouts;
         end_connection(UplinkError::progress_timeout,
                        std::to_string(window_.size()) + " messages in flight and nothing acknowledged for " +
@@ -339,7 +345,7 @@ void DeliveryMachine::arm(std::vector<Action>& out) {
         case State::waiting: at = retry_at_; break;
         case State::connecting: at = connect_deadline_; break;
         case State::connected:
-            if (!window_.empty()) at = std::min(at, progress_deadline_);
+            if (!window_.empty()) at = std::min(at, progress_check_);
             if (!stable_) at = std::min(at, stable_at_);
             if (options_.health_interval.count() > 0) at = std::min(at, next_health_);
             at = std::min(at, failback_at_);

@@ -28,8 +28,8 @@
 //   client cannot send as it is (too large, bad topic) is discarded; out of memory restarts the link.
 //
 // Contract with the shell: actions are executed in order. For every Publish action the shell feeds
-// exactly one Published (with the packet id) or PublishRefused, in order, before any other event,
-// unless a Close came first (then it feeds neither). Events from a connection the machine has closed
+// exactly one Published (with the packet id) or PublishRefused, in order, after the batch of actions
+// and before any other event, unless a Close came first (then it feeds neither). Events from a connection the machine has closed
 // must not be fed. Not thread-safe; one owner.
 #include <chrono>
 #include <cstddef>
@@ -196,7 +196,8 @@ private:
     Clock::time_point retry_at_{};
     Clock::time_point connect_deadline_{};
     Clock::time_point connected_at_{};
-    Clock::time_point progress_deadline_{};  // with messages in flight
+    Clock::time_point last_progress_{};   // the window filled, or something was acknowledged
+    Clock::time_point progress_check_{};  // when the progress watchdog looks next
     Clock::time_point stable_at_{};
     bool stable_ = false;
     std::uint64_t acked_this_connection_ = 0;

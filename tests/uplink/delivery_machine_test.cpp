@@ -1,0 +1,445 @@
+// The delivery state machine driven by scripted events, no broker, no socket, no clock: each test
+// reads as a transcript of events in and actions out.
+#include "outpost/uplink/delivery_machine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace outpost;
+using namespace outpost::uplink;
+using namespace std::chrono_literals;
+using Lines = std::vector<std::string>;
+
+namespace {
+
+// An outbox fake: messages by seq, delivery order priority 9 first then FIFO; acknowledged and
+// discarded messages are removed when the rig applies those actions.
+class FakeSource final : public MessageSource {
+public:
+    void add(std::uint64_t seq, std::uint8_t priority = 5, std::uint8_t qos = 1) {
+        core::StoredMessage m;
+        m.seq = seq;
+        m.epoch = 7;
+        m.message.topic = "t/" + std::to_string(seq);
+        m.message.body = "\"value\":" + std::to_string(seq);
+        m.message.priority = priority;
+        m.message.qos = qos;
+        rows_[seq] = m;
+    }
+    void remove(std::uint64_t seq) { rows_.erase(seq); }
+    std::size_t fetch(outbox::DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) override {
+        ++fetches;
+        std::size_t n = 0;
+        for (int p = outbox::priority_levels - 1; p >= 0 && n < max; --p) {
+            for (const auto& [seq, m] : rows_) {
+                if (n == max) break;
+                if (m.message.priority != p || seq <= cursor.after[static_cast<std::size_t>(p)]) continue;
+                out.push_back(m);
+                cursor.after[static_cast<std::size_t>(p)] = seq;
+                ++n;
+            }
+        }
+        return n;
+    }
+    bool empty() const override { return rows_.empty(); }
+    std::size_t size() const { return rows_.size(); }
+    int fetches = 0;
+
+private:
+    std::map<std::uint64_t, core::StoredMessage> rows_;
+};
+
+DeliveryOptions opts(std::size_t window = 3, std::size_t addresses = 1) {
+    DeliveryOptions o;
+    o.addresses.clear();
+    for (std::size_t i = 0; i < addresses; ++i) o.addresses.push_back("b" + std::to_string(i));
+    o.window = window;
+    o.backoff_initial = 500ms;
+    o.backoff_max = 8000ms;
+    o.connect_timeout = 10s;
+    o.stable_after = 30s;
+    o.progress_timeout = 20s;
+    o.failback_after = 300s;
+    o.health_interval = 0ms;
+    o.seed = 42;
+    return o;
+}
+
+// Feeds events, plays the shell's part of the contract (each Publish goes out as packet id = seq,
+// acknowledged and discarded messages leave the source) and writes the actions as lines.
+struct Rig {
+    explicit Rig(DeliveryOptions o) : machine(std::move(o), source) {}
+
+    Lines feed(const Event& e) {
+        std::vector<Action> acts;
+        machine.handle(e, now, acts);
+        Lines lines;
+        std::vector<Event> reports;  // what the shell reports after the batch
+        for (auto& a : acts) {
+            lines.push_back(describe(a));
+            if (const auto* p = std::get_if<action::Publish>(&a)) {
+                if (refuse_next) {
+                    reports.push_back(event::PublishRefused{*refuse_next, "scripted"});
+                    refuse_next.reset();
+                } else {
+                    reports.push_back(event::Published{static_cast<int>(p->message.seq)});
+                }
+            }
+            if (const auto* k = std::get_if<action::Acknowledge>(&a)) source.remove(k->seq);
+            if (const auto* d = std::get_if<action::Discard>(&a)) source.remove(d->seq);
+            if (const auto* t = std::get_if<action::ArmTimer>(&a)) timer = t->at;
+        }
+        for (const auto& r : reports) {
+            const auto more = feed(r);
+            lines.insert(lines.end(), more.begin(), more.end());
+        }
+        return lines;
+    }
+    Lines start() { return feed(event::Start{}); }
+    Lines connack(int code = 0) { return feed(event::ConnAck{code}); }
+    Lines ack(std::uint64_t seq, int reason = 0) { return feed(event::Acked{static_cast<int>(seq), reason}); }
+    Lines lost(UplinkError e) { return feed(event::Lost{e, "scripted"}); }
+    // Moves the clock to the armed timer and fires it.
+    Lines fire() {
+        EXPECT_NE(timer, Clock::time_point::max()) << "no timer armed";
+        now = timer;
+        return feed(event::TimerFired{});
+    }
+    Lines at(Clock::duration d) {
+        now += d;
+        return feed(event::TimerFired{});
+    }
+    Clock::duration armed_in() const { return timer - now; }
+
+    std::string describe(const Action& a) const {
+        if (const auto* c = std::get_if<action::Connect>(&a)) return "connect " + std::to_string(c->address);
+        if (const auto* p = std::get_if<action::Publish>(&a)) return "publish " + std::to_string(p->message.seq);
+        if (const auto* s = std::get_if<action::PublishStatus>(&a)) return s->online ? "status online" : "status offline";
+        if (std::holds_alternative<action::PublishHealth>(a)) return "health";
+        if (const auto* k = std::get_if<action::Acknowledge>(&a)) return "ack " + std::to_string(k->seq);
+        if (const auto* d = std::get_if<action::Discard>(&a)) {
+            return "discard " + std::to_string(d->seq) + " " + to_string(d->error);
+        }
+        if (std::holds_alternative<action::ArmTimer>(a)) return "timer";
+        if (const auto* c = std::get_if<action::Close>(&a)) return c->graceful ? "close graceful" : "close";
+        return "?";
+    }
+
+    FakeSource source;
+    DeliveryMachine machine;
+    Clock::time_point now{std::chrono::hours(1)};
+    Clock::time_point timer = Clock::time_point::max();
+    std::optional<UplinkError> refuse_next;
+};
+
+Lines without_timer(Lines l) {
+    std::erase(l, "timer");
+    return l;
+}
+
+}  // namespace
+
+TEST(DeliveryMachine, ConnectsAtOnceThenFillsTheWindowInPriorityOrder) {
+    Rig r(opts(3));
+    for (std::uint64_t s = 1; s <= 4; ++s) r.source.add(s, 3);
+    r.source.add(5, 9);
+    EXPECT_EQ(r.start(), (Lines{"connect 0", "timer"}));
+    EXPECT_EQ(r.armed_in(), 10s);  // the connect timeout
+    EXPECT_EQ(without_timer(r.connack()), (Lines{"status online", "publish 5", "publish 1", "publish 2"}));
+    EXPECT_EQ(r.machine.stats().inflight, 3u);
+    EXPECT_EQ(r.ack(5), (Lines{"ack 5", "publish 3"}));
+    EXPECT_EQ(r.ack(1), (Lines{"ack 1", "publish 4"}));
+    EXPECT_EQ(r.ack(2), (Lines{"ack 2"}));
+    EXPECT_EQ(r.ack(3), (Lines{"ack 3"}));
+    EXPECT_FALSE(r.machine.drained());
+    EXPECT_EQ(without_timer(r.ack(4)), (Lines{"ack 4"}));
+    EXPECT_TRUE(r.machine.drained());
+    EXPECT_EQ(r.machine.stats().acknowledged, 5u);
+}
+
+TEST(DeliveryMachine, AfterALostConnectionWhatWasNotAcknowledgedGoesOutFirst) {
+    // PUBACK for 1 and 3, connection lost: resend 2 then 4.
+    Rig r(opts(3));
+    for (std::uint64_t s = 1; s <= 5; ++s) r.source.add(s);
+    r.start();
+    EXPECT_EQ(without_timer(r.connack()), (Lines{"status online", "publish 1", "publish 2", "publish 3"}));
+    EXPECT_EQ(r.ack(1), (Lines{"ack 1", "publish 4"}));
+    EXPECT_EQ(r.ack(3), (Lines{"ack 3", "publish 5"}));
+    EXPECT_EQ(r.lost(UplinkError::connection_lost), (Lines{"close", "timer"}));
+    EXPECT_EQ(r.machine.stats().inflight, 0u);
+    EXPECT_EQ(r.machine.state(), DeliveryMachine::State::waiting);
+    EXPECT_LE(r.armed_in(), 500ms);  // the first retry: full jitter under the initial ceiling
+    EXPECT_EQ(r.fire(), (Lines{"connect 0", "timer"}));
+    EXPECT_EQ(without_timer(r.connack()), (Lines{"status online", "publish 2", "publish 4", "publish 5"}));
+    EXPECT_EQ(r.machine.stats().published, 8u);
+    EXPECT_EQ(r.machine.stats().disconnects, 1u);
+}
+
+TEST(DeliveryMachine, QosZeroIsAcknowledgedOnceWritten) {
+    // The shell reports a QoS 0 message as acknowledged (reason 0) when it has been written.
+    Rig r(opts(3));
+    r.source.add(1, 5, 0);
+    r.start();
+    r.connack();
+    EXPECT_EQ(without_timer(r.ack(1, 0)), (Lines{"ack 1"}));
+    EXPECT_TRUE(r.machine.drained());
+}
+
+TEST(DeliveryMachine, AMessageTheBrokerRefusesIsDiscardedWithALossRecord) {
+    Rig r(opts(3));
+    r.source.add(1);
+    r.source.add(2);
+    r.start();
+    r.connack();
+    EXPECT_EQ(r.ack(1, 0x87), (Lines{"discard 1 message_rejected"}));  // Not authorized (for that topic)
+    EXPECT_EQ(r.machine.stats().rejected, 1u);
+    EXPECT_EQ(r.ack(2, 0x10), (Lines{"ack 2", "timer"}));  // No matching subscribers is a success
+}
+
+TEST(DeliveryMachine, ABusyBrokerKeepsTheMessageAndTheLinkRestartsLater) {
+    Rig r(opts(3));
+    r.source.add(1);
+    r.start();
+    r.connack();
+    EXPECT_EQ(r.ack(1, 0x97), (Lines{"close", "timer"}));  // Quota exceeded
+    EXPECT_EQ(r.source.size(), 1u);
+    EXPECT_EQ(r.machine.stats().last_error, static_cast<int>(UplinkError::quota_exceeded));
+    r.fire();
+    EXPECT_EQ(without_timer(r.connack()), (Lines{"status online", "publish 1"}));
+}
+
+TEST(DeliveryMachine, AnUnpublishableMessageIsDiscardedAndOutOfMemoryRestartsTheLink) {
+    Rig r(opts(3));
+    for (std::uint64_t s = 1; s <= 3; ++s) r.source.add(s);
+    r.start();
+    r.refuse_next = UplinkError::message_unpublishable;
+    EXPECT_EQ(without_timer(r.connack()),
+              (Lines{"status online", "publish 1", "publish 2", "publish 3", "discard 1 message_unpublishable"}));
+    r.ack(2);
+    r.ack(3);
+    r.source.add(4);
+    r.refuse_next = UplinkError::out_of_memory;
+    EXPECT_EQ(r.feed(event::OutboxChanged{}), (Lines{"publish 4", "close", "timer"}));
+    EXPECT_EQ(r.source.size(), 1u);  // kept: no loss record for a transient failure
+    r.fire();
+    EXPECT_EQ(without_timer(r.connack()), (Lines{"status online", "publish 4"}));
+}
+
+TEST(DeliveryMachine, ARefusingConnackIsRetriedAtTheCapWhenOnlyAPersonCanFixIt) {
+    // CONNACK 0x87: not authorized, long backoff.
+    Rig r(opts(3));
+    r.start();
+    EXPECT_EQ(r.connack(0x87), (Lines{"close", "timer"}));
+    EXPECT_GE(r.armed_in(), 4000ms);
+    EXPECT_LE(r.armed_in(), 8000ms);
+    EXPECT_EQ(r.machine.stats().connect_failures, 1u);
+    EXPECT_FALSE(is_transient(UplinkError::not_authorized));
+    // A busy server: the upper half of the current ceiling.
+    r.fire();
+    EXPECT_EQ(r.connack(0x89), (Lines{"close", "timer"}));
+    EXPECT_GE(r.armed_in(), 250ms);
+}
+
+TEST(DeliveryMachine, ASessionTakenOverBacksOffFurtherEachTime) {
+    // Two gateways with one client id throw each other off: the ceiling keeps doubling because no
+    // connection stays up long enough to reset it.
+    Rig r(opts(3));
+    r.start();
+    std::vector<std::chrono::milliseconds> ceilings;
+    for (int i = 0; i < 6; ++i) {
+        r.connack();
+        r.now += 2s;
+        r.feed(event::Lost{UplinkError::session_taken_over, "the broker ended the session: Session taken over"});
+        ceilings.push_back(r.machine.backoff_ceiling());
+        r.fire();
+    }
+    EXPECT_EQ(ceilings, (std::vector<std::chrono::milliseconds>{1000ms, 2000ms, 4000ms, 8000ms, 8000ms, 8000ms}));
+    EXPECT_EQ(r.machine.stats().disconnects, 6u);
+}
+
+TEST(DeliveryMachine, TheBackoffResetsOnlyAfterAStableConnectionThatMadeProgress) {
+    auto o = opts(3);
+    o.progress_timeout = 60s;
+    Rig r(o);
+    r.start();
+    r.lost(UplinkError::connect_failed);
+    r.fire();
+    r.lost(UplinkError::connect_failed);
+    r.fire();
+    EXPECT_EQ(r.machine.backoff_ceiling(), 2000ms);
+    r.source.add(1);
+    r.connack();  // publishes 1, never acknowledged
+    r.at(29s);
+    EXPECT_EQ(r.machine.backoff_ceiling(), 2000ms);
+    r.at(2s);  // stable for 31 s, but nothing acknowledged
+    EXPECT_EQ(r.machine.backoff_ceiling(), 2000ms);
+    r.ack(1);
+    r.at(1s);
+    EXPECT_EQ(r.machine.backoff_ceiling(), 500ms);
+}
+
+TEST(DeliveryMachine, NoProgressWithMessagesInFlightDeclaresTheConnectionDead) {
+    auto o = opts(3);
+    o.stable_after = 300s;
+    Rig r(o);
+    r.source.add(1);
+    r.source.add(2);
+    r.start();
+    r.connack();
+    r.now += 15s;
+    EXPECT_EQ(r.ack(1), (Lines{"ack 1"}));  // progress, and no timer work for it
+    EXPECT_EQ(r.armed_in(), 5s);
+    EXPECT_EQ(r.fire(), (Lines{"timer"}));  // the check moves on: 20 s from the acknowledgement
+    EXPECT_EQ(r.armed_in(), 15s);
+    EXPECT_EQ(r.fire(), (Lines{"close", "timer"}));
+    EXPECT_EQ(r.machine.stats().progress_timeouts, 1u);
+    EXPECT_EQ(r.machine.stats().last_error, static_cast<int>(UplinkError::progress_timeout));
+    EXPECT_EQ(r.source.size(), 1u);
+}
+
+TEST(DeliveryMachine, ABlackholedBrokerIsAbandonedAtTheConnectTimeoutForTheNextAddress) {
+    Rig r(opts(3, 2));
+    EXPECT_EQ(r.start(), (Lines{"connect 0", "timer"}));
+    EXPECT_EQ(r.fire(), (Lines{"close", "timer"}));  // no CONNACK within 10 s
+    EXPECT_EQ(r.machine.stats().last_error, static_cast<int>(UplinkError::connect_timeout));
+    EXPECT_LE(r.armed_in(), 500ms);  // another address is left in this round: soon
+    EXPECT_EQ(r.fire(), (Lines{"connect 1", "timer"}));
+    // The second fails too: the round is over, the backoff decides and the first address is next.
+    EXPECT_EQ(r.lost(UplinkError::connect_failed), (Lines{"close", "timer"}));
+    EXPECT_EQ(r.fire(), (Lines{"connect 0", "timer"}));
+    EXPECT_EQ(r.machine.backoff_ceiling(), 1000ms);
+}
+
+TEST(DeliveryMachine, AServerThatMovedSendsUsToTheNextAddress) {
+    Rig r(opts(3, 3));
+    r.start();
+    r.connack();
+    r.lost(UplinkError::server_moved);
+    EXPECT_EQ(r.fire(), (Lines{"connect 1", "timer"}));
+}
+
+TEST(DeliveryMachine, FailsBackToThePreferredAddressAfterTheWindowEmpties) {
+    auto o = opts(3, 2);
+    o.progress_timeout = 600s;
+    Rig r(o);
+    for (std::uint64_t s = 1; s <= 6; ++s) r.source.add(s);
+    r.start();
+    r.lost(UplinkError::connect_failed);
+    EXPECT_EQ(r.fire(), (Lines{"connect 1", "timer"}));
+    EXPECT_EQ(without_timer(r.connack()), (Lines{"status online", "publish 1", "publish 2", "publish 3"}));
+    r.ack(1);  // publishes 4
+    r.at(301s);  // failback time: stop sending, let the window empty
+    EXPECT_EQ(r.ack(2), (Lines{"ack 2"}));
+    EXPECT_EQ(r.ack(3), (Lines{"ack 3"}));
+    EXPECT_EQ(r.ack(4), (Lines{"ack 4", "close graceful", "connect 0", "timer"}));
+    EXPECT_EQ(r.machine.stats().failbacks, 1u);
+    EXPECT_EQ(without_timer(r.connack()), (Lines{"status online", "publish 5", "publish 6"}));
+}
+
+TEST(DeliveryMachine, FailsBackWithinTheProgressTimeoutWhenAMessageStaysUnacknowledged) {
+    auto o = opts(3, 2);
+    o.progress_timeout = 60s;
+    Rig r(o);
+    r.source.add(1);
+    r.source.add(2);
+    r.start();
+    r.lost(UplinkError::connect_failed);
+    r.fire();
+    r.connack();
+    for (int i = 0; i < 6; ++i) {  // keep the link busy: acknowledgements every 50 s
+        r.now += 50s;
+        const auto seq = 10 + static_cast<std::uint64_t>(i);
+        r.source.add(seq);
+        EXPECT_EQ(r.feed(event::OutboxChanged{}), (Lines{"publish " + std::to_string(seq)}));
+        const auto previous = i == 0 ? 1 : seq - 1;
+        EXPECT_EQ(r.ack(previous), (Lines{"ack " + std::to_string(previous)}));
+        r.feed(event::TimerFired{});
+    }
+    ASSERT_EQ(r.machine.stats().failbacks, 0u);
+    ASSERT_EQ(r.machine.stats().progress_timeouts, 0u);
+    ASSERT_EQ(r.machine.stats().connects, 1u);
+    const auto failback_started = r.now;
+    r.now += 1s;
+    r.feed(event::TimerFired{});  // past 300 s on the second address: nothing more is sent
+    r.source.add(99);
+    EXPECT_EQ(r.feed(event::OutboxChanged{}), Lines{});
+    Lines all;
+    for (int i = 0; i < 4 && std::find(all.begin(), all.end(), "connect 0") == all.end(); ++i) {
+        const auto l = r.fire();
+        all.insert(all.end(), l.begin(), l.end());
+    }
+    EXPECT_NE(std::find(all.begin(), all.end(), "connect 0"), all.end());
+    EXPECT_LE(r.now - failback_started, 61s);
+    EXPECT_EQ(r.machine.stats().failbacks + r.machine.stats().progress_timeouts, 1u);
+}
+
+TEST(DeliveryMachine, PublishesHealthEveryIntervalWhileConnected) {
+    auto o = opts(3);
+    o.health_interval = 60s;
+    Rig r(o);
+    r.start();
+    EXPECT_EQ(without_timer(r.connack()), (Lines{"status online", "health"}));
+    EXPECT_EQ(r.fire(), (Lines{"timer"}));  // the stable check at 30 s
+    EXPECT_EQ(r.fire(), (Lines{"health", "timer"}));
+    EXPECT_EQ(r.armed_in(), 60s);
+}
+
+TEST(DeliveryMachine, StopSaysOfflineThenDisconnectsCleanly) {
+    Rig r(opts(3));
+    r.source.add(1);
+    r.start();
+    r.connack();
+    EXPECT_EQ(r.feed(event::Stop{}), (Lines{"status offline", "close graceful", "timer"}));
+    EXPECT_EQ(r.machine.state(), DeliveryMachine::State::stopped);
+    EXPECT_EQ(r.timer, Clock::time_point::max());
+    EXPECT_EQ(r.source.size(), 1u);  // in flight, not acknowledged: stays
+    EXPECT_TRUE(r.ack(1).empty());   // nothing happens after a stop
+    EXPECT_TRUE(r.feed(event::Start{}).empty());
+}
+
+TEST(DeliveryMachine, LateEventsOfAnEarlierConnectionAreIgnored) {
+    Rig r(opts(3));
+    r.source.add(1);
+    r.start();
+    r.connack();
+    r.lost(UplinkError::connection_lost);
+    EXPECT_TRUE(r.ack(1).empty());
+    EXPECT_TRUE(r.lost(UplinkError::connection_lost).empty());
+    EXPECT_TRUE(r.connack().empty());  // not connecting
+    r.fire();
+    r.connack();
+    EXPECT_TRUE(r.ack(99).empty());  // not in flight (a status message's PUBACK)
+    EXPECT_EQ(r.source.size(), 1u);
+}
+
+TEST(DeliveryMachine, AnExhaustedSourceIsReadAgainOnlyWhenTheOutboxChanged) {
+    Rig r(opts(3));
+    r.start();
+    r.connack();
+    const int after_connack = r.source.fetches;
+    r.at(1s);
+    r.at(1s);
+    EXPECT_EQ(r.source.fetches, after_connack);
+    r.source.add(1);
+    EXPECT_EQ(r.feed(event::OutboxChanged{}), (Lines{"publish 1", "timer"}));
+}
+
+TEST(UplinkError, ReasonCodesReadAsWordsAndSortIntoTheSplit) {
+    EXPECT_EQ(reason_code_text(0x8E), "Session taken over");
+    EXPECT_EQ(reason_code_text(0xF1), "reason code 0xF1");
+    EXPECT_EQ(disconnect_error(0x8E), UplinkError::session_taken_over);
+    EXPECT_EQ(connack_error(connack_v311_to_reason_code(5)), UplinkError::not_authorized);
+    EXPECT_EQ(connack_error(connack_v311_to_reason_code(3)), UplinkError::server_unavailable);
+    EXPECT_TRUE(is_transient(UplinkError::session_taken_over));
+    EXPECT_TRUE(is_transient(UplinkError::out_of_memory));
+    EXPECT_FALSE(is_transient(UplinkError::tls_failed));
+    EXPECT_TRUE(is_per_message(puback_error(0x90)));
+    EXPECT_FALSE(is_per_message(puback_error(0x97)));
+    const std::error_code ec = UplinkError::progress_timeout;
+    EXPECT_EQ(ec.message(), "progress_timeout");
+    EXPECT_STREQ(ec.category().name(), "outpost.uplink");
+}
