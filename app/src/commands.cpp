@@ -173,7 +173,7 @@ int command_main(const std::vector<std::string>& args) {
         return exit_ok;
     }
     if (o.command == "version") {
-        std::cout << "outpost 0.1.0\n";
+        std::cout << "outpost " OUTPOST_VERSION "\n";
         return exit_ok;
     }
     if (!apply_log_options(o, error)) return usage(error);

@@ -1,6 +1,7 @@
 #include "outpost/app/gateway.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -8,7 +9,10 @@
 #include <boost/asio/post.hpp>
 
 #include "outpost/app/commands.hpp"
+#include "loss_reporter.hpp"
+#include "outpost/core/fnv1a.hpp"
 #include "outpost/core/log.hpp"
+#include "outpost/core/wall_clock.hpp"
 
 namespace outpost::app {
 namespace {
@@ -20,14 +24,26 @@ std::string replay_key(const std::string& bus, const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::array<char, 4096> head{};
     in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    std::uint64_t hash = 0xcbf29ce484222325ull;
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-        hash = (hash ^ static_cast<unsigned char>(head[static_cast<std::size_t>(i)])) * 0x100000001b3ull;
-    }
+    const auto hash = core::fnv1a64(std::string_view(head.data(), static_cast<std::size_t>(in.gcount())));
     std::error_code ec;
     auto canonical = std::filesystem::weakly_canonical(path, ec);
     if (ec) canonical = std::filesystem::absolute(path);
     return "replay:" + bus + ":" + canonical.string() + ":" + std::to_string(hash);
+}
+
+// The broker options with what the birth message says about this gateway.
+uplink::UplinkOptions uplink_options(const SiteConfig& config, const outbox::Outbox& outbox) {
+    auto o = config.broker;
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char started[32];
+    std::strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const nlohmann::json birth = {{"version", OUTPOST_VERSION}, {"config_digest", config.digest},
+                                  {"started", started}, {"epoch", outbox.stats().epoch}};
+    const auto text = birth.dump();
+    o.birth_members = text.substr(1, text.size() - 2);
+    return o;
 }
 
 }  // namespace
@@ -39,7 +55,7 @@ Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_
       mapper_(config_.mapping),
       modbus_mapper_(config_.mapping.modbus),
       outbox_(config_.outbox),
-      uplink_(io, config_.broker, outbox_),
+      uplink_(io, uplink_options(config_, outbox_), outbox_),
       commit_timer_(io),
       stats_timer_(io),
       signals_(io, SIGINT, SIGTERM),
@@ -71,6 +87,7 @@ Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_
                 break;
         }
     }
+    if (config_.report_losses) loss_reporter_ = std::make_unique<LossReporter>(outbox_, uplink_.status_topic() + "/loss");
     scratch_.reserve(64);
 }
 
@@ -95,6 +112,7 @@ void Gateway::start() {
             check_exit();
         });
     });
+    uplink_.set_health_source([this] { return health_message(); });
     uplink_.start();
     for (auto& reader : can_readers_) reader->start();
     for (auto& m : rtu_masters_) m->start();
@@ -205,8 +223,13 @@ void Gateway::schedule_commit() {
     commit_timer_.expires_after(config_.commit_interval);
     commit_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (loss_reporter_ && now >= next_loss_report_) {
+            next_loss_report_ = now + std::chrono::seconds(1);
+            loss_reporter_->report(core::wall_clock_ns());
+        }
         commit();
-        outbox_.maintain(std::chrono::steady_clock::now());
+        outbox_.maintain(now);
         check_exit();
         schedule_commit();
     });
@@ -285,6 +308,16 @@ nlohmann::json Gateway::counters() const {
             {"payload_bytes", u.payload_bytes},
             {"socketcan", can},
             {"modbus", modbus_counters()}};
+}
+
+std::string Gateway::health_message() const {
+    auto j = counters();
+    j["gw"] = config_.gateway_id;
+    j["ts"] = static_cast<double>(core::wall_clock_ns()) / 1e9;
+    j["uptime_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    j["last_error"] = uplink_.stats().last_error == 0
+                          ? "" : to_string(static_cast<uplink::UplinkError>(uplink_.stats().last_error));
+    return j.dump();
 }
 
 nlohmann::json Gateway::modbus_counters() const {

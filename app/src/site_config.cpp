@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
 #include "outpost/core/bounded_read.hpp"
+#include "outpost/core/fnv1a.hpp"
 #include "outpost/core/json_reader.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/ingest/modbus/poll_planner.hpp"
@@ -32,6 +34,37 @@ std::string resolve_path(const fs::path& base, const std::string& p) {
     if (p.empty()) return p;
     const fs::path path(p);
     return path.is_absolute() ? p : (base / path).lexically_normal().string();
+}
+
+// What the cloud sees in the birth message to tell which configuration a gateway runs: a fingerprint
+// of the site file and every mapping file, in order.
+std::string config_digest(const SiteConfig& site) {
+    std::uint64_t hash = core::fnv1a64_basis;
+    std::vector<std::string> files{site.file};
+    files.insert(files.end(), site.mapping_files.begin(), site.mapping_files.end());
+    for (const auto& f : files) {
+        const auto text = core::read_file_bounded(f, core::limits::json_file);
+        hash = core::fnv1a64(f, hash);
+        hash = core::fnv1a64(text.text, hash);
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+    return hex;
+}
+
+void read_tls(core::JsonReader& t, const fs::path& base, uplink::TlsOptions& tls) {
+    tls.enabled = t.boolean("enabled", false);
+    for (auto [key, target] : {std::pair{"ca_file", &tls.ca_file}, std::pair{"cert_file", &tls.cert_file},
+                               std::pair{"key_file", &tls.key_file}}) {
+        *target = resolve_path(base, t.string(key, ""));
+        if (tls.enabled && !target->empty() && !fs::exists(*target)) t.issue(key, "no such file: " + *target);
+    }
+    tls.verify_hostname = t.boolean("verify_hostname", true);
+    if (tls.enabled && tls.ca_file.empty()) t.issue("ca_file", "TLS needs a CA file to verify the broker");
+    if (tls.cert_file.empty() != tls.key_file.empty()) {
+        t.issue(tls.cert_file.empty() ? "cert_file" : "key_file", "a client certificate needs both cert_file and key_file");
+    }
+    t.finish();
 }
 
 void read_broker(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
@@ -66,23 +99,35 @@ void read_broker(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
     }
     b.connect_timeout = std::chrono::milliseconds(r.integer("connect_timeout_ms", 10'000, 100, 600'000));
     b.inflight_window = static_cast<std::size_t>(r.integer("inflight_window", 256, 1, 20'000));
-    if (auto t = r.child("tls")) {
-        b.tls.enabled = t->boolean("enabled", false);
-        for (auto [key, target] : {std::pair{"ca_file", &b.tls.ca_file}, std::pair{"cert_file", &b.tls.cert_file},
-                                   std::pair{"key_file", &b.tls.key_file}}) {
-            *target = resolve_path(base, t->string(key, ""));
-            if (b.tls.enabled && !target->empty() && !fs::exists(*target)) t->issue(key, "no such file: " + *target);
+    if (auto t = r.child("tls")) read_tls(*t, base, b.tls);
+    if (const auto* list = r.array("alternates", false)) {
+        // Further addresses of the same broker service (a cluster's other nodes), tried in turn.
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            core::JsonReader a((*list)[i], r.file(), r.path_of("alternates") + "/" + std::to_string(i), r.issues());
+            uplink::BrokerAddress address;
+            address.host = a.require_string("host").value_or("");
+            if (a.has("host") && address.host.empty()) a.issue("host", "must not be empty");
+            address.port = static_cast<std::uint16_t>(a.integer("port", b.port, 1, 65535));
+            if (auto t = a.child("tls")) {
+                address.tls.emplace();
+                read_tls(*t, base, *address.tls);
+            }
+            a.finish();
+            b.alternates.push_back(std::move(address));
         }
-        b.tls.verify_hostname = t->boolean("verify_hostname", true);
-        if (b.tls.enabled && b.tls.ca_file.empty()) t->issue("ca_file", "TLS needs a CA file to verify the broker");
-        if (b.tls.cert_file.empty() != b.tls.key_file.empty()) {
-            t->issue(b.tls.cert_file.empty() ? "cert_file" : "key_file", "a client certificate needs both cert_file and key_file");
-        }
-        t->finish();
     }
+    b.status_topic = r.string("status_topic", "outpost/" + site.gateway_id);
+    if (b.status_topic.empty() || b.status_topic.find_first_of("+#") != std::string::npos) {
+        r.issue("status_topic", "a topic without wildcards (+ #), e.g. \"outpost/<gateway_id>\"");
+    }
+    b.health_interval = std::chrono::seconds(r.integer("health_interval_s", 60, 0, 86'400));
+    site.report_losses = r.boolean("report_losses", true);
+    b.progress_timeout = std::chrono::seconds(r.integer("progress_timeout_s", 30, 1, 3600));
+    b.stable_after = std::chrono::seconds(r.integer("stable_after_s", 30, 0, 86'400));
+    b.failback_after = std::chrono::seconds(r.integer("failback_after_s", 300, 0, 86'400 * 7));
     if (auto bo = r.child("backoff")) {
         b.backoff_initial = std::chrono::milliseconds(bo->integer("initial_ms", 500, 10, 3'600'000));
-        b.backoff_max = std::chrono::milliseconds(bo->integer("max_ms", 60'000, 10, 86'400'000));
+        b.backoff_max = std::chrono::milliseconds(bo->integer("max_ms", 30'000, 10, 86'400'000));
         if (b.backoff_max < b.backoff_initial) bo->issue("max_ms", "must be at least initial_ms");
         bo->finish();
     }
@@ -317,6 +362,7 @@ SiteConfig load_site_config(const std::string& path) {
         }
     }
     if (!issues.empty()) throw core::ConfigError(issues);
+    site.digest = config_digest(site);
     return site;
 }
 

@@ -7,16 +7,13 @@
 #include <boost/asio/post.hpp>
 
 #include "outpost/ingest/candump_parser.hpp"
+#include "outpost/core/wall_clock.hpp"
 
 namespace outpost::ingest {
 
 namespace {
 
-std::int64_t wall_clock_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+using core::wall_clock_ns;
 }  // namespace
 
 CandumpReplay::CandumpReplay(boost::asio::io_context& io, ReplayOptions options, FrameSink& sink)

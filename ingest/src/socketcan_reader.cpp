@@ -17,6 +17,7 @@
 #include "outpost/ingest/can/frame_conversion.hpp"
 #include "outpost/ingest/can/receive_control.hpp"
 #include "outpost/ingest/can/socket_options.hpp"
+#include "outpost/core/wall_clock.hpp"
 
 namespace outpost::ingest {
 namespace {
@@ -285,8 +286,7 @@ void SocketCanReader::read_ready() {
         f.bus = options_.bus;
         f.timestamp_ns = meta.timestamp_ns.value_or(0);
         if (f.timestamp_ns == 0) {
-            f.timestamp_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch()).count();
+            f.timestamp_ns = core::wall_clock_ns();
         }
         if (f.error) {
             apply(bus_state_.on_error_frame(f));

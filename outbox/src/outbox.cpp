@@ -15,6 +15,7 @@
 #include "integrity_checker.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/outbox/outbox_error.hpp"
+#include "outpost/core/wall_clock.hpp"
 #include "row_checksum.hpp"
 #include "salvage.hpp"
 #include "seq_marker.hpp"
@@ -33,10 +34,7 @@ constexpr std::uintmax_t sync_check_max_bytes = 16u << 20;
 
 std::uint64_t row_bytes(std::size_t payload) { return payload + row_overhead; }
 
-std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
+using core::wall_clock_ns;
 
 constexpr const char* schema = R"sql(
 CREATE TABLE IF NOT EXISTS messages(
@@ -366,7 +364,7 @@ void Outbox::open_at_start() {
                 next = std::max(next, mark->next_seq);
                 discontinuity = file_missing ? "the outbox file is missing" : "the outbox file is empty";
                 if (mark->rows > 0) {
-                    add_loss({now_ns(), "store_missing", -1, static_cast<std::int64_t>(mark->rows),
+                    add_loss({wall_clock_ns(), "store_missing", -1, static_cast<std::int64_t>(mark->rows),
                               checked_sub(mark->next_seq, mark->rows), mark->next_seq - 1});
                 }
                 core::log_error("outbox.store_missing",
@@ -385,7 +383,7 @@ void Outbox::open_at_start() {
                 // was damaged afterwards. The two look alike, so its range goes on the record, as
                 // unconfirmed rather than lost; the numbering (and the epoch) simply continue.
                 const auto count = mark->next_seq - db.next_seq;
-                add_loss({now_ns(), "unconfirmed_last_commit", -1, static_cast<std::int64_t>(count), db.next_seq,
+                add_loss({wall_clock_ns(), "unconfirmed_last_commit", -1, static_cast<std::int64_t>(count), db.next_seq,
                           mark->next_seq - 1});
                 core::log_warn("outbox.last_commit_unconfirmed",
                                "the last commit before the crash is not in the file: it most likely never completed "
@@ -402,7 +400,7 @@ void Outbox::open_at_start() {
                 const std::uint64_t count = std::max(mark->next_seq - db.next_seq, checked_sub(mark->rows, stats_.rows));
                 const std::uint64_t first =
                     std::max<std::uint64_t>(1, std::min(db.next_seq, checked_sub(mark->next_seq, mark->rows)));
-                add_loss({now_ns(), "rolled_back", -1, static_cast<std::int64_t>(count), first, mark->next_seq - 1});
+                add_loss({wall_clock_ns(), "rolled_back", -1, static_cast<std::int64_t>(count), first, mark->next_seq - 1});
                 core::log_error("outbox.rolled_back",
                                 "the outbox file is older than the sequence marker (a lost -wal or a restored copy); "
                                 "the numbers in between are recorded as possibly lost and numbering continues",
@@ -738,7 +736,7 @@ void Outbox::quarantine(const std::string& why, bool at_start) {
     std::uint64_t first = salvage.min_seq ? std::min(salvage.min_seq, lowest_possible) : lowest_possible;
     if (first == 0) first = 1;
     const bool nothing_known = known_rows == 0 && !salvage.rows && !mark && recovered == 0;
-    add_loss({now_ns(), "quarantined", -1, nothing_known ? -1 : static_cast<std::int64_t>(lost), first, last});
+    add_loss({wall_clock_ns(), "quarantined", -1, nothing_known ? -1 : static_cast<std::int64_t>(lost), first, last});
     start_epoch(staged_.empty() ? next : staged_.front().seq, "the outbox file was damaged and replaced");
     core::log_error("outbox.quarantined",
                     "the outbox file was damaged; it was moved aside, a fresh one created and every readable message "
@@ -821,7 +819,7 @@ void Outbox::drop_staged_at_shutdown() noexcept {
     std::array<LossRecord, priority_levels> by_priority{};
     for (const auto& s : staged_) {
         auto& l = by_priority[s.message.priority];
-        if (l.count == 0) l = {now_ns(), "dropped_at_shutdown", s.message.priority, 0, s.seq, s.seq};
+        if (l.count == 0) l = {wall_clock_ns(), "dropped_at_shutdown", s.message.priority, 0, s.seq, s.seq};
         ++l.count;
         l.last_seq = s.seq;
     }
@@ -865,7 +863,7 @@ void Outbox::flush_open_drops(bool now_or_never) {
 void Outbox::record_bad_row(std::uint64_t seq, int priority) {
     ++stats_.corrupt_rows;
     acknowledge(seq);
-    add_loss({now_ns(), "checksum_mismatch", priority, 1, seq, seq});
+    add_loss({wall_clock_ns(), "checksum_mismatch", priority, 1, seq, seq});
 }
 
 std::error_code Outbox::write_marker_if_needed(std::uint64_t next_seq, std::uint32_t epoch, std::uint64_t rows) {
@@ -900,7 +898,7 @@ void Outbox::acknowledge(std::uint64_t seq, std::uint32_t stored_bytes) {
 void Outbox::discard(std::uint64_t seq, int priority, std::string reason) {
     acknowledge(seq);
     ++stats_.discarded;
-    add_loss({now_ns(), std::move(reason), std::clamp(priority, -1, priority_levels - 1), 1, seq, seq});
+    add_loss({wall_clock_ns(), std::move(reason), std::clamp(priority, -1, priority_levels - 1), 1, seq, seq});
 }
 
 void Outbox::set_position(const std::string& source, std::int64_t position) {
@@ -1087,7 +1085,7 @@ void Outbox::drop_oldest_staged() {
     auto& drop = open_drops_[old.message.priority];
     // One record per priority covers every drop since the last commit attempt: the count is
     // exact and the range spans the seqs between (other priorities' seqs interleave).
-    if (drop.count == 0) drop = {now_ns(), "dropped_unwritable", old.message.priority, 0, old.seq, old.seq};
+    if (drop.count == 0) drop = {wall_clock_ns(), "dropped_unwritable", old.message.priority, 0, old.seq, old.seq};
     ++drop.count;
     drop.last_seq = old.seq;
     ++stats_.dropped_unwritable;
@@ -1244,7 +1242,7 @@ std::error_code Outbox::evict_over_quota(OutboxStats& st) {
             st.bytes = checked_sub(st.bytes, row_bytes(static_cast<std::size_t>(b)));
             ++st.evicted[static_cast<std::size_t>(v.priority)];
             auto& l = evicted[static_cast<std::size_t>(v.priority)];
-            if (l.count == 0) l = {now_ns(), "evicted_quota", v.priority, 0, v.seq, v.seq};
+            if (l.count == 0) l = {wall_clock_ns(), "evicted_quota", v.priority, 0, v.seq, v.seq};
             ++l.count;
             l.first_seq = std::min(l.first_seq, v.seq);
             l.last_seq = std::max(l.last_seq, v.seq);
@@ -1447,6 +1445,21 @@ std::vector<LossRecord> Outbox::losses(std::size_t max_records) const {
         out.push_back({q.column_int(0), std::string(q.column_text(1)), static_cast<int>(q.column_int(2)),
                        q.column_int(3), static_cast<std::uint64_t>(q.column_int(4)),
                        static_cast<std::uint64_t>(q.column_int(5))});
+    }
+    return out;
+}
+
+std::vector<LossRecord> Outbox::losses_after(std::int64_t after_id, std::size_t max_records) const {
+    std::vector<LossRecord> out;
+    if (!impl_->store_ok && !impl_->readable) return out;
+    sql::Statement q(impl_->reader(), "SELECT at_ns,reason,priority,count,first_seq,last_seq,rowid FROM losses "
+                                      "WHERE rowid > ?1 ORDER BY rowid LIMIT ?2");
+    q.bind(1, after_id);
+    q.bind(2, static_cast<std::int64_t>(max_records));
+    while (q.step() == SQLITE_ROW) {
+        out.push_back({q.column_int(0), std::string(q.column_text(1)), static_cast<int>(q.column_int(2)),
+                       q.column_int(3), static_cast<std::uint64_t>(q.column_int(4)),
+                       static_cast<std::uint64_t>(q.column_int(5)), q.column_int(6)});
     }
     return out;
 }

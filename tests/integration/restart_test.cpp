@@ -118,7 +118,12 @@ TEST(Restart, NothingAcceptedIsLostAcrossBrokerOutageAndKillMinus9) {
     // At least once, with duplicates only from the kill mid-drain: a duplicate is a row that was
     // still stored when it came (deleted rows are never sent again). The finer estimate (stored and
     // already delivered) is reported beside the count: the subscriber's side can add a few.
-    EXPECT_LE(duplicates, stored_after_kill) << duplicates;
+    // The broker may add its own: mosquitto 2.0.11 was seen (on the wire) sending the last two
+    // messages of a drain twice to the subscriber on one connection after the gateway was killed,
+    // while the gateway had sent each once. At most its in-flight messages toward the subscriber
+    // (max_inflight_messages, 20 by default) can be sent again that way.
+    constexpr std::size_t broker_inflight_to_subscriber = 20;
+    EXPECT_LE(duplicates, stored_after_kill + broker_inflight_to_subscriber) << duplicates;
     RecordProperty("duplicates_expected", static_cast<int>(duplicate_bound));
     RecordProperty("stored_after_kill", static_cast<int>(stored_after_kill));
     const auto s = outbox_stats(site_c, dir);

@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "outpost/core/wall_clock.hpp"
 #include "outpost/core/modbus_block.hpp"
 #include "outpost/ingest/modbus/modbus_outcome.hpp"
 #include "outpost/ingest/modbus/modbus_stats.hpp"
@@ -29,9 +30,7 @@ namespace outpost::ingest::detail {
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 
-inline std::int64_t wall_clock_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+using core::wall_clock_ns;
 
 struct ReadSome {
     boost::system::error_code ec;  // asio::error::timed_out when the deadline came first

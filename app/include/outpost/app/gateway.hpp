@@ -25,6 +25,8 @@
 
 namespace outpost::app {
 
+class LossReporter;
+
 enum class ExitAfter { never, ingest, drain };
 
 class Gateway : public ingest::FrameSink, public ingest::ModbusSink {
@@ -54,6 +56,7 @@ private:
     void check_exit();
     void shutdown(const char* why);
     nlohmann::json counters() const;
+    std::string health_message() const;
     nlohmann::json modbus_counters() const;
 
     boost::asio::io_context& io_;
@@ -63,6 +66,8 @@ private:
     mapping::ModbusMapper modbus_mapper_;
     outbox::Outbox outbox_;
     uplink::Uplink uplink_;
+    std::unique_ptr<LossReporter> loss_reporter_;  // null when loss records are not published
+    std::chrono::steady_clock::time_point next_loss_report_{};
     std::vector<std::unique_ptr<ingest::CandumpReplay>> replays_;
     std::vector<std::string> replay_keys_;  // outbox position key of each replay
     std::vector<std::unique_ptr<ingest::SocketCanReader>> can_readers_;

@@ -35,12 +35,14 @@ struct BusConfig {
 
 struct SiteConfig {
     std::string file;
+    std::string digest;  // fingerprint of the site file and its mapping files (config_digest in the birth message)
     std::string gateway_id;
     uplink::UplinkOptions broker;
     outbox::OutboxOptions outbox;
     std::chrono::milliseconds commit_interval{200};
     std::size_t commit_batch = 2000;
     std::chrono::seconds stats_interval{10};
+    bool report_losses = true;  // loss records published on <status_topic>/loss through the outbox
     std::vector<BusConfig> buses;
     std::vector<std::string> mapping_files;
     mapping::Mapping mapping;  // all mapping files, merged

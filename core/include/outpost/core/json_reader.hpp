@@ -23,6 +23,7 @@ public:
 
     const std::string& path() const noexcept { return path_; }
     const std::string& file() const noexcept { return file_; }
+    ConfigIssues& issues() const noexcept { return issues_; }
     std::string path_of(std::string_view key) const;
     bool valid() const noexcept { return object_ != nullptr; }
     bool has(std::string_view key);

@@ -91,6 +91,7 @@ struct LossRecord {
     std::int64_t count = 0;  // best known count; for quarantined and rolled-back stores an upper bound
     std::uint64_t first_seq = 0;
     std::uint64_t last_seq = 0;
+    std::int64_t id = 0;  // its row in the losses table, ascending in the order written (0: not read back)
 };
 
 // Per-priority position of a drain: the last sequence number handed out at each priority.
@@ -169,6 +170,9 @@ public:
 
     const OutboxStats& stats() const noexcept { return stats_; }
     std::vector<LossRecord> losses(std::size_t max_records = 100) const;
+    // Loss records written after record `after_id`, oldest first, with their ids. An eviction
+    // record keeps growing for a minute after it is written (one record per priority and minute).
+    std::vector<LossRecord> losses_after(std::int64_t after_id, std::size_t max_records) const;
     const std::string& path() const noexcept { return options_.path; }
 
 private:
