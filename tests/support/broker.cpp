@@ -64,6 +64,10 @@ void Broker::kill() {
     process_.wait(std::chrono::milliseconds(5000));
 }
 
+void Broker::freeze() { process_.signal(SIGSTOP); }
+
+void Broker::thaw() { process_.signal(SIGCONT); }
+
 Subscriber::Subscriber(const TempDir& dir, int port, const std::string& filter, const std::string& name,
                        bool persistent)
     : out_(dir.file(name + ".out")) {

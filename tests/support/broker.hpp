@@ -26,7 +26,12 @@ public:
     void start();
     void stop();  // SIGTERM: a clean shutdown
     void kill();  // SIGKILL: the broker vanishes
+    // SIGSTOP / SIGCONT: the broker freezes (TCP still accepted by the kernel, nothing answered).
+    void freeze();
+    void thaw();
     bool running() { return process_.running(); }
+    // Its log (notice level: a line per connection, with the time in seconds since the epoch).
+    const std::string& log_path() const noexcept { return log_; }
 
 private:
     std::string config_;

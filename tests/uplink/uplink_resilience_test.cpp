@@ -1,0 +1,391 @@
+// The uplink against real brokers that fail: killed and restarted many times, frozen, blackholed,
+// clustered (two brokers, one address each), shared by a fleet, or shared by two gateways with one
+// client id. What arrives is counted at real subscribers, seq by seq.
+#include "outpost/uplink/uplink.hpp"
+
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "broker.hpp"
+#include "uplink_harness.hpp"
+
+using namespace outpost;
+using namespace std::chrono_literals;
+using test::run_until;
+
+namespace {
+
+uplink::UplinkOptions options(int port, std::size_t window = 64) {
+    uplink::UplinkOptions o;
+    o.gateway_id = "gw-test";
+    o.port = static_cast<std::uint16_t>(port);
+    o.backoff_initial = 50ms;
+    o.backoff_max = 400ms;
+    o.inflight_window = window;
+    o.health_interval = 0ms;
+    return o;
+}
+
+// Stages `per_tick` messages on t/feed every `period` on the io thread and commits them, until
+// stopped: a bus producing readings while the link does whatever the test makes it do.
+class Feeder {
+public:
+    Feeder(boost::asio::io_context& io, outbox::Outbox& box, int per_tick, std::chrono::milliseconds period)
+        : timer_(io), box_(box), per_tick_(per_tick), period_(period) {
+        tick();
+    }
+    void stop() {
+        stopped_ = true;
+        timer_.cancel();
+    }
+    std::uint64_t staged() const { return staged_; }
+
+private:
+    void tick() {
+        timer_.expires_after(period_);
+        timer_.async_wait([this](boost::system::error_code ec) {
+            if (ec || stopped_) return;
+            for (int i = 0; i < per_tick_; ++i) {
+                core::Message m;
+                m.topic = "t/feed";
+                m.body = "\"value\":" + std::to_string(staged_);
+                box_.stage(std::move(m));
+                ++staged_;
+            }
+            ASSERT_FALSE(box_.commit());
+            tick();
+        });
+    }
+    boost::asio::steady_timer timer_;
+    outbox::Outbox& box_;
+    int per_tick_;
+    std::chrono::milliseconds period_;
+    std::uint64_t staged_ = 0;
+    bool stopped_ = false;
+};
+
+struct Audit {
+    std::set<std::uint64_t> seqs;
+    std::size_t received = 0;
+    std::size_t duplicates() const { return received - seqs.size(); }
+    std::vector<std::uint64_t> missing(std::uint64_t last) const {
+        std::vector<std::uint64_t> out;
+        for (std::uint64_t s = 1; s <= last; ++s) {
+            if (!seqs.count(s)) out.push_back(s);
+        }
+        return out;
+    }
+};
+
+Audit audit(const std::vector<const test::Subscriber*>& subs) {
+    Audit a;
+    for (const auto* sub : subs) {
+        for (const auto& r : sub->messages()) {
+            if (!r.payload.is_object() || !r.payload.contains("seq")) continue;
+            a.seqs.insert(r.payload["seq"].get<std::uint64_t>());
+            ++a.received;
+        }
+    }
+    return a;
+}
+
+// A TCP listener that never accepts: the kernel completes the handshake, nothing ever answers.
+class Blackhole {
+public:
+    Blackhole() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 16) != 0 ||
+            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+            throw std::runtime_error("blackhole listener failed");
+        }
+        port_ = ntohs(a.sin_port);
+    }
+    ~Blackhole() { ::close(fd_); }
+    int port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    int port_ = 0;
+};
+
+// Runs `io` on this thread until `done`, committing the outbox as the gateway does.
+bool run_io_until(boost::asio::io_context& io, outbox::Outbox& box, const std::function<bool()>& done,
+                  std::chrono::milliseconds timeout) {
+    return run_until(io, box, done, timeout);
+}
+
+}  // namespace
+
+TEST(UplinkResilience, ABrokerKilledAndRestartedTwentyTimesLosesNothing) {
+    test::TempDir dir;
+    test::Broker broker(dir, 0, true);
+    test::Subscriber sub(dir, broker.port(), "t/#", "sub", true);
+    // A clean stop first, so the broker has saved the subscriber's session before it is ever killed.
+    broker.stop();
+    broker.start();
+    outbox::Outbox box({.path = dir.file("o.db")});
+    boost::asio::io_context io;
+    auto o = options(broker.port(), 64);
+    o.progress_timeout = 2s;
+    testing::internal::CaptureStderr();
+    uplink::Uplink up(io, o, box);
+    up.start();
+    Feeder feeder(io, box, 5, 5ms);  // about 1,000 readings a second
+    constexpr int cycles = 20;
+    std::atomic<bool> done{false};
+    std::thread chaos([&] {
+        for (int i = 0; i < cycles; ++i) {
+            // mosquitto acknowledges a message before it is on disk: one it holds for a subscriber
+            // that has not reconnected yet dies with it under SIGKILL. That is the broker's loss,
+            // not the gateway's: each kill waits until the subscriber is back and receiving.
+            const auto before = sub.line_count();
+            test::wait_until([&] { return sub.line_count() >= before + 300; }, 10s);
+            std::this_thread::sleep_for(100ms);
+            if (i % 2 == 0) {
+                broker.kill();  // SIGKILL: the broker vanishes
+            } else {
+                broker.stop();  // SIGTERM
+            }
+            std::this_thread::sleep_for(300ms);
+            broker.start();
+        }
+        done = true;
+    });
+    ASSERT_TRUE(run_io_until(io, box, [&] { return done.load(); }, 120s));
+    chaos.join();
+    io.run_for(300ms);
+    feeder.stop();
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.drained(); }, 60s));
+    const auto log = testing::internal::GetCapturedStderr();
+    const auto sent = feeder.staged();
+    ASSERT_TRUE(sub.wait_for_count(sent, 30s)) << sub.messages().size() << " of " << sent;
+    const auto a = audit({&sub});
+    EXPECT_TRUE(a.missing(sent).empty()) << a.missing(sent).size() << " missing, first " << a.missing(sent).front();
+    EXPECT_EQ(a.seqs.size(), sent);
+    // Duplicates only from what was in flight at each failure: the window, plus what the broker
+    // had not yet passed on to the subscriber (its in-flight limit toward it, 20 by default).
+    EXPECT_LE(a.duplicates(), static_cast<std::size_t>(cycles) * (o.inflight_window + 20));
+    EXPECT_GE(up.stats().connects, static_cast<std::uint64_t>(cycles) + 1);
+    EXPECT_EQ(box.stats().rows, 0u);
+    RecordProperty("sent", static_cast<int>(sent));
+    RecordProperty("duplicates", static_cast<int>(a.duplicates()));
+    std::cout << "sent " << sent << ", duplicates " << a.duplicates() << ", connects " << up.stats().connects << "\n";
+    up.stop();
+}
+
+TEST(UplinkResilience, AFrozenBrokerIsDeclaredDeadByTheProgressWatchdog) {
+    test::TempDir dir;
+    test::Broker broker(dir, 0, true);
+    test::Subscriber sub(dir, broker.port(), "t/#", "sub", true);
+    outbox::Outbox box({.path = dir.file("o.db")});
+    boost::asio::io_context io;
+    auto o = options(broker.port(), 64);
+    o.progress_timeout = 1500ms;
+    o.connect_timeout = 1000ms;
+    o.keepalive_s = 60;  // far longer than the watchdog: it must not be what notices
+    testing::internal::CaptureStderr();
+    uplink::Uplink up(io, o, box);
+    up.start();
+    Feeder feeder(io, box, 5, 5ms);
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.stats().acknowledged > 500; }, 20s));
+    broker.freeze();
+    const auto frozen_at = std::chrono::steady_clock::now();
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.stats().disconnects > 0; }, 20s));
+    const auto noticed = std::chrono::steady_clock::now() - frozen_at;
+    // The watchdog: nothing acknowledged for progress_timeout while messages are in flight. The
+    // last acknowledgement came at most when the broker froze.
+    EXPECT_LE(noticed, o.progress_timeout + 500ms);
+    EXPECT_EQ(up.stats().progress_timeouts, 1u);
+    EXPECT_EQ(up.stats().last_error, static_cast<int>(uplink::UplinkError::progress_timeout));
+    // Reconnects: the kernel still completes the TCP handshake, but no CONNACK comes.
+    io.run_for(2500ms);
+    EXPECT_GE(up.stats().connect_failures, 1u);
+    broker.thaw();
+    io.run_for(500ms);
+    feeder.stop();
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.drained(); }, 60s));
+    testing::internal::GetCapturedStderr();
+    const auto sent = feeder.staged();
+    ASSERT_TRUE(sub.wait_for_count(sent, 30s));
+    const auto a = audit({&sub});
+    EXPECT_EQ(a.seqs.size(), sent);
+    EXPECT_TRUE(a.missing(sent).empty());
+    std::cout << "noticed after " << std::chrono::duration<double>(noticed).count() << " s\n";
+    up.stop();
+}
+
+TEST(UplinkResilience, ABlackholedAddressIsAbandonedAtTheConnectTimeoutForTheNext) {
+    test::TempDir dir;
+    test::Broker broker(dir);
+    test::Subscriber sub(dir, broker.port(), "t/#");
+    Blackhole hole;
+    outbox::Outbox box({.path = dir.file("o.db")});
+    test::fill(box, 100);
+    boost::asio::io_context io;
+    auto o = options(hole.port());
+    o.connect_timeout = 1000ms;
+    o.alternates.push_back({"127.0.0.1", static_cast<std::uint16_t>(broker.port()), std::nullopt});
+    testing::internal::CaptureStderr();
+    uplink::Uplink up(io, o, box);
+    const auto start = std::chrono::steady_clock::now();
+    up.start();
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.stats().connected; }, 10s));
+    const auto took = std::chrono::steady_clock::now() - start;
+    // The connect timeout, then a jittered pause of at most backoff_initial before the next address.
+    EXPECT_GE(took, o.connect_timeout);
+    EXPECT_LE(took, o.connect_timeout + o.backoff_initial + 1000ms);
+    EXPECT_EQ(up.stats().address, 1u);
+    EXPECT_EQ(up.stats().last_error, static_cast<int>(uplink::UplinkError::connect_timeout));
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.drained(); }, 10s));
+    const auto log = testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("connect_timeout"), std::string::npos);
+    ASSERT_TRUE(sub.wait_for_count(100, 10s));
+    up.stop();
+}
+
+TEST(UplinkResilience, FailsOverToTheOtherBrokerAndReturnsToThePreferredOne) {
+    // Two brokers stand for a cluster's two nodes (see the README for why not RabbitMQ here).
+    test::TempDir dir;
+    test::Broker a(dir);
+    test::Broker b(dir);
+    auto sub_a = std::make_unique<test::Subscriber>(dir, a.port(), "t/#", "sub_a");
+    test::Subscriber sub_b(dir, b.port(), "t/#", "sub_b");
+    outbox::Outbox box({.path = dir.file("o.db")});
+    boost::asio::io_context io;
+    auto o = options(a.port());
+    o.alternates.push_back({"127.0.0.1", static_cast<std::uint16_t>(b.port()), std::nullopt});
+    o.failback_after = 4s;
+    o.progress_timeout = 2s;
+    testing::internal::CaptureStderr();
+    uplink::Uplink up(io, o, box);
+    up.start();
+    Feeder feeder(io, box, 2, 5ms);
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.stats().acknowledged > 300; }, 20s));
+    EXPECT_EQ(up.stats().address, 0u);
+    a.stop();
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.stats().connected && up.stats().address == 1; }, 10s));
+    const auto on_b = up.stats().acknowledged;
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.stats().acknowledged > on_b + 200; }, 10s));
+    // The first node comes back (with a subscriber before any message can reach it).
+    a.start();
+    std::vector<std::unique_ptr<test::Subscriber>> subs_a;
+    subs_a.push_back(std::move(sub_a));
+    subs_a.push_back(std::make_unique<test::Subscriber>(dir, a.port(), "t/#", "sub_a2"));
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.stats().failbacks == 1 && up.stats().connected; }, 20s));
+    EXPECT_EQ(up.stats().address, 0u);
+    io.run_for(500ms);
+    feeder.stop();
+    ASSERT_TRUE(run_io_until(io, box, [&] { return up.drained(); }, 30s));
+    testing::internal::GetCapturedStderr();
+    const auto sent = feeder.staged();
+    ASSERT_TRUE(test::wait_until(
+        [&] { return audit({subs_a[0].get(), subs_a[1].get(), &sub_b}).seqs.size() >= sent; }, 20s));
+    const auto got = audit({subs_a[0].get(), subs_a[1].get(), &sub_b});
+    EXPECT_TRUE(got.missing(sent).empty()) << got.missing(sent).size() << " missing";
+    EXPECT_GT(audit({&sub_b}).seqs.size(), 200u);
+    EXPECT_GT(audit({subs_a[1].get()}).seqs.size(), 0u);
+    up.stop();
+}
+
+TEST(UplinkResilience, TwoGatewaysSharingAClientIdSettleIntoALongBackoff) {
+    test::TempDir dir;
+    test::Broker broker(dir);
+    outbox::Outbox box_a({.path = dir.file("a.db")});
+    outbox::Outbox box_b({.path = dir.file("b.db")});
+    boost::asio::io_context io;
+    auto o = options(broker.port());
+    o.backoff_initial = 500ms;
+    o.backoff_max = 30s;
+    o.client_id = "twin";
+    testing::internal::CaptureStderr();
+    uplink::Uplink a(io, o, box_a);
+    uplink::Uplink b(io, o, box_b);
+    a.start();
+    b.start();
+    std::vector<std::uint64_t> connects_at;  // total connects at each second
+    for (int s = 0; s < 15; ++s) {
+        io.run_for(1s);
+        connects_at.push_back(a.stats().connects + b.stats().connects);
+    }
+    const auto log = testing::internal::GetCapturedStderr();
+    std::cout << "connects per second:";
+    for (std::size_t i = 0; i < connects_at.size(); ++i) std::cout << ' ' << connects_at[i] - (i ? connects_at[i - 1] : 0);
+    std::cout << "\n";
+    // Each connection throws the other off before it can count as stable, so each gateway's ceiling
+    // doubles per take-over: 0.5, 1, 2, 4, 8 s... Before, they took each other over 56 times in 15 s.
+    EXPECT_LE(connects_at.back(), 20u);
+    EXPECT_LE(connects_at.back() - connects_at[9], 4u) << "the last 5 s";
+    // mosquitto 2.0.11 closes the old connection without a DISCONNECT 0x8E: it reads as a lost one.
+    EXPECT_GE(a.stats().disconnects + b.stats().disconnects, 4u);
+    a.stop();
+    b.stop();
+}
+
+TEST(UplinkResilience, AFleetReconnectsSpreadOverTheBackoffWindow) {
+    test::TempDir dir;
+    test::Broker broker(dir);
+    outbox::Outbox box({.path = dir.file("o.db")});  // empty: a source for all of them
+    boost::asio::io_context io;
+    constexpr int fleet = 100;
+    std::vector<std::unique_ptr<uplink::Uplink>> uplinks;
+    testing::internal::CaptureStderr();
+    for (int i = 0; i < fleet; ++i) {
+        auto o = options(broker.port());
+        o.gateway_id = "gw-" + std::to_string(i);
+        o.backoff_initial = 500ms;
+        o.backoff_max = 30s;
+        uplinks.push_back(std::make_unique<uplink::Uplink>(io, o, box));
+        uplinks.back()->start();
+        io.run_for(10ms);  // mosquitto 2.0.11 listens with a backlog of 100
+    }
+    const auto all_connected = [&] {
+        return std::all_of(uplinks.begin(), uplinks.end(), [](const auto& u) { return u->stats().connected; });
+    };
+    ASSERT_TRUE(run_io_until(io, box, all_connected, 30s));
+    broker.stop();
+    io.run_for(3s);
+    const auto restarted = std::time(nullptr);
+    broker.start();
+    ASSERT_TRUE(run_io_until(io, box, all_connected, 60s));
+    testing::internal::GetCapturedStderr();
+    // Connections per second at the broker after its restart, from its log ("<epoch s>: New client
+    // connected from ... as outpost-gw-N").
+    std::map<long, int> per_second;
+    std::istringstream lines(test::read_file(broker.log_path()));
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.find("New client connected") == std::string::npos || line.find("as outpost-gw-") == std::string::npos) continue;
+        const long t = std::stol(line.substr(0, line.find(':')));
+        if (t >= restarted) ++per_second[t];
+    }
+    int total = 0, busiest = 0;
+    std::cout << "reconnects per second after the restart:";
+    for (const auto& [t, n] : per_second) {
+        std::cout << " +" << (t - restarted) << "s:" << n;
+        total += n;
+        busiest = std::max(busiest, n);
+    }
+    std::cout << "\n";
+    EXPECT_EQ(total, fleet);
+    // Three seconds down took every gateway's ceiling to 4-8 s: the reconnects spread over that.
+    EXPECT_GE(per_second.size(), 3u);
+    EXPECT_LE(busiest, fleet / 2);
+    for (auto& u : uplinks) u->stop();
+}
