@@ -112,6 +112,8 @@ void Gateway::start() {
             check_exit();
         });
     });
+    // Loss records written by an earlier run (or at start: a quarantine) go out first.
+    if (loss_reporter_) loss_reporter_->report(core::wall_clock_ns());
     uplink_.set_health_source([this] { return health_message(); });
     uplink_.start();
     for (auto& reader : can_readers_) reader->start();
