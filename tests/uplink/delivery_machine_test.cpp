@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -401,6 +402,23 @@ TEST(DeliveryMachine, StopSaysOfflineThenDisconnectsCleanly) {
     EXPECT_TRUE(r.feed(event::Start{}).empty());
 }
 
+TEST(DeliveryMachine, StopWhileConnectingClosesWithoutAStatus) {
+    Rig r(opts(3));
+    r.start();
+    EXPECT_EQ(r.feed(event::Stop{}), (Lines{"close", "timer"}));
+    EXPECT_EQ(r.machine.stats().connect_attempts, 1u);
+}
+
+TEST(DeliveryMachine, AServerThatMovedWithOneAddressLeftInTheRoundStillMovesOn) {
+    Rig r(opts(3, 2));
+    r.start();
+    r.lost(UplinkError::connect_failed);  // address 0 failed: 1 is next in this round
+    r.fire();
+    r.connack();
+    r.lost(UplinkError::server_moved);  // the round is over: the backoff, then address 0
+    EXPECT_EQ(r.fire(), (Lines{"connect 0", "timer"}));
+}
+
 TEST(DeliveryMachine, LateEventsOfAnEarlierConnectionAreIgnored) {
     Rig r(opts(3));
     r.source.add(1);
@@ -426,6 +444,29 @@ TEST(DeliveryMachine, AnExhaustedSourceIsReadAgainOnlyWhenTheOutboxChanged) {
     EXPECT_EQ(r.source.fetches, after_connack);
     r.source.add(1);
     EXPECT_EQ(r.feed(event::OutboxChanged{}), (Lines{"publish 1", "timer"}));
+}
+
+TEST(UplinkError, EveryErrorHasItsOwnNameAndEveryKnownReasonCodeItsWords) {
+    std::set<std::string> names;
+    for (int v = static_cast<int>(UplinkError::resolve_failed); v <= static_cast<int>(UplinkError::message_unpublishable); ++v) {
+        const std::string name = to_string(static_cast<UplinkError>(v));
+        EXPECT_NE(name, "unknown") << v;
+        EXPECT_TRUE(names.insert(name).second) << name;
+    }
+    for (int code : {0x00, 0x04, 0x10, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C,
+                     0x8D, 0x8E, 0x8F, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C,
+                     0x9D, 0x9F, 0xA0}) {
+        EXPECT_EQ(reason_code_text(code).find("reason code"), std::string::npos) << code;
+        // Every refusal maps to an error; a success never does.
+        if (code >= 0x80) EXPECT_NE(to_string(connack_error(code)), std::string("unknown"));
+    }
+    EXPECT_EQ(connack_error(0x9C), UplinkError::server_moved);
+    EXPECT_EQ(disconnect_error(0x8B), UplinkError::server_shutting_down);
+    EXPECT_EQ(disconnect_error(0x97), UplinkError::quota_exceeded);
+    EXPECT_EQ(disconnect_error(0x9F), UplinkError::connection_rate_exceeded);
+    EXPECT_EQ(disconnect_error(0x00), UplinkError::connection_lost);
+    EXPECT_EQ(connack_v311_to_reason_code(0), 0);
+    EXPECT_EQ(connack_v311_to_reason_code(9), 0x80);
 }
 
 TEST(UplinkError, ReasonCodesReadAsWordsAndSortIntoTheSplit) {

@@ -18,17 +18,6 @@ Overloaded(F...) -> Overloaded<F...>;
 
 }  // namespace
 
-const char* to_string(DeliveryMachine::State s) noexcept {
-    switch (s) {
-        case DeliveryMachine::State::idle: return "idle";
-        case DeliveryMachine::State::waiting: return "waiting";
-        case DeliveryMachine::State::connecting: return "connecting";
-        case DeliveryMachine::State::connected: return "connected";
-        case DeliveryMachine::State::stopped: return "stopped";
-    }
-    return "unknown";
-}
-
 DeliveryMachine::DeliveryMachine(DeliveryOptions options, MessageSource& source)
     : options_(std::move(options)),
       source_(source),

@@ -209,6 +209,4 @@ private:
     UplinkStats stats_;
 };
 
-const char* to_string(DeliveryMachine::State s) noexcept;
-
 }  // namespace outpost::uplink
