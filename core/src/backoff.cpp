@@ -14,8 +14,10 @@ Backoff::duration Backoff::ceiling() const noexcept {
     return grown >= cap_.count() || grown < initial_.count() ? cap_ : duration{grown};
 }
 
-Backoff::duration Backoff::next() {
-    const auto top = ceiling();
+Backoff::duration Backoff::next() { return next(cap_); }
+
+Backoff::duration Backoff::next(duration limit) {
+    const auto top = std::min(ceiling(), std::max(initial_, limit));
     ++attempt_;
     std::uniform_int_distribution<std::int64_t> pick(0, top.count());
     return duration{pick(rng_)};

@@ -283,6 +283,24 @@ TEST(DeliveryMachine, TheBackoffResetsOnlyAfterAStableConnectionThatMadeProgress
     EXPECT_EQ(r.machine.backoff_ceiling(), 500ms);
 }
 
+TEST(DeliveryMachine, WhileTheBrokerIsUnreachableTheWaitStaysUnderHalfTheOutage) {
+    auto o = opts(3);
+    o.backoff_max = 30s;
+    Rig r(o);
+    r.start();
+    r.connack();
+    const auto lost_at = r.now;
+    r.lost(UplinkError::connection_lost);  // the broker went away
+    for (int i = 0; i < 30; ++i) {
+        r.fire();
+        EXPECT_EQ(r.lost(UplinkError::connect_failed), (Lines{"close", "timer"}));
+        const auto so_far = r.now - lost_at;
+        EXPECT_LE(r.armed_in(), std::max<Clock::duration>(500ms, so_far / 2)) << "attempt " << i;
+    }
+    // The attempt-based ceiling has long reached the cap; the outage (its length so far) bounds the wait.
+    EXPECT_EQ(r.machine.backoff_ceiling(), 30s);
+}
+
 TEST(DeliveryMachine, NoProgressWithMessagesInFlightDeclaresTheConnectionDead) {
     auto o = opts(3);
     o.stable_after = 300s;
@@ -458,7 +476,9 @@ TEST(UplinkError, EveryErrorHasItsOwnNameAndEveryKnownReasonCodeItsWords) {
                      0x9D, 0x9F, 0xA0}) {
         EXPECT_EQ(reason_code_text(code).find("reason code"), std::string::npos) << code;
         // Every refusal maps to an error; a success never does.
-        if (code >= 0x80) EXPECT_NE(to_string(connack_error(code)), std::string("unknown"));
+        if (code >= 0x80) {
+            EXPECT_NE(to_string(connack_error(code)), std::string("unknown"));
+        }
     }
     EXPECT_EQ(connack_error(0x9C), UplinkError::server_moved);
     EXPECT_EQ(disconnect_error(0x8B), UplinkError::server_shutting_down);

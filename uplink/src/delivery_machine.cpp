@@ -190,6 +190,7 @@ void DeliveryMachine::on_timer(Clock::time_point now, std::vector<Action>& out) 
         if (acked_this_connection_ > 0 || window_.empty()) {
             stable_ = true;
             backoff_.reset();
+            trouble_since_ = Clock::time_point::max();
         } else {
             stable_at_ = now + std::chrono::seconds(1);
         }
@@ -254,6 +255,10 @@ void DeliveryMachine::end_connection(UplinkError error, const std::string& detai
         ++stats_.connect_failures;
     }
     const auto failed_address = address_;
+    if (trouble_since_ == Clock::time_point::max()) trouble_since_ = now;
+    // An unreachable broker: keep the wait under half the outage so far (see the header).
+    const auto limit = was_connected ? options_.backoff_max
+                                     : std::chrono::duration_cast<milliseconds>(now - trouble_since_) / 2;
     milliseconds delay{};
     if (options_.addresses.size() > 1 && ++failed_in_round_ < options_.addresses.size()) {
         // Another address is left in this round: try it soon.
@@ -262,7 +267,7 @@ void DeliveryMachine::end_connection(UplinkError error, const std::string& detai
     } else {
         failed_in_round_ = 0;
         address_ = 0;
-        delay = reconnect_delay(error);
+        delay = reconnect_delay(error, limit);
     }
     if (error == UplinkError::server_moved && options_.addresses.size() > 1 && address_ == failed_address) {
         address_ = (address_ + 1) % options_.addresses.size();
@@ -283,15 +288,15 @@ void DeliveryMachine::end_connection(UplinkError error, const std::string& detai
     }
 }
 
-milliseconds DeliveryMachine::reconnect_delay(UplinkError error) {
+milliseconds DeliveryMachine::reconnect_delay(UplinkError error, milliseconds limit) {
     if (!is_transient(error)) {
         // Only a person can fix this: try again at the cap, jittered over its upper half.
         const auto cap = options_.backoff_max.count();
         std::uniform_int_distribution<std::int64_t> pick(cap / 2, cap);
         return milliseconds{pick(rng_)};
     }
-    const auto ceiling = backoff_.ceiling();
-    const auto delay = backoff_.next();
+    const auto ceiling = std::min(backoff_.ceiling(), std::max(options_.backoff_initial, limit));
+    const auto delay = backoff_.next(limit);
     switch (error) {
         case UplinkError::server_busy:
         case UplinkError::server_unavailable:

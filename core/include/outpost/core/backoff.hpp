@@ -16,6 +16,9 @@ public:
 
     // The delay before the next attempt; each call doubles the ceiling up to the cap.
     duration next();
+    // The same, drawn under min(ceiling, max(initial, limit)): for a caller that keeps the wait in
+    // proportion to something else (the length of an outage so far).
+    duration next(duration limit);
     // Call after a success: the next failure starts again from the initial ceiling.
     void reset() noexcept { attempt_ = 0; }
 
