@@ -13,6 +13,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "audit/audit_command.hpp"
 #include "command_options.hpp"
 #include "outpost/app/gateway.hpp"
 #include "outpost/app/site_config.hpp"
@@ -33,6 +34,10 @@ commands:
                                                           (1700000000.123456) tx 01 03 00 00 00 02 C4 0B
                                                           (default bus: the site's first Modbus bus)
   outbox stats --config SITE.json                         what the outbox holds, and its loss records
+  audit  [--host H --port P ... | --capture FILE] [--json]
+                                                          cloud side: gaps, duplicates, losses and latency per
+                                                          gateway, from a broker or a mosquitto_sub capture
+                                                          (exit 7: a gap no loss record explains; audit --help)
   version
 
 common options:
@@ -164,6 +169,8 @@ int usage(const std::string& error) {
 }
 
 int command_main(const std::vector<std::string>& args) {
+    // `audit` parses its own options (--topic repeats).
+    if (!args.empty() && args.front() == "audit") return audit::audit_main(args);
     std::string error;
     const auto options = parse(args, error);
     if (!options) return usage(error);

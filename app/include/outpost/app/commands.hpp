@@ -14,6 +14,7 @@ enum ExitCode : int {
     exit_outbox = 4,   // the outbox cannot be opened or created
     exit_startup = 5,  // another start-up failure (a log file missing, ...)
     exit_failure = 6,  // an unexpected error while running; stopped through the normal shutdown
+    exit_unexplained_gap = 7,  // `outpost audit`: a gateway's sequence has a gap no loss record explains
 };
 
 int command_main(const std::vector<std::string>& args);

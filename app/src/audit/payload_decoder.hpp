@@ -1,0 +1,50 @@
+#pragma once
+// What one MQTT payload says, for the audit. The one place that knows the gateway's payload formats:
+// a reading or a loss record (both carry gw/ep/seq and count in the sequence), a status or health
+// message (gw, no seq), or something malformed. Sans-I/O: a string in, values out; never throws.
+// One payload gives a list of sequenced items so that a batched format can be added here later.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace outpost::audit {
+
+// A loss record's `loss` member: seqs [first_seq, last_seq] of the gateway were not delivered.
+// `count` may be an upper bound and the range may cover seqs that did arrive.
+struct LossInfo {
+    std::string reason;
+    std::int64_t priority = -1;  // -1 when absent
+    std::uint64_t count = 0;
+    std::uint64_t first_seq = 0;
+    std::uint64_t last_seq = 0;
+};
+
+// A message that holds a place in the gateway's sequence: a reading, or a loss record.
+struct SequencedItem {
+    std::string gw;
+    std::uint64_t ep = 0;
+    std::uint64_t seq = 0;
+    std::optional<double> ts;        // seconds since the Unix epoch, when present and finite
+    std::optional<LossInfo> loss;    // set for a loss record
+};
+
+enum class PayloadKind {
+    sequenced,  // items holds one entry (or several, for a future batch format)
+    status,     // {"gw":..,"state":"online"|"offline",...}
+    health,     // any other object with a gw and no seq (health counters)
+    malformed,  // not JSON, not an object, no gw, a seq or ep that is not an unsigned 64-bit integer, ...
+};
+
+struct DecodedPayload {
+    PayloadKind kind = PayloadKind::malformed;
+    std::string gw;     // status/health, and malformed when the gw could still be read
+    std::string state;  // status
+    std::vector<SequencedItem> items;
+    std::string problem;  // malformed: why, in words
+};
+
+DecodedPayload decode_payload(std::string_view payload);
+
+}  // namespace outpost::audit
