@@ -224,3 +224,34 @@ TEST(Audit, SigintEndsALiveAuditWithItsReport) {
     const auto r = report_in(read_file(dir.file("audit.out")));
     EXPECT_EQ(r["gateways"]["gw"]["unexplained_gaps"][0]["first"], 2);
 }
+
+TEST(Audit, APersistentSessionMissesNothingAcrossABrokerRestart) {
+    TempDir dir;
+    Broker broker(dir, 0, true);  // keeps sessions across stop()/start()
+    Process audit({outpost_binary(), "audit", "--port", std::to_string(broker.port()), "--client-id", "audit-test",
+                   "--json", "--log-format", "text", "--log-level", "debug"},
+                  dir.file("audit.out"));
+    const auto received = [&] {
+        const auto out = read_file(dir.file("audit.out"));
+        std::size_t n = 0;
+        for (auto at = out.find("audit.message"); at != std::string::npos; at = out.find("audit.message", at + 1)) ++n;
+        return n;
+    };
+    ASSERT_TRUE(wait_until([&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s));
+    const auto reading = [](int seq) {
+        return R"({"gw":"gw","ep":1,"seq":)" + std::to_string(seq) + R"(,"ts":1.0,"value":1})";
+    };
+    for (int seq = 1; seq <= 5; ++seq) publish(broker.port(), "site/gw/v", reading(seq));
+    ASSERT_TRUE(wait_until([&] { return received() == 5; }, 10s));
+    broker.stop();
+    broker.start();
+    // Published before the audit is back (it retries once a second): queued in its session.
+    for (int seq = 6; seq <= 10; ++seq) publish(broker.port(), "site/gw/v", reading(seq));
+    ASSERT_TRUE(wait_until([&] { return received() == 10; }, 15s)) << read_file(dir.file("audit.out"));
+    audit.signal(SIGINT);
+    ASSERT_EQ(audit.wait(10s), 0) << read_file(dir.file("audit.out"));
+    const auto r = report_in(read_file(dir.file("audit.out")));
+    EXPECT_EQ(r["connections"], 2);
+    EXPECT_EQ(r["gateways"]["gw"]["distinct_readings"], 10);
+    EXPECT_EQ(r["gateways"]["gw"]["gaps"].size(), 0u);
+}
