@@ -11,8 +11,8 @@ using namespace outpost::audit;
 namespace {
 
 std::string reading(const std::string& gw, std::uint64_t ep, std::uint64_t seq, double ts = 1700000000.0) {
-    return R"({"gw":")" + gw + R"(","ep":)" + std::to_string(ep) + R"(,"seq":)" + std::to_string(seq) +
-           R"(,"ts":)" + std::to_string(ts) + R"(,"value":52.3,"unit":"V"})";
+    return R"({"gw":")" + gw + R"(","ep":)" + std::to_string(ep) + R"(,"seq":)" + std::to_string(seq) + R"(,"ts":)" +
+           std::to_string(ts) + R"(,"value":52.3,"unit":"V"})";
 }
 
 std::string loss(const std::string& gw, std::uint64_t ep, std::uint64_t seq, std::uint64_t first, std::uint64_t last,
@@ -212,14 +212,14 @@ TEST(SequenceAudit, MalformedPayloadsAreCountedNotFatal) {
     t("x", "not json at all");
     t("x", "");
     t("x", "[1,2]");
-    t("x", R"({"seq":3})");                       // no gw
-    t("x", R"({"gw":"gw","ep":1,"seq":-1})");     // negative
-    t("x", R"({"gw":"gw","ep":1,"seq":1.5})");    // fraction
-    t("x", R"({"gw":"gw","ep":1,"seq":"3"})");    // string
-    t("x", R"({"gw":"gw","ep":1,"seq":18446744073709551616})");  // 2^64: too big
-    t("x", R"({"gw":"gw","ep":-4,"seq":3})");     // bad epoch
+    t("x", R"({"seq":3})");                                         // no gw
+    t("x", R"({"gw":"gw","ep":1,"seq":-1})");                       // negative
+    t("x", R"({"gw":"gw","ep":1,"seq":1.5})");                      // fraction
+    t("x", R"({"gw":"gw","ep":1,"seq":"3"})");                      // string
+    t("x", R"({"gw":"gw","ep":1,"seq":18446744073709551616})");     // 2^64: too big
+    t("x", R"({"gw":"gw","ep":-4,"seq":3})");                       // bad epoch
     t("x", R"({"gw":"gw","ep":1,"seq":3,"loss":{"reason":"x"}})");  // a loss record without a range
-    t("x", R"({"gw":"gw","ep":1,"seq":3,"ts":1.0,)");  // cut short
+    t("x", R"({"gw":"gw","ep":1,"seq":3,"ts":1.0,)");               // cut short
     t.readings("gw", 1, 3, 3);
     const auto r = t.report();
     EXPECT_EQ(r.messages, 14u);
@@ -277,7 +277,7 @@ TEST(SequenceAudit, LatencyPercentilesFromFirstArrivalsOfReadings) {
     const double ts = 1700000000.0;
     // Latencies 10 ms, 20 ms, ... 1000 ms.
     for (std::uint64_t s = 1; s <= 100; ++s) t("t", reading("gw", 1, s, ts), ts + 0.01 * static_cast<double>(s));
-    t("t", reading("gw", 1, 1, ts), ts + 50.0);  // a duplicate: not a latency sample
+    t("t", reading("gw", 1, 1, ts), ts + 50.0);                     // a duplicate: not a latency sample
     t("outpost/gw/loss", loss("gw", 1, 101, 200, 300), ts + 60.0);  // a loss record: neither
     const auto& g = gateway(t.report(), "gw");
     ASSERT_TRUE(g.latency);

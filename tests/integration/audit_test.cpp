@@ -51,9 +51,7 @@ std::string drop_seq(const std::string& from, const std::string& to, std::uint64
     return dropped;
 }
 
-double now_s() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -70,7 +68,8 @@ TEST(Audit, CountsWhatTheGatewaySentExactlyAndFindsADroppedMessage) {
     Process audit({outpost_binary(), "audit", "--port", std::to_string(broker.port()), "--idle", "3", "--json",
                    "--log-format", "text"},
                   dir.file("audit.out"));
-    ASSERT_TRUE(wait_until([&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s))
+    ASSERT_TRUE(
+        wait_until([&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s))
         << read_file(dir.file("audit.out"));
     // And a capture with receive times, as the README tells an operator to make one.
     Process capture({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-q", "1", "-t", "#",
@@ -83,7 +82,8 @@ TEST(Audit, CountsWhatTheGatewaySentExactlyAndFindsADroppedMessage) {
         },
         10s));
 
-    const int rc = run({outpost_binary(), "run", "--config", site, "--exit-after", "drain"}, dir.file("outpost.log"), 60s);
+    const int rc =
+        run({outpost_binary(), "run", "--config", site, "--exit-after", "drain"}, dir.file("outpost.log"), 60s);
     ASSERT_EQ(rc, 0) << read_file(dir.file("outpost.log"));
     ASSERT_EQ(audit.wait(30s), 0) << read_file(dir.file("audit.out"));
     const double ended = now_s();
@@ -151,14 +151,16 @@ TEST(Audit, LossRecordsExplainGapsOverMqtt311AndTheCaptureWithoutTimes) {
     Process audit({outpost_binary(), "audit", "--port", port, "--mqtt", "3.1.1", "--topic", "site/#", "--topic",
                    "outpost/#", "--idle", "2", "--json", "--log-format", "text"},
                   dir.file("audit.out"));
-    ASSERT_TRUE(wait_until([&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s))
+    ASSERT_TRUE(
+        wait_until([&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s))
         << read_file(dir.file("audit.out"));
     const auto reading = [](int seq) {
         return R"({"gw":"bess-01","ep":7345,"seq":)" + std::to_string(seq) + R"(,"ts":1700000000.1,"value":1})";
     };
     for (int seq = 1; seq <= 4; ++seq) publish(broker.port(), "site/bess-01/v", reading(seq));
-    publish(broker.port(), "outpost/bess-01/loss",
-            R"({"gw":"bess-01","ep":7345,"seq":105,"ts":1700000001.5,"loss":{"reason":"evicted_quota","priority":2,"count":100,"first_seq":5,"last_seq":104}})");
+    publish(
+        broker.port(), "outpost/bess-01/loss",
+        R"({"gw":"bess-01","ep":7345,"seq":105,"ts":1700000001.5,"loss":{"reason":"evicted_quota","priority":2,"count":100,"first_seq":5,"last_seq":104}})");
     publish(broker.port(), "site/bess-01/v", reading(106));
     publish(broker.port(), "site/bess-01/v", reading(106));  // a duplicate
     publish(broker.port(), "outpost/bess-01/status", R"({"gw":"bess-01","state":"online"})");
@@ -181,7 +183,8 @@ TEST(Audit, LossRecordsExplainGapsOverMqtt311AndTheCaptureWithoutTimes) {
     std::ostringstream capture;
     capture << "site/bess-01/v " << reading(1) << "\nsite/bess-01/v " << reading(3) << "\n";
     write_file(dir.file("v.txt"), capture.str());
-    ASSERT_EQ(run({"/bin/sh", "-c", outpost_binary() + " audit --json --capture - < " + dir.file("v.txt")}, dir.file("v.out")),
+    ASSERT_EQ(run({"/bin/sh", "-c", outpost_binary() + " audit --json --capture - < " + dir.file("v.txt")},
+                  dir.file("v.out")),
               exit_unexplained_gap);
     const auto v = report_in(read_file(dir.file("v.out")));
     EXPECT_TRUE(v["gateways"]["bess-01"]["latency_s"].is_null());
@@ -210,7 +213,8 @@ TEST(Audit, SigintEndsALiveAuditWithItsReport) {
     Process audit({outpost_binary(), "audit", "--port", std::to_string(broker.port()), "--json", "--log-format", "text",
                    "--log-level", "debug"},
                   dir.file("audit.out"));
-    ASSERT_TRUE(wait_until([&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s));
+    ASSERT_TRUE(wait_until(
+        [&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s));
     publish(broker.port(), "site/gw/v", R"({"gw":"gw","ep":1,"seq":1,"ts":1.0,"value":1})");
     publish(broker.port(), "site/gw/v", R"({"gw":"gw","ep":1,"seq":3,"ts":1.0,"value":1})");
     ASSERT_TRUE(wait_until(
@@ -237,7 +241,8 @@ TEST(Audit, APersistentSessionMissesNothingAcrossABrokerRestart) {
         for (auto at = out.find("audit.message"); at != std::string::npos; at = out.find("audit.message", at + 1)) ++n;
         return n;
     };
-    ASSERT_TRUE(wait_until([&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s));
+    ASSERT_TRUE(wait_until(
+        [&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s));
     const auto reading = [](int seq) {
         return R"({"gw":"gw","ep":1,"seq":)" + std::to_string(seq) + R"(,"ts":1.0,"value":1})";
     };

@@ -101,10 +101,10 @@ private:
 
 int audit_main(const std::vector<std::string>& args) {
     static const std::map<std::string, bool> known = {
-        {"--host", true},      {"--port", true},         {"--username", true},        {"--password-file", true},
-        {"--cafile", true},    {"--capath", true},       {"--topic", true},           {"--mqtt", true},
-        {"--qos", true},       {"--client-id", true},    {"--session-expiry", true},  {"--duration", true},
-        {"--idle", true},      {"--capture", true},      {"--json", false},           {"--log-format", true},
+        {"--host", true},      {"--port", true},      {"--username", true},       {"--password-file", true},
+        {"--cafile", true},    {"--capath", true},    {"--topic", true},          {"--mqtt", true},
+        {"--qos", true},       {"--client-id", true}, {"--session-expiry", true}, {"--duration", true},
+        {"--idle", true},      {"--capture", true},   {"--json", false},          {"--log-format", true},
         {"--log-level", true}, {"--help", false}};
     std::map<std::string, std::string> values;
     std::vector<std::string> topics;
@@ -129,13 +129,18 @@ int audit_main(const std::vector<std::string>& args) {
         return it == values.end() ? nullptr : &it->second;
     };
     if (const auto* f = value("--log-format")) {
-        if (*f == "json") core::set_log_format(core::LogFormat::json);
-        else if (*f == "text") core::set_log_format(core::LogFormat::text);
-        else return usage_error("--log-format is json or text");
+        if (*f == "json")
+            core::set_log_format(core::LogFormat::json);
+        else if (*f == "text")
+            core::set_log_format(core::LogFormat::text);
+        else
+            return usage_error("--log-format is json or text");
     }
     if (const auto* l = value("--log-level")) {
         static const std::map<std::string, core::LogLevel> levels = {{"debug", core::LogLevel::debug},
-            {"info", core::LogLevel::info}, {"warn", core::LogLevel::warn}, {"error", core::LogLevel::error}};
+                                                                     {"info", core::LogLevel::info},
+                                                                     {"warn", core::LogLevel::warn},
+                                                                     {"error", core::LogLevel::error}};
         const auto level = levels.find(*l);
         if (level == levels.end()) return usage_error("--log-level is debug, info, warn or error");
         core::set_log_level(level->second);
@@ -143,9 +148,9 @@ int audit_main(const std::vector<std::string>& args) {
 
     SequenceAudit audit;
     if (const auto* capture = value("--capture")) {
-        for (const char* broker_only : {"--host", "--port", "--username", "--password-file", "--cafile", "--capath",
-                                        "--topic", "--mqtt", "--qos", "--client-id", "--session-expiry", "--duration",
-                                        "--idle"}) {
+        for (const char* broker_only :
+             {"--host", "--port", "--username", "--password-file", "--cafile", "--capath", "--topic", "--mqtt", "--qos",
+              "--client-id", "--session-expiry", "--duration", "--idle"}) {
             if (value(broker_only)) return usage_error(std::string(broker_only) + " does not apply to --capture");
         }
         if (*capture == "-") {
@@ -182,9 +187,12 @@ int audit_main(const std::vector<std::string>& args) {
         if (const auto* v = value("--capath")) o.capath = *v;
         if (!topics.empty()) o.topics = topics;
         if (const auto* v = value("--mqtt")) {
-            if (*v == "5") o.mqtt_version = 5;
-            else if (*v == "3.1.1") o.mqtt_version = 311;
-            else return usage_error("--mqtt is 5 or 3.1.1");
+            if (*v == "5")
+                o.mqtt_version = 5;
+            else if (*v == "3.1.1")
+                o.mqtt_version = 311;
+            else
+                return usage_error("--mqtt is 5 or 3.1.1");
         }
         if (const auto* v = value("--qos")) {
             if (!parse_int(*v, 0, 2, number)) return usage_error("--qos is 0, 1 or 2");
@@ -192,7 +200,8 @@ int audit_main(const std::vector<std::string>& args) {
         }
         if (const auto* v = value("--client-id")) o.client_id = *v;
         if (const auto* v = value("--session-expiry")) {
-            if (!parse_int(*v, 0, 0xFFFFFFFFL, number)) return usage_error("--session-expiry is seconds, 0..4294967295");
+            if (!parse_int(*v, 0, 0xFFFFFFFFL, number))
+                return usage_error("--session-expiry is seconds, 0..4294967295");
             o.session_expiry_s = static_cast<std::uint32_t>(number);
         }
         double seconds = 0;
@@ -215,8 +224,10 @@ int audit_main(const std::vector<std::string>& args) {
     }
 
     const auto report = audit.report();
-    if (value("--json")) std::cout << to_json(report).dump(2) << "\n";
-    else write_text(std::cout, report);
+    if (value("--json"))
+        std::cout << to_json(report).dump(2) << "\n";
+    else
+        write_text(std::cout, report);
     return report.complete() ? app::exit_ok : app::exit_unexplained_gap;
 }
 

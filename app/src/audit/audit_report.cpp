@@ -30,7 +30,8 @@ std::size_t GatewayReport::unexplained_gaps() const {
 }
 
 bool AuditReport::complete() const {
-    return std::all_of(gateways.begin(), gateways.end(), [](const GatewayReport& g) { return g.unexplained_gaps() == 0; });
+    return std::all_of(gateways.begin(), gateways.end(),
+                       [](const GatewayReport& g) { return g.unexplained_gaps() == 0; });
 }
 
 nlohmann::json to_json(const AuditReport& report) {
@@ -78,15 +79,18 @@ nlohmann::json to_json(const AuditReport& report) {
         if (!g.last_problem.empty()) j["last_problem"] = g.last_problem;
         if (g.latency) {
             j["latency_s"] = {{"samples", g.latency->samples}, {"p50", g.latency->p50}, {"p95", g.latency->p95},
-                              {"p99", g.latency->p99}, {"max", g.latency->max}, {"min", g.latency->min}};
+                              {"p99", g.latency->p99},         {"max", g.latency->max}, {"min", g.latency->min}};
         } else {
             j["latency_s"] = nullptr;
         }
         gateways[g.gw] = std::move(j);
     }
-    nlohmann::json j = {{"messages", report.messages},       {"unattributed", report.unattributed},
-                        {"unparsable_lines", report.unparsable_lines}, {"connections", report.connections},
-                        {"complete", report.complete()},       {"gateways", std::move(gateways)}};
+    nlohmann::json j = {{"messages", report.messages},
+                        {"unattributed", report.unattributed},
+                        {"unparsable_lines", report.unparsable_lines},
+                        {"connections", report.connections},
+                        {"complete", report.complete()},
+                        {"gateways", std::move(gateways)}};
     if (!report.last_unattributed_problem.empty()) j["last_unattributed_problem"] = report.last_unattributed_problem;
     return j;
 }
@@ -136,7 +140,8 @@ void write_text(std::ostream& out, const AuditReport& report) {
             }
             out << "\n";
         }
-        if (g.gaps.size() > text_gap_limit) out << "    ... " << g.gaps.size() - text_gap_limit << " more (--json lists all)\n";
+        if (g.gaps.size() > text_gap_limit)
+            out << "    ... " << g.gaps.size() - text_gap_limit << " more (--json lists all)\n";
         for (const auto& [reason, l] : g.losses) {
             out << "  loss records " << (reason.empty() ? "(no reason)" : reason) << ": " << l.records
                 << " record(s), count " << l.count << "\n";
@@ -147,13 +152,16 @@ void write_text(std::ostream& out, const AuditReport& report) {
                 << g.latency->samples << " reading(s)\n";
         }
         if (g.property_mismatches > 0) {
-            out << "  " << g.property_mismatches << " message(s) whose MQTT 5 user properties disagree with the payload\n";
+            out << "  " << g.property_mismatches
+                << " message(s) whose MQTT 5 user properties disagree with the payload\n";
         }
         if (g.last_status) out << "  last status: " << *g.last_status << "\n";
     }
     out << "\nresult: ";
-    if (incomplete == 0) out << "no unexplained gap\n";
-    else out << "unexplained gaps in " << incomplete << " of " << report.gateways.size() << " gateway(s)\n";
+    if (incomplete == 0)
+        out << "no unexplained gap\n";
+    else
+        out << "unexplained gaps in " << incomplete << " of " << report.gateways.size() << " gateway(s)\n";
 }
 
 }  // namespace outpost::audit

@@ -43,14 +43,14 @@ struct LatencyReport {
 
 struct GatewayReport {
     std::string gw;
-    std::uint64_t messages = 0;            // every arrival naming this gateway
-    std::uint64_t readings = 0;            // reading arrivals, duplicates included
+    std::uint64_t messages = 0;  // every arrival naming this gateway
+    std::uint64_t readings = 0;  // reading arrivals, duplicates included
     std::uint64_t distinct_readings = 0;
-    std::uint64_t loss_records = 0;        // distinct loss records
-    std::uint64_t duplicates = 0;          // arrivals of a (ep, seq) already received
+    std::uint64_t loss_records = 0;           // distinct loss records
+    std::uint64_t duplicates = 0;             // arrivals of a (ep, seq) already received
     std::uint64_t largest_duplicate_run = 0;  // most duplicates arriving one after another
-    std::uint64_t most_copies = 0;         // most arrivals of one (ep, seq); 1 without duplicates
-    std::uint64_t out_of_order = 0;        // first arrivals below the highest seq already seen on their topic
+    std::uint64_t most_copies = 0;            // most arrivals of one (ep, seq); 1 without duplicates
+    std::uint64_t out_of_order = 0;           // first arrivals below the highest seq already seen on their topic
     std::uint64_t status_messages = 0;
     std::uint64_t health_messages = 0;
     std::uint64_t malformed = 0;
@@ -59,8 +59,8 @@ struct GatewayReport {
     std::string last_problem;  // the last malformed payload's problem
     std::vector<SequenceReport> sequences;
     std::vector<GapReport> gaps;
-    std::uint64_t missing = 0;              // seqs in gaps
-    std::uint64_t unexplained_missing = 0;  // seqs in gaps that no loss record covers
+    std::uint64_t missing = 0;                  // seqs in gaps
+    std::uint64_t unexplained_missing = 0;      // seqs in gaps that no loss record covers
     std::map<std::string, LossSummary> losses;  // by reason
     std::optional<LatencyReport> latency;
 
@@ -72,8 +72,8 @@ struct AuditReport {
     std::uint64_t messages = 0;           // every arrival
     std::uint64_t unattributed = 0;       // arrivals that name no gateway (not JSON, no gw, ...)
     std::string last_unattributed_problem;
-    std::uint64_t unparsable_lines = 0;   // capture lines without a topic
-    std::uint64_t connections = 0;        // broker connections the subscriber made (0 for a capture)
+    std::uint64_t unparsable_lines = 0;  // capture lines without a topic
+    std::uint64_t connections = 0;       // broker connections the subscriber made (0 for a capture)
 
     // True when every gap of every gateway is explained by a loss record.
     bool complete() const;

@@ -55,9 +55,12 @@ UserProperties read_user_properties(const mosquitto_property* props) {
         if (at == nullptr) break;
         const auto n = take(name);
         auto v = take(value);
-        if (n == "gw") p.gw = std::move(v);
-        else if (n == "ep") p.ep = std::move(v);
-        else if (n == "seq") p.seq = std::move(v);
+        if (n == "gw")
+            p.gw = std::move(v);
+        else if (n == "ep")
+            p.ep = std::move(v);
+        else if (n == "seq")
+            p.seq = std::move(v);
     }
     return p;
 }
@@ -78,9 +81,11 @@ void on_connect(mosquitto* mosq, void* obj, int rc, int /*flags*/, const mosquit
 
 void on_disconnect(mosquitto* /*mosq*/, void* obj, int rc, const mosquitto_property* /*props*/) {
     auto& s = *static_cast<LinkState*>(obj);
+    // rc: a libmosquitto error for a lost connection, a reason code (0x80 and up) for a broker's
+    // MQTT 5 DISCONNECT, 0 when the audit itself disconnected.
     if (s.connected && rc != 0) {
         core::log_warn("audit.disconnected", "connection to the broker lost; reconnecting",
-                       {{"reason", s.options->mqtt_version == 5 ? mosquitto_reason_string(rc) : mosquitto_strerror(rc)}});
+                       {{"reason", rc >= 0x80 ? mosquitto_reason_string(rc) : mosquitto_strerror(rc)}});
     }
     s.connected = false;
 }
@@ -91,8 +96,10 @@ void on_subscribe(mosquitto* /*mosq*/, void* obj, int /*mid*/, int count, const 
     std::vector<int> qos(granted, granted + count);
     // 0x80 and above: the broker refused that filter.
     const bool refused = std::any_of(qos.begin(), qos.end(), [](int q) { return q >= 0x80; });
-    if (refused) core::log_warn("audit.subscribe_refused", "the broker refused a topic filter", {{"granted", qos}});
-    else core::log_info("audit.subscribed", "subscribed", {{"topics", s.options->topics}, {"granted", qos}});
+    if (refused)
+        core::log_warn("audit.subscribe_refused", "the broker refused a topic filter", {{"granted", qos}});
+    else
+        core::log_info("audit.subscribed", "subscribed", {{"topics", s.options->topics}, {"granted", qos}});
 }
 
 void on_message(mosquitto* /*mosq*/, void* obj, const mosquitto_message* m, const mosquitto_property* props) {
@@ -162,7 +169,8 @@ void subscribe_and_audit(const SubscribeOptions& o, SequenceAudit& audit, const 
     const auto start = Clock::now();
     int rc = connect(mosq.get(), o);
     if (rc != MOSQ_ERR_SUCCESS) {
-        throw AuditStartError("cannot connect to " + where + ": " + (rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc)));
+        throw AuditStartError("cannot connect to " + where + ": " +
+                              (rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc)));
     }
     while (!state.connack && !stop) {
         rc = mosquitto_loop(mosq.get(), 100, 1);
@@ -174,7 +182,8 @@ void subscribe_and_audit(const SubscribeOptions& o, SequenceAudit& audit, const 
         }
     }
     if (state.connack && *state.connack != 0) {
-        throw AuditStartError("the broker at " + where + " refused the connection: " + connack_words(*state.connack, o.mqtt_version));
+        throw AuditStartError("the broker at " + where +
+                              " refused the connection: " + connack_words(*state.connack, o.mqtt_version));
     }
     core::log_info("audit.connected", "connected", {{"broker", where}, {"mqtt", o.mqtt_version}});
 

@@ -16,7 +16,8 @@ std::optional<std::uint64_t> unsigned_member(const json& object, const char* key
     const auto it = object.find(key);
     if (it == object.end()) return std::nullopt;
     if (it->is_number_unsigned()) return it->get<std::uint64_t>();
-    if (it->is_number_integer() && it->get<std::int64_t>() >= 0) return static_cast<std::uint64_t>(it->get<std::int64_t>());
+    if (it->is_number_integer() && it->get<std::int64_t>() >= 0)
+        return static_cast<std::uint64_t>(it->get<std::int64_t>());
     return std::nullopt;
 }
 

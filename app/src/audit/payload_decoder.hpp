@@ -26,8 +26,8 @@ struct SequencedItem {
     std::string gw;
     std::uint64_t ep = 0;
     std::uint64_t seq = 0;
-    std::optional<double> ts;        // seconds since the Unix epoch, when present and finite
-    std::optional<LossInfo> loss;    // set for a loss record
+    std::optional<double> ts;      // seconds since the Unix epoch, when present and finite
+    std::optional<LossInfo> loss;  // set for a loss record
 };
 
 enum class PayloadKind {

@@ -9,7 +9,7 @@ namespace outpost::audit {
 
 struct SeqRange {
     std::uint64_t first = 0;
-    std::uint64_t last = 0;  // inclusive
+    std::uint64_t last = 0;                                           // inclusive
     std::uint64_t size() const noexcept { return last - first + 1; }  // 0 for the whole 64-bit range
     friend bool operator==(const SeqRange&, const SeqRange&) = default;
 };

@@ -95,8 +95,10 @@ void SequenceAudit::feed_item(Gateway& g, const SequencedItem& item, const Arriv
     if (c.most_copies == 0) c.most_copies = 1;
 
     auto& high = g.topic_high[{item.ep, std::string(arrival.topic)}];
-    if (item.seq < high) ++c.out_of_order;
-    else high = item.seq;
+    if (item.seq < high)
+        ++c.out_of_order;
+    else
+        high = item.seq;
 
     if (item.loss) {
         ++c.loss_records;
@@ -146,8 +148,8 @@ AuditReport SequenceAudit::report() const {
         if (!g.latencies.empty()) {
             auto sorted = g.latencies;
             std::sort(sorted.begin(), sorted.end());
-            out.latency = LatencyReport{sorted.size(), percentile(sorted, 50), percentile(sorted, 95),
-                                        percentile(sorted, 99), sorted.back(), sorted.front()};
+            out.latency = LatencyReport{sorted.size(),          percentile(sorted, 50), percentile(sorted, 95),
+                                        percentile(sorted, 99), sorted.back(),          sorted.front()};
         }
         r.gateways.push_back(std::move(out));
     }

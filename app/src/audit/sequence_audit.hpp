@@ -57,8 +57,8 @@ private:
         std::vector<LossInfo> losses;
     };
     struct Gateway {
-        GatewayReport counts;                   // the counters; the rest is filled by report()
-        std::vector<Epoch> epochs;              // in the order first seen
+        GatewayReport counts;       // the counters; the rest is filled by report()
+        std::vector<Epoch> epochs;  // in the order first seen
         std::map<std::uint64_t, std::size_t> epoch_index;
         std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> topic_high;  // (ep, topic) -> highest seq
         std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> copies;    // duplicated (ep, seq) -> arrivals
