@@ -212,15 +212,16 @@ TEST(SequenceAudit, MalformedPayloadsAreCountedNotFatal) {
     t("x", "not json at all");
     t("x", "");
     t("x", "[1,2]");
-    t("x", R"({"seq":3})");                                         // no gw
-    t("x", R"({"gw":"gw","ep":1,"seq":-1})");                       // negative
-    t("x", R"({"gw":"gw","ep":1,"seq":1.5})");                      // fraction
-    t("x", R"({"gw":"gw","ep":1,"seq":"3"})");                      // string
-    t("x", R"({"gw":"gw","ep":1,"seq":18446744073709551616})");     // 2^64: too big
-    t("x", R"({"gw":"gw","ep":-4,"seq":3})");                       // bad epoch
-    t("x", R"({"gw":"gw","ep":1,"seq":3,"loss":{"reason":"x"}})");  // a loss record without a range
-    t("x", R"({"gw":"gw","ep":1,"seq":3,"ts":1.0,)");               // cut short
-    t.readings("gw", 1, 3, 3);
+    t("x", R"({"seq":3})");                                      // no gw
+    t("x", R"({"gw":"gw","ep":1,"seq":-1})");                    // negative
+    t("x", R"({"gw":"gw","ep":1,"seq":1.5})");                   // fraction
+    t("x", R"({"gw":"gw","ep":1,"seq":"3"})");                   // string
+    t("x", R"({"gw":"gw","ep":1,"seq":18446744073709551616})");  // 2^64: too big
+    t("x", R"({"gw":"gw","ep":-4,"seq":3})");                    // bad epoch
+    // A loss record without a range is malformed but holds its place in the sequence: seq 3.
+    t("x", R"({"gw":"gw","ep":1,"seq":3,"loss":{"reason":"x"}})");
+    t("x", R"({"gw":"gw","ep":1,"seq":3,"ts":1.0,)");  // cut short
+    t.readings("gw", 1, 4, 4);
     const auto r = t.report();
     EXPECT_EQ(r.messages, 14u);
     EXPECT_EQ(r.unattributed, 5u);
@@ -228,6 +229,7 @@ TEST(SequenceAudit, MalformedPayloadsAreCountedNotFatal) {
     EXPECT_EQ(g.malformed, 6u);
     EXPECT_EQ(g.messages, 9u);
     EXPECT_EQ(g.distinct_readings, 3u);
+    EXPECT_EQ(g.loss_records, 1u);
     EXPECT_TRUE(g.gaps.empty());
     EXPECT_TRUE(r.complete());
 }

@@ -29,20 +29,22 @@ DecodedPayload malformed(std::string gw, std::string problem) {
     return d;
 }
 
-std::optional<LossInfo> decode_loss(const json& loss, std::string& problem) {
+// A loss member as well as it can be read; `problem` says what could not be.
+LossInfo decode_loss(const json& loss, std::string& problem) {
+    LossInfo info;
     if (!loss.is_object()) {
         problem = "loss is not an object";
-        return std::nullopt;
+        return info;
     }
-    LossInfo info;
     const auto first = unsigned_member(loss, "first_seq");
     const auto last = unsigned_member(loss, "last_seq");
-    if (!first || !last || *first > *last) {
+    if (first && last && *first <= *last) {
+        info.first_seq = *first;
+        info.last_seq = *last;
+        info.has_range = true;
+    } else {
         problem = "loss has no valid first_seq..last_seq range";
-        return std::nullopt;
     }
-    info.first_seq = *first;
-    info.last_seq = *last;
     info.count = unsigned_member(loss, "count").value_or(0);
     if (const auto it = loss.find("reason"); it != loss.end() && it->is_string()) info.reason = it->get<std::string>();
     if (const auto it = loss.find("priority"); it != loss.end() && it->is_number_integer()) {
@@ -86,15 +88,13 @@ DecodedPayload decode_payload(std::string_view payload) {
         const double ts = it->get<double>();
         if (std::isfinite(ts)) item.ts = ts;
     }
-    if (const auto it = doc.find("loss"); it != doc.end()) {
-        std::string problem;
-        item.loss = decode_loss(*it, problem);
-        if (!item.loss) return malformed(std::move(gw), problem);
-    }
+    std::string problem;
+    if (const auto it = doc.find("loss"); it != doc.end()) item.loss = decode_loss(*it, problem);
     item.gw = std::move(gw);
     DecodedPayload d;
     d.kind = PayloadKind::sequenced;
     d.gw = item.gw;
+    d.problem = std::move(problem);
     d.items.push_back(std::move(item));
     return d;
 }

@@ -19,6 +19,7 @@ struct LossInfo {
     std::uint64_t count = 0;
     std::uint64_t first_seq = 0;
     std::uint64_t last_seq = 0;
+    bool has_range = false;  // false when first_seq..last_seq cannot be read: it explains nothing
 };
 
 // A message that holds a place in the gateway's sequence: a reading, or a loss record.
@@ -42,7 +43,9 @@ struct DecodedPayload {
     std::string gw;     // status/health, and malformed when the gw could still be read
     std::string state;  // status
     std::vector<SequencedItem> items;
-    std::string problem;  // malformed: why, in words
+    // Why, in words: for malformed, and for a sequenced message with an unreadable part (a loss
+    // record without a range still holds its place in the sequence).
+    std::string problem;
 };
 
 DecodedPayload decode_payload(std::string_view payload);

@@ -63,6 +63,10 @@ void SequenceAudit::feed(const Arrival& arrival) {
             ++g.counts.health_messages;
             return;
         case PayloadKind::sequenced:
+            if (!decoded.problem.empty()) {
+                ++g.counts.malformed;
+                g.counts.last_problem = decoded.problem;
+            }
             for (const auto& item : decoded.items) {
                 // A batch (later) may name several gateways; each item counts for its own.
                 auto& owner = item.gw == decoded.gw ? g : gateway(item.gw);
@@ -135,7 +139,9 @@ AuditReport SequenceAudit::report() const {
             sequence.epochs.push_back(epoch.ep);
             sequence.last_seq = std::max(sequence.last_seq, epoch.seen.max());
             for (const auto& range : epoch.seen.ranges()) seen.back().insert(range);
-            for (const auto& loss : epoch.losses) covered.back().insert(SeqRange{loss.first_seq, loss.last_seq});
+            for (const auto& loss : epoch.losses) {
+                if (loss.has_range) covered.back().insert(SeqRange{loss.first_seq, loss.last_seq});
+            }
         }
         for (std::size_t s = 0; s < seen.size(); ++s) {
             for (const auto& hole : seen[s].holes()) {
