@@ -4,9 +4,9 @@
 # `bench` what tools/bench*.sh run (broker, python3 with paho-mqtt, valgrind, strace).
 set -eu
 what=${1:-build}
-build="build-essential cmake pkg-config libmosquitto-dev libssl-dev libboost1.81-dev libsqlite3-dev nlohmann-json3-dev"
+build="build-essential cmake pkg-config libmosquitto-dev libssl-dev libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libsystemd-dev"
 run="mosquitto mosquitto-clients python3 time socat python3-pymodbus python3-serial python3-serial-asyncio"
-test="libgtest-dev sqlite3 openssl mbpoll libmodbus-dev python3-paho-mqtt linux-image-amd64 qemu-system-x86 busybox-static can-utils iproute2 kmod xz-utils cpio"
+test="libgtest-dev systemd sqlite3 openssl mbpoll libmodbus-dev python3-paho-mqtt linux-image-amd64 qemu-system-x86 busybox-static can-utils iproute2 kmod xz-utils cpio"
 bench="python3-paho-mqtt valgrind strace procps"
 case $what in
   build) pkgs="$build" ;;

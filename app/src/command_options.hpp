@@ -17,4 +17,7 @@ int usage(const std::string& error);
 // `outpost decode`: what the mapping makes of a capture (decode_command.cpp).
 int decode(const Options& o);
 
+// `outpost reload`: SIGHUP to the gateway running this site's outbox (reload_command.cpp).
+int reload_command(const Options& o);
+
 }  // namespace outpost::app

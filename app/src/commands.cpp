@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -26,7 +27,11 @@ namespace {
 constexpr const char* usage_text = R"(usage: outpost <command> [options]
 
 commands:
-  run    --config SITE.json [--exit-after ingest|drain]   run the gateway
+  run    --config SITE.json [--exit-after ingest|drain] [--no-reload]
+                                                          run the gateway (SIGHUP reloads the configuration;
+                                                          with --no-reload it stops the gateway like SIGTERM)
+  reload --config SITE.json                               make the running gateway re-read SITE.json and its
+                                                          mappings (SIGHUP to the pid in OUTBOX.pid)
   check  --config SITE.json                               validate a site and its mappings
   decode --config SITE.json --candump LOG [--bus NAME]    what the mapping makes of captured traffic (dry run)
   decode --config SITE.json --modbus TRANSCRIPT [--bus NAME]
@@ -51,7 +56,7 @@ std::optional<Options> parse(const std::vector<std::string>& args, std::string& 
     if (i < args.size()) o.command = args[i++];
     if (o.command == "outbox" && i < args.size() && args[i].rfind("--", 0) != 0) o.subcommand = args[i++];
     static const std::map<std::string, bool> known = {
-        {"--config", true}, {"--exit-after", true}, {"--candump", true}, {"--modbus", true}, {"--bus", true}, {"--log-format", true}, {"--log-level", true}, {"--help", false}};
+        {"--config", true}, {"--exit-after", true}, {"--candump", true}, {"--modbus", true}, {"--bus", true}, {"--log-format", true}, {"--log-level", true}, {"--help", false}, {"--no-reload", false}};
     for (; i < args.size(); ++i) {
         const auto it = known.find(args[i]);
         if (it == known.end()) {
@@ -102,8 +107,14 @@ int run(const Options& o) {
         else return usage("--exit-after is ingest or drain");
     }
     auto site = load_site_config(o.values.at("--config"));
+    RunOptions run_options;
+    run_options.reload_on_sighup = !o.values.count("--no-reload");
+    // Test hook: SIGUSR2 blocks the io thread this long (tests/service: the watchdog stops).
+    if (const char* stall = std::getenv("OUTPOST_TEST_STALL_IO_MS")) {
+        run_options.test_stall_io = std::chrono::milliseconds(std::strtoll(stall, nullptr, 10));
+    }
     boost::asio::io_context io(1);
-    Gateway gateway(io, std::move(site), exit_after);
+    Gateway gateway(io, std::move(site), exit_after, run_options);
     gateway.start();
     try {
         io.run();
@@ -184,7 +195,8 @@ int command_main(const std::vector<std::string>& args) {
         return exit_ok;
     }
     if (!apply_log_options(o, error)) return usage(error);
-    const bool needs_config = o.command == "run" || o.command == "check" || o.command == "outbox" || o.command == "decode";
+    const bool needs_config = o.command == "run" || o.command == "check" || o.command == "outbox" || o.command == "decode" ||
+                              o.command == "reload";
     if (!needs_config) return usage("unknown command " + o.command);
     if (!o.values.count("--config")) return usage(o.command + " needs --config SITE.json");
     if (o.command == "outbox" && o.subcommand != "stats") return usage("outbox takes: stats");
@@ -192,6 +204,7 @@ int command_main(const std::vector<std::string>& args) {
         if (o.command == "run") return run(o);
         if (o.command == "check") return check(o);
         if (o.command == "decode") return decode(o);
+        if (o.command == "reload") return reload_command(o);
         return outbox_stats(o);
     } catch (const core::ConfigError& e) {
         std::cerr << e.what();

@@ -48,7 +48,7 @@ uplink::UplinkOptions uplink_options(const SiteConfig& config, const outbox::Out
 
 }  // namespace
 
-Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_after)
+Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_after, RunOptions run)
     : io_(io),
       config_(std::move(config)),
       exit_after_(exit_after),
@@ -58,34 +58,17 @@ Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_
       uplink_(io, uplink_options(config_, outbox_), outbox_),
       commit_timer_(io),
       stats_timer_(io),
-      signals_(io, SIGINT, SIGTERM),
+      signals_(io),
       commit_backoff_(std::chrono::milliseconds(100), std::chrono::milliseconds(5000),
-                      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())) {
+                      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())),
+      run_(run),
+      signal_policy_{.reload_on_sighup = run.reload_on_sighup, .test_stall_hook = run.test_stall_io.count() > 0},
+      // A commit that does not come back within half the watchdog timeout is a hung disk or writer.
+      progress_(notifier_.watchdog_timeout().value_or(std::chrono::seconds(60)) / 2),
+      service_timer_(io) {
+    for (const int signo : caught_signals()) signals_.add(signo);
     for (auto& bus : config_.buses) {
-        if (!bus.enabled) continue;
-        switch (bus.type) {
-            case BusType::socketcan:
-                can_readers_.push_back(std::make_unique<ingest::SocketCanReader>(io_, bus.socketcan, *this));
-                break;
-            case BusType::candump_replay:
-                // Resume where the last commit ended instead of ingesting the log again.
-                replay_keys_.push_back(replay_key(bus.name, bus.replay.path));
-                bus.replay.start_offset = static_cast<std::uint64_t>(
-                    std::max<std::int64_t>(outbox_.position(replay_keys_.back()).value_or(0), 0));
-                replays_.push_back(std::make_unique<ingest::CandumpReplay>(io_, bus.replay, *this));
-                break;
-            case BusType::modbus_rtu:
-                if (bus.listen_only) {
-                    rtu_taps_.push_back(std::make_unique<ingest::RtuTap>(io_, bus.tap, *this));
-                } else {
-                    rtu_masters_.push_back(std::make_unique<ingest::RtuMaster>(io_, bus.rtu, *this));
-                }
-                break;
-            case BusType::modbus_tcp:
-            case BusType::modbus_rtu_over_tcp:
-                tcp_masters_.push_back(std::make_unique<ingest::ModbusTcpMaster>(io_, bus.tcp, *this));
-                break;
-        }
+        if (bus.enabled) add_source(bus);
     }
     if (config_.report_losses) loss_reporter_ = std::make_unique<LossReporter>(outbox_, uplink_.status_topic() + "/loss");
     scratch_.reserve(64);
@@ -93,15 +76,55 @@ Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_
 
 Gateway::~Gateway() = default;
 
+void Gateway::add_source(BusConfig& bus, const std::map<std::string, std::uint64_t>& resume) {
+    switch (bus.type) {
+        case BusType::socketcan:
+            can_readers_.push_back(std::make_unique<ingest::SocketCanReader>(io_, bus.socketcan, *this));
+            break;
+        case BusType::candump_replay: {
+            // Resume where the last commit ended instead of ingesting the log again (a reload passes
+            // where the replay it replaces got to, which may be past the last commit).
+            replay_keys_.push_back(replay_key(bus.name, bus.replay.path));
+            const auto resumed = resume.find(replay_keys_.back());
+            bus.replay.start_offset = resumed != resume.end()
+                                          ? resumed->second
+                                          : static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                                outbox_.position(replay_keys_.back()).value_or(0), 0));
+            replays_.push_back(std::make_unique<ingest::CandumpReplay>(io_, bus.replay, *this));
+            break;
+        }
+        case BusType::modbus_rtu:
+            if (bus.listen_only) {
+                rtu_taps_.push_back(std::make_unique<ingest::RtuTap>(io_, bus.tap, *this));
+            } else {
+                rtu_masters_.push_back(std::make_unique<ingest::RtuMaster>(io_, bus.rtu, *this));
+            }
+            break;
+        case BusType::modbus_tcp:
+        case BusType::modbus_rtu_over_tcp:
+            tcp_masters_.push_back(std::make_unique<ingest::ModbusTcpMaster>(io_, bus.tcp, *this));
+            break;
+    }
+}
+
+void Gateway::start_replay(ingest::CandumpReplay& replay) {
+    ++sources_running_;
+    replay.start([this] {
+        if (--sources_running_ == 0) {
+            ingest_done_ = std::chrono::steady_clock::now();
+            commit();
+            check_exit();
+        }
+    });
+}
+
 void Gateway::start() {
     started_ = std::chrono::steady_clock::now();
     core::log_info("gateway.start", "outpost is running",
                    {{"gateway_id", config_.gateway_id}, {"config", config_.file}, {"buses", config_.buses.size()},
                     {"can_rules", config_.mapping.can.size()}, {"modbus_devices", config_.mapping.modbus.size()},
                     {"epoch", outbox_.stats().epoch}, {"next_seq", outbox_.stats().next_seq}});
-    signals_.async_wait([this](boost::system::error_code ec, int signo) {
-        if (!ec) shutdown(signo == SIGINT ? "SIGINT" : "SIGTERM");
-    });
+    arm_signals();
     // A commit finished on the outbox's writer thread: collect it here, start the next.
     outbox_.set_commit_listener([this] {
         boost::asio::post(io_, [this] {
@@ -120,18 +143,12 @@ void Gateway::start() {
     for (auto& m : rtu_masters_) m->start();
     for (auto& m : tcp_masters_) m->start();
     for (auto& t : rtu_taps_) t->start();
-    sources_running_ = replays_.size();
-    for (auto& r : replays_) {
-        r->start([this] {
-            if (--sources_running_ == 0) {
-                ingest_done_ = std::chrono::steady_clock::now();
-                commit();
-                check_exit();
-            }
-        });
-    }
+    for (auto& r : replays_) start_replay(*r);
     schedule_commit();
     schedule_stats();
+    pid_file_.emplace(pid_file_path(config_.outbox.path));
+    notifier_.ready(status_line());
+    schedule_service();
     check_exit();
 }
 
@@ -198,6 +215,7 @@ void Gateway::commit(bool force) {
 }
 
 void Gateway::commit_done(std::error_code ec, bool acks_only) {
+    ++commits_finished_;
     // Deletes may have gone through even when inserts failed: the uplink looks again either way.
     uplink_.notify();
     if (acks_only) return;
@@ -247,7 +265,7 @@ void Gateway::schedule_stats() {
 }
 
 void Gateway::check_exit() {
-    if (stopping_ || exit_after_ == ExitAfter::never || sources_running_ > 0) return;
+    if (stopping_ || reloading_ || exit_after_ == ExitAfter::never || sources_running_ > 0) return;
     if (exit_after_ == ExitAfter::ingest && outbox_.staged() == 0) {
         shutdown("ingest finished");
     } else if (exit_after_ == ExitAfter::drain && uplink_.drained() && outbox_.pending_acks() == 0) {
@@ -256,10 +274,10 @@ void Gateway::check_exit() {
 }
 
 nlohmann::json Gateway::counters() const {
-    const auto& m = mapper_.stats();
+    const auto m = mapper_stats();
     const auto& o = outbox_.stats();
     const auto& u = uplink_.stats();
-    std::uint64_t lines = 0, malformed = 0;
+    std::uint64_t lines = retired_replay_lines_, malformed = retired_replay_malformed_;
     for (const auto& r : replays_) {
         lines += r->stats().lines;
         malformed += r->stats().malformed;
@@ -308,6 +326,8 @@ nlohmann::json Gateway::counters() const {
             {"connect_failures", u.connect_failures},
             {"disconnects", u.disconnects},
             {"payload_bytes", u.payload_bytes},
+            {"reloads", reloads_},
+            {"reloads_refused", reloads_refused_},
             {"socketcan", can},
             {"modbus", modbus_counters()}};
 }
@@ -323,7 +343,7 @@ std::string Gateway::health_message() const {
 }
 
 nlohmann::json Gateway::modbus_counters() const {
-    const auto& mm = modbus_mapper_.stats();
+    const auto mm = modbus_mapper_stats();
     nlohmann::json out = {{"blocks", mm.blocks}, {"unmapped_blocks", mm.unmapped_blocks},
                           {"decode_errors", mm.decode_errors}, {"out_of_range", mm.out_of_range},
                           {"rate_limited", mm.rate_limited}, {"readings", mm.readings}};
@@ -384,6 +404,9 @@ nlohmann::json Gateway::modbus_counters() const {
 void Gateway::shutdown(const char* why) {
     if (stopping_) return;
     stopping_ = true;
+    notifier_.stopping(std::string("stopping (") + why + "): committing " + std::to_string(outbox_.staged()) +
+                       " staged readings, then disconnecting");
+    service_timer_.cancel();
     for (auto& r : replays_) r->stop();
     for (auto& r : can_readers_) r->stop();
     for (auto& m : rtu_masters_) m->stop();
@@ -408,6 +431,7 @@ void Gateway::shutdown(const char* why) {
         summary["ingest_s"] = std::chrono::duration<double>(ingest_done_ - started_).count();
     }
     core::log_info("gateway.stop", "outpost stopped", summary);
+    pid_file_.reset();
     if (exit_code_ == exit_ok && outbox_.stats().dropped_at_shutdown > 0) exit_code_ = exit_runtime;
     io_.stop();
 }

@@ -19,5 +19,8 @@ int main(int argc, char** argv) {
     // A write to a connection the broker already closed (inside OpenSSL, which cannot ask for
     // MSG_NOSIGNAL) must become an error code, not the end of the process.
     std::signal(SIGPIPE, SIG_IGN);
+    // Likewise a write past RLIMIT_FSIZE: EFBIG, which the outbox handles like a full disk. Every
+    // other signal that would end the process is caught by `run` (app/signal_policy.hpp).
+    std::signal(SIGXFSZ, SIG_IGN);
     return outpost::app::command_main(std::vector<std::string>(argv + 1, argv + argc));
 }

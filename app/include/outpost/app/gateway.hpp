@@ -1,8 +1,14 @@
 #pragma once
 // The composition root of `outpost run`: sources -> mapper -> outbox (group commit) -> uplink,
 // on one io_context thread, with one shutdown path (signal -> stop sources -> commit -> disconnect).
+// Signals (signal_policy.hpp): SIGINT, SIGTERM, SIGQUIT (and SIGHUP with reload off) shut down
+// through that path; SIGHUP reloads the site file and its mappings (reload_plan.hpp). Under
+// systemd it reports readiness, status, reloads and stopping, and feeds the watchdog only while
+// the pipeline makes progress (progress_watch.hpp).
 #include <chrono>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,7 +16,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "outpost/app/pid_file.hpp"
+#include "outpost/app/progress_watch.hpp"
+#include "outpost/app/signal_policy.hpp"
 #include "outpost/app/site_config.hpp"
+#include "outpost/app/systemd_notifier.hpp"
 #include "outpost/core/backoff.hpp"
 #include "outpost/ingest/candump_replay.hpp"
 #include "outpost/ingest/modbus/rtu_master.hpp"
@@ -29,15 +39,28 @@ class LossReporter;
 
 enum class ExitAfter { never, ingest, drain };
 
+struct RunOptions {
+    bool reload_on_sighup = true;  // off (`run --no-reload`): SIGHUP shuts down like SIGTERM
+    // Test hook, set from OUTPOST_TEST_STALL_IO_MS: SIGUSR2 blocks the io thread this long, so a
+    // test can see the watchdog pings stop. Zero (always, outside tests): SIGUSR2 is ignored.
+    std::chrono::milliseconds test_stall_io{0};
+};
+
 class Gateway : public ingest::FrameSink, public ingest::ModbusSink {
 public:
     // Throws OutboxError or std::system_error on start-up problems.
-    Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_after);
+    Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_after, RunOptions run = {});
     ~Gateway() override;
 
     void start();
     void on_frame(const core::CanFrame& frame) override;
     void on_modbus(const core::ModbusBlock& block) override;
+    // Re-reads the site file and its mappings (SIGHUP). A configuration with problems is refused,
+    // each problem logged with its file and JSON path, and the running one stays. A valid one
+    // takes effect at once (mappings, rates, buses: only changed sources restart) without touching
+    // the broker connection or the staged readings; what cannot change live is logged as needing
+    // a restart and kept. Returns true if the new configuration was applied. io thread only.
+    bool reload();
     // An exception escaped a handler: logged, then the normal shutdown (the outbox is committed
     // and closed), with exit code exit_failure. Call with the io_context stopped or restarted.
     void fail(const std::string& what);
@@ -58,6 +81,21 @@ private:
     nlohmann::json counters() const;
     std::string health_message() const;
     nlohmann::json modbus_counters() const;
+    // Sources by bus (gateway_reload.cpp): created from a bus's settings, or stopped and kept
+    // until the next reload so handlers still queued for them find them alive.
+    // `resume`: replay key -> offset to start from (a reload passes where the replays it replaces
+    // got to); otherwise a replay starts where the last commit ended. Does not start the source.
+    void add_source(BusConfig& bus, const std::map<std::string, std::uint64_t>& resume = {});
+    void start_source(const BusConfig& bus);
+    void start_replay(ingest::CandumpReplay& replay);
+    void retire_source(const std::string& bus_name);
+    mapping::MapperStats mapper_stats() const;
+    mapping::ModbusMapperStats modbus_mapper_stats() const;
+    // Signals and the service manager (gateway_service.cpp).
+    void arm_signals();
+    void on_signal(int signo);
+    void schedule_service();
+    std::string status_line() const;
 
     boost::asio::io_context& io_;
     SiteConfig config_;
@@ -87,6 +125,21 @@ private:
     bool acks_only_in_flight_ = false;
     bool stopping_ = false;
     int exit_code_ = 0;
+    RunOptions run_;
+    SignalPolicy signal_policy_;
+    SystemdNotifier notifier_;
+    ProgressWatch progress_;
+    boost::asio::steady_timer service_timer_;
+    std::uint64_t commits_finished_ = 0;
+    std::optional<PidFile> pid_file_;
+    bool reloading_ = false;
+    std::uint64_t reloads_ = 0;
+    std::uint64_t reloads_refused_ = 0;
+    std::vector<std::shared_ptr<void>> retired_sources_;
+    mapping::MapperStats retired_mapper_stats_;
+    mapping::ModbusMapperStats retired_modbus_stats_;
+    std::uint64_t retired_replay_lines_ = 0;
+    std::uint64_t retired_replay_malformed_ = 0;
 };
 
 }  // namespace outpost::app
