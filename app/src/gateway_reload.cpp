@@ -171,7 +171,8 @@ bool Gateway::reload() {
                        {{"settings", plan.needs_restart}, {"config", config_.file}});
     }
     core::log_info("reload.done", "the new configuration is running",
-                   {{"config", config_.file}, {"can_rules", config_.mapping.can.size()},
+                   {{"config", config_.file}, {"first_seq", outbox_.stats().next_seq},
+                    {"can_rules", config_.mapping.can.size()},
                     {"modbus_devices", config_.mapping.modbus.size()}, {"live_changes", plan.live_changes},
                     {"buses_stopped", plan.stop_buses}, {"buses_started", plan.start_buses},
                     {"buses_failed", failed}, {"needs_restart", plan.needs_restart}});
