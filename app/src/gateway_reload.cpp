@@ -132,6 +132,7 @@ bool Gateway::reload() {
     // What cannot change live is kept as it runs.
     next.broker = config_.broker;
     next.outbox = config_.outbox;
+    next.report_losses = config_.report_losses;
     next.file = config_.file;
 
     reloading_ = true;  // a replay stopped below must not look like the end of ingest

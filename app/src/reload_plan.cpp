@@ -30,10 +30,16 @@ json serial_json(const ingest::SerialFormat& f) {
     return {f.baud, static_cast<int>(f.parity), f.data_bits, f.stop_bits};
 }
 
+json tls_json(const uplink::TlsOptions& t) { return {t.enabled, t.ca_file, t.cert_file, t.key_file, t.verify_hostname}; }
+
+// Not birth_members: it carries the configuration's digest, which any reload changes.
 std::string broker_fingerprint(const uplink::UplinkOptions& b) {
-    return json{b.host, b.port, b.client_id, static_cast<int>(b.protocol), b.keepalive_s, b.username, b.password,
-                b.tls.enabled, b.tls.ca_file, b.tls.cert_file, b.tls.key_file, b.tls.verify_hostname,
-                b.backoff_initial.count(), b.backoff_max.count(), b.connect_timeout.count(), b.inflight_window}
+    json alternates = json::array();
+    for (const auto& a : b.alternates) alternates.push_back({a.host, a.port, a.tls ? tls_json(*a.tls) : json()});
+    return json{b.host, b.port, std::move(alternates), b.client_id, static_cast<int>(b.protocol), b.keepalive_s,
+                b.username, b.password, tls_json(b.tls), b.backoff_initial.count(), b.backoff_max.count(),
+                b.connect_timeout.count(), b.stable_after.count(), b.progress_timeout.count(),
+                b.failback_after.count(), b.inflight_window, b.status_topic, b.health_interval.count()}
         .dump();
 }
 
@@ -90,6 +96,7 @@ ReloadPlan plan_reload(const SiteConfig& running, const SiteConfig& next) {
         return plan;
     }
     if (broker_fingerprint(running.broker) != broker_fingerprint(next.broker)) plan.needs_restart.push_back("broker");
+    if (running.report_losses != next.report_losses) plan.needs_restart.push_back("report_losses");
     const auto& o = running.outbox;
     const auto& n = next.outbox;
     if (o.path != n.path) plan.needs_restart.push_back("outbox/path");

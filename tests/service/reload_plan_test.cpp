@@ -62,6 +62,7 @@ TEST(ReloadPlan, AddedRemovedDisabledAndMovedBuses) {
 TEST(ReloadPlan, BrokerAndOutboxNeedARestartCommitAndStatsAreLive) {
     auto next = site();
     next.broker.port = 8883;
+    next.broker.birth_members = R"("config_digest":"changed")";  // changes with every edit: not a broker setting
     next.outbox.path = "/elsewhere.db";
     next.outbox.max_rows = 5;
     next.commit_interval = std::chrono::milliseconds(1000);
@@ -69,6 +70,12 @@ TEST(ReloadPlan, BrokerAndOutboxNeedARestartCommitAndStatsAreLive) {
     const auto p = plan_reload(site(), next);
     EXPECT_FALSE(p.refused);
     EXPECT_EQ(p.needs_restart, (std::vector<std::string>{"broker", "outbox/path", "outbox/max_rows"}));
+    auto alternate = site();
+    alternate.broker.alternates.push_back({"backup", 1883, std::nullopt});
+    EXPECT_EQ(plan_reload(site(), alternate).needs_restart, std::vector<std::string>{"broker"});
+    auto quiet = site();
+    quiet.broker.birth_members = R"("config_digest":"changed")";
+    EXPECT_TRUE(plan_reload(site(), quiet).needs_restart.empty());
     EXPECT_EQ(p.live_changes, (std::vector<std::string>{"outbox/commit_interval_ms", "stats_interval_s"}));
     EXPECT_TRUE(p.stop_buses.empty());
 }

@@ -6,7 +6,8 @@
 // the sources whose settings changed are restarted; a bus's settings include its position in the
 // list, which frames carry, and what the mappings ask of it: CAN filters, Modbus devices and
 // their poll periods), commit_interval_ms, commit_batch and stats_interval_s.
-// Needs a restart (reported, and kept as it is): the broker settings and the outbox settings.
+// Needs a restart (reported, and kept as it is): the broker settings (alternates and status
+// topic included), the outbox settings and report_losses.
 // A changed gateway_id refuses the whole reload: the new mappings' topics name the new id, and
 // readings must not mix two ids under one sequence.
 #include <string>
