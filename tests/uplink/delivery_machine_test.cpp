@@ -30,6 +30,7 @@ public:
         m.message.priority = priority;
         m.message.qos = qos;
         rows_[seq] = m;
+        ++version_;
     }
     void remove(std::uint64_t seq) { rows_.erase(seq); }
     std::size_t fetch(outbox::DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) override {
@@ -47,11 +48,13 @@ public:
         return n;
     }
     bool empty() const override { return rows_.empty(); }
+    std::uint64_t version() const override { return version_; }
     std::size_t size() const { return rows_.size(); }
     int fetches = 0;
 
 private:
     std::map<std::uint64_t, core::StoredMessage> rows_;
+    std::uint64_t version_ = 0;
 };
 
 DeliveryOptions opts(std::size_t window = 3, std::size_t addresses = 1) {
@@ -452,16 +455,19 @@ TEST(DeliveryMachine, LateEventsOfAnEarlierConnectionAreIgnored) {
     EXPECT_EQ(r.source.size(), 1u);
 }
 
-TEST(DeliveryMachine, AnExhaustedSourceIsReadAgainOnlyWhenTheOutboxChanged) {
+TEST(DeliveryMachine, AnExhaustedSourceIsReadAgainOnlyOnceItChanged) {
     Rig r(opts(3));
+    r.source.add(1);
     r.start();
     r.connack();
     const int after_connack = r.source.fetches;
+    EXPECT_EQ(r.ack(1), (Lines{"ack 1", "timer"}));  // found nothing more: exhausted
     r.at(1s);
     r.at(1s);
     EXPECT_EQ(r.source.fetches, after_connack);
-    r.source.add(1);
-    EXPECT_EQ(r.feed(event::OutboxChanged{}), (Lines{"publish 1", "timer"}));
+    r.source.add(2);  // a commit: the version moves, the next event looks again
+    EXPECT_EQ(r.at(1s), (Lines{}));
+    EXPECT_EQ(r.feed(event::OutboxChanged{}), (Lines{"publish 2", "timer"}));
 }
 
 TEST(UplinkError, EveryErrorHasItsOwnNameAndEveryKnownReasonCodeItsWords) {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -52,13 +53,15 @@ public:
         timer_.cancel();
     }
     std::uint64_t staged() const { return staged_; }
+    // From any thread: a paused feeder stages nothing.
+    void pause(bool paused) { paused_ = paused; }
 
 private:
     void tick() {
         timer_.expires_after(period_);
         timer_.async_wait([this](boost::system::error_code ec) {
             if (ec || stopped_) return;
-            for (int i = 0; i < per_tick_; ++i) {
+            for (int i = 0; i < per_tick_ && !paused_; ++i) {
                 core::Message m;
                 m.topic = "t/feed";
                 m.body = "\"value\":" + std::to_string(staged_);
@@ -75,6 +78,7 @@ private:
     std::chrono::milliseconds period_;
     std::uint64_t staged_ = 0;
     bool stopped_ = false;
+    std::atomic<bool> paused_{false};
 };
 
 struct Audit {
@@ -150,43 +154,78 @@ TEST(UplinkResilience, ABrokerKilledAndRestartedTwentyTimesLosesNothing) {
     Feeder feeder(io, box, 5, 5ms);  // about 1,000 readings a second
     constexpr int cycles = 20;
     std::atomic<bool> done{false};
+    // What the broker has acknowledged so far and what was staged, sampled on the io thread for
+    // the chaos thread.
+    std::atomic<std::uint64_t> acknowledged{0};
+    std::atomic<std::uint64_t> staged{0};
+    boost::asio::steady_timer sampler(io);
+    std::function<void()> sample = [&] {
+        acknowledged = up.stats().acknowledged;
+        staged = feeder.staged();
+        sampler.expires_after(2ms);
+        sampler.async_wait([&](boost::system::error_code ec) {
+            if (!ec && !done) sample();
+        });
+    };
+    sample();
+    const auto probes = sub.line_count();  // lines that are not readings
     std::thread chaos([&] {
         for (int i = 0; i < cycles; ++i) {
-            // mosquitto acknowledges a message before it is on disk: one it holds for a subscriber
-            // that has not reconnected yet dies with it under SIGKILL. That is the broker's loss,
-            // not the gateway's: each kill waits until the subscriber is back and receiving.
             const auto before = sub.line_count();
             test::wait_until([&] { return sub.line_count() >= before + 300; }, 10s);
-            std::this_thread::sleep_for(100ms);
             if (i % 2 == 0) {
-                broker.kill();  // SIGKILL: the broker vanishes
+                // mosquitto acknowledges a message before it has passed it on or saved it, and
+                // SIGKILL takes what it holds with it (a restart restores the last save). That is
+                // the broker's loss, not the gateway's: before a SIGKILL the feed pauses until the
+                // subscriber holds everything acknowledged. SIGTERM cycles keep the feed going and
+                // catch messages in flight.
+                feeder.pause(true);
+                test::wait_until(
+                    [&] { return acknowledged.load() == staged.load() && sub.line_count() - probes >= acknowledged.load(); },
+                    10s);
+                broker.kill();
             } else {
-                broker.stop();  // SIGTERM
+                broker.stop();
             }
             std::this_thread::sleep_for(300ms);
             broker.start();
+            feeder.pause(false);
         }
         done = true;
     });
     ASSERT_TRUE(run_io_until(io, box, [&] { return done.load(); }, 120s));
     chaos.join();
+    sampler.cancel();
     io.run_for(300ms);
     feeder.stop();
     ASSERT_TRUE(run_io_until(io, box, [&] { return up.drained(); }, 60s));
     const auto log = testing::internal::GetCapturedStderr();
     const auto sent = feeder.staged();
-    ASSERT_TRUE(sub.wait_for_count(sent, 30s)) << sub.messages().size() << " of " << sent;
+    // Distinct readings: the broker's replays after a restart inflate the raw count.
+    test::wait_until([&] { return audit({&sub}).seqs.size() >= sent; }, 30s);
     const auto a = audit({&sub});
-    EXPECT_TRUE(a.missing(sent).empty()) << a.missing(sent).size() << " missing, first " << a.missing(sent).front();
+    {
+        const auto m = a.missing(sent);
+        std::ostringstream ranges;
+        for (std::size_t i = 0; i < m.size() && i < 400; ++i) {
+            if (i == 0 || m[i] != m[i - 1] + 1) ranges << (i ? "] [" : "[") << m[i] << "..";
+            if (i + 1 == m.size() || m[i + 1] != m[i] + 1) ranges << m[i];
+        }
+        EXPECT_TRUE(m.empty()) << m.size() << " missing: " << ranges.str() << "]";
+    }
     EXPECT_EQ(a.seqs.size(), sent);
-    // Duplicates only from what was in flight at each failure: the window, plus what the broker
-    // had not yet passed on to the subscriber (its in-flight limit toward it, 20 by default).
-    EXPECT_LE(a.duplicates(), static_cast<std::size_t>(cycles) * (o.inflight_window + 20));
+    // The gateway sends again only what was in flight when a connection ended: at most a window per
+    // reconnect. (The subscriber sees more: a broker restarted after SIGKILL restores its last save
+    // and replays the subscriber's queue from it.)
+    const auto resent = up.stats().published - sent;
+    EXPECT_LE(resent, (up.stats().connects - 1) * o.inflight_window);
+    RecordProperty("resent", static_cast<int>(resent));
     EXPECT_GE(up.stats().connects, static_cast<std::uint64_t>(cycles) + 1);
     EXPECT_EQ(box.stats().rows, 0u);
     RecordProperty("sent", static_cast<int>(sent));
     RecordProperty("duplicates", static_cast<int>(a.duplicates()));
-    std::cout << "sent " << sent << ", duplicates " << a.duplicates() << ", connects " << up.stats().connects << "\n";
+    std::cout << "sent " << sent << ", resent by the gateway " << resent << ", duplicates at the subscriber "
+              << a.duplicates() << ", connects " << up.stats().connects << "\n";
     up.stop();
 }
 
@@ -373,7 +412,9 @@ TEST(UplinkResilience, AFleetReconnectsSpreadOverTheBackoffWindow) {
     };
     ASSERT_TRUE(run_io_until(io, box, all_connected, 30s));
     broker.stop();
-    io.run_for(3s);
+    // While the broker cannot be reached the wait stays under half the outage so far: ten seconds
+    // down spreads the reconnects over about five.
+    io.run_for(10s);
     const auto restarted = std::time(nullptr);
     broker.start();
     ASSERT_TRUE(run_io_until(io, box, all_connected, 60s));
@@ -397,7 +438,6 @@ TEST(UplinkResilience, AFleetReconnectsSpreadOverTheBackoffWindow) {
     }
     std::cout << "\n";
     EXPECT_EQ(total, fleet);
-    // Three seconds down took every gateway's ceiling to 4-8 s: the reconnects spread over that.
     EXPECT_GE(per_second.size(), 3u);
     EXPECT_LE(busiest, fleet / 2);
     for (auto& u : uplinks) u->stop();

@@ -318,13 +318,16 @@ void DeliveryMachine::pump(std::vector<Action>& out) {
     if (state_ != State::connected || failing_back_) return;
     while (window_.size() + pending_.size() < window_.capacity()) {
         if (ready_pos_ >= ready_.size()) {
-            if (exhausted_) return;
+            const auto version = source_.version();
+            if (exhausted_ && version == exhausted_version_) return;
             ready_.clear();
             ready_pos_ = 0;
             if (source_.fetch(cursor_, std::min(options_.fetch_batch, window_.capacity()), ready_) == 0) {
                 exhausted_ = true;
+                exhausted_version_ = version;
                 return;
             }
+            exhausted_ = false;
         }
         auto& m = ready_[ready_pos_++];
         pending_.push_back({m.seq, m.message.priority,

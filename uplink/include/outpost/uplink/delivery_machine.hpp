@@ -191,7 +191,8 @@ private:
     outbox::DrainCursor cursor_;
     std::vector<core::StoredMessage> ready_;
     std::size_t ready_pos_ = 0;
-    bool exhausted_ = false;  // the source had nothing more; until OutboxChanged
+    bool exhausted_ = false;  // the source had nothing more; until OutboxChanged or its version changes
+    std::uint64_t exhausted_version_ = 0;
     std::deque<Pending> pending_;  // Publish actions not yet reported by the shell
     std::size_t address_ = 0;
     std::size_t failed_in_round_ = 0;

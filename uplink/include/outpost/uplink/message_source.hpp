@@ -2,6 +2,7 @@
 // What the delivery state machine reads messages from: the outbox in the gateway, a fake in the
 // transcript tests. Acknowledgements and discards go back as actions, not through this interface.
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "outpost/core/message.hpp"
@@ -17,6 +18,9 @@ public:
     virtual std::size_t fetch(outbox::DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) = 0;
     // Nothing is waiting to be delivered (stored or about to be).
     virtual bool empty() const = 0;
+    // Changes whenever messages may have become fetchable (a commit, a salvage...): once a fetch
+    // found nothing, the machine fetches again only after this changed (or OutboxChanged).
+    virtual std::uint64_t version() const = 0;
 };
 
 // The outbox as a message source.
@@ -27,6 +31,13 @@ public:
         return outbox_.fetch(cursor, max, out);
     }
     bool empty() const override { return outbox_.stats().rows == 0 && outbox_.staged() == 0; }
+    std::uint64_t version() const override {
+        // Commits, salvaged rows, a fresh store, and (in memory-only mode) staging make rows fetchable.
+        const auto& s = outbox_.stats();
+        std::uint64_t v = s.committed;
+        for (const std::uint64_t x : {s.salvaged, s.quarantines, s.memory_only ? s.staged : 0}) v = v * 1'000'003 + x;
+        return v;
+    }
 
 private:
     outbox::Outbox& outbox_;
