@@ -20,4 +20,7 @@ int decode(const Options& o);
 // `outpost reload`: SIGHUP to the gateway running this site's outbox (reload_command.cpp).
 int reload_command(const Options& o);
 
+// `outpost outbox peek|export|purge` (outbox_command.cpp).
+int outbox_tool(const Options& o);
+
 }  // namespace outpost::app

@@ -39,6 +39,15 @@ commands:
                                                           (1700000000.123456) tx 01 03 00 00 00 02 C4 0B
                                                           (default bus: the site's first Modbus bus)
   outbox stats --config SITE.json                         what the outbox holds, and its loss records
+  outbox peek --config SITE.json [--limit N] [FILTER]     the next N (default 10) messages in delivery order,
+                                                          one JSON object a line; safe while the gateway runs
+  outbox export --config SITE.json [--output FILE] [--limit N] [FILTER]
+                                                          every matching message as JSON lines (FILE is written
+                                                          whole or not at all); safe while the gateway runs
+  outbox purge --config SITE.json FILTER|--all [--dry-run]
+                                                          remove messages, with a loss record (reason "purged")
+                                                          per priority; refuses while a gateway holds the outbox
+     FILTER: --priority 0..9  --from-seq N  --to-seq N  --older-than 90s|15m|2h|7d  (all must hold)
   audit  [--host H --port P ... | --capture FILE] [--json]
                                                           cloud side: gaps, duplicates, losses and latency per
                                                           gateway, from a broker or a mosquitto_sub capture
@@ -56,7 +65,9 @@ std::optional<Options> parse(const std::vector<std::string>& args, std::string& 
     if (i < args.size()) o.command = args[i++];
     if (o.command == "outbox" && i < args.size() && args[i].rfind("--", 0) != 0) o.subcommand = args[i++];
     static const std::map<std::string, bool> known = {
-        {"--config", true}, {"--exit-after", true}, {"--candump", true}, {"--modbus", true}, {"--bus", true}, {"--log-format", true}, {"--log-level", true}, {"--help", false}, {"--no-reload", false}};
+        {"--config", true}, {"--exit-after", true}, {"--candump", true}, {"--modbus", true}, {"--bus", true}, {"--log-format", true}, {"--log-level", true}, {"--help", false}, {"--no-reload", false},
+        {"--limit", true}, {"--priority", true}, {"--from-seq", true}, {"--to-seq", true}, {"--older-than", true},
+        {"--output", true}, {"--dry-run", false}, {"--all", false}};
     for (; i < args.size(); ++i) {
         const auto it = known.find(args[i]);
         if (it == known.end()) {
@@ -199,12 +210,14 @@ int command_main(const std::vector<std::string>& args) {
                               o.command == "reload";
     if (!needs_config) return usage("unknown command " + o.command);
     if (!o.values.count("--config")) return usage(o.command + " needs --config SITE.json");
-    if (o.command == "outbox" && o.subcommand != "stats") return usage("outbox takes: stats");
+    const bool outbox_tools = o.subcommand == "peek" || o.subcommand == "export" || o.subcommand == "purge";
+    if (o.command == "outbox" && o.subcommand != "stats" && !outbox_tools) return usage("outbox takes: stats, peek, export, purge");
     try {
         if (o.command == "run") return run(o);
         if (o.command == "check") return check(o);
         if (o.command == "decode") return decode(o);
         if (o.command == "reload") return reload_command(o);
+        if (outbox_tools) return outbox_tool(o);
         return outbox_stats(o);
     } catch (const core::ConfigError& e) {
         std::cerr << e.what();

@@ -8,6 +8,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "http_server.hpp"
 #include "outpost/app/commands.hpp"
 #include "loss_reporter.hpp"
 #include "outpost/core/fnv1a.hpp"
@@ -72,6 +73,7 @@ Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_
     }
     if (config_.report_losses) loss_reporter_ = std::make_unique<LossReporter>(outbox_, uplink_.status_topic() + "/loss");
     scratch_.reserve(64);
+    open_http();
 }
 
 Gateway::~Gateway() = default;
@@ -139,6 +141,7 @@ void Gateway::start() {
     if (loss_reporter_) loss_reporter_->report(core::wall_clock_ns());
     uplink_.set_health_source([this] { return health_message(); });
     uplink_.start();
+    if (http_) http_->start();
     for (auto& reader : can_readers_) reader->start();
     for (auto& m : rtu_masters_) m->start();
     for (auto& m : tcp_masters_) m->start();
@@ -420,6 +423,7 @@ void Gateway::shutdown(const char* why) {
     outbox_.close();
     commit_timer_.cancel();
     stats_timer_.cancel();
+    if (http_) http_->stop();
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     auto summary = counters();

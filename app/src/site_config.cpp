@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <set>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "outpost/core/bounded_read.hpp"
 #include "outpost/core/fnv1a.hpp"
 #include "outpost/core/json_reader.hpp"
@@ -143,6 +145,26 @@ void read_outbox(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
     o.synchronous_full = r.choice("synchronous", "full", {"full", "normal"}) == "full";
     site.commit_interval = std::chrono::milliseconds(r.integer("commit_interval_ms", 200, 1, 60'000));
     site.commit_batch = static_cast<std::size_t>(r.integer("commit_batch", 2000, 1, 100'000));
+    r.finish();
+}
+
+// The optional metrics and health endpoint; on when the section is there, unless "enabled": false.
+void read_http(core::JsonReader& r, SiteConfig& site) {
+    auto& h = site.http;
+    h.enabled = r.boolean("enabled", true);
+    h.address = r.string("address", h.address);
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(h.address, ec);
+    if (ec) {
+        r.issue("address", "\"" + h.address + "\" is not an IP address (e.g. 127.0.0.1 or ::1; host names are not resolved)");
+    } else if (h.enabled && !address.is_loopback()) {
+        core::log_warn("config.http_not_loopback",
+                       "the metrics and health endpoint listens beyond loopback; it has no authentication",
+                       {{"address", h.address}});
+    }
+    h.port = static_cast<std::uint16_t>(r.integer("port", h.port, 0, 65535));
+    h.max_connections = static_cast<std::size_t>(r.integer("max_connections", 8, 1, 1024));
+    h.request_timeout = std::chrono::milliseconds(r.integer("request_timeout_ms", 5000, 100, 600'000));
     r.finish();
 }
 
@@ -295,6 +317,7 @@ SiteConfig load_site_config(const std::string& path) {
         root.issue("outbox", "missing (an object with at least \"path\")");
     }
     site.stats_interval = std::chrono::seconds(root.integer("stats_interval_s", 10, 1, 3600));
+    if (auto h = root.child("http")) read_http(*h, site);
     std::set<std::string> bus_names;
     std::vector<bool> bus_type_known;
     if (const auto* buses = root.array("buses", true)) {

@@ -17,14 +17,14 @@
 #include "outpost/outbox/outbox_error.hpp"
 #include "outpost/core/wall_clock.hpp"
 #include "row_checksum.hpp"
+#include "row_size.hpp"
 #include "salvage.hpp"
 #include "seq_marker.hpp"
 #include "sqlite.hpp"
+#include "store_lock.hpp"
 
 namespace outpost::outbox {
 namespace {
-
-constexpr std::uint64_t row_overhead = 40;  // rowid, columns and index entry, roughly
 
 // The losses table is bounded: past this many records the oldest tenth is folded, one per reason.
 constexpr std::uint64_t max_loss_records = 10'000;
@@ -146,6 +146,7 @@ struct Outbox::DbState {
 };
 
 struct Outbox::Impl {
+    StoreLock lock;  // first: held until everything else has closed
     std::unique_ptr<SeqMarker> marker;
     IntegrityChecker checker;
     sql::Database db;
@@ -332,6 +333,7 @@ struct Outbox::Impl {
 
 Outbox::Outbox(OutboxOptions options) : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
     prepare_directory(options_.path);  // a directory that cannot even be created is a start-up error
+    impl_->lock = StoreLock(options_.path);  // one process per store (throws if another holds it)
     try {
         open_at_start();
     } catch (const OutboxError& e) {
@@ -1433,6 +1435,16 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
         std::error_code ec;
         if (std::filesystem::exists(reserve_path(options_.path), ec)) stats_.reserve_released = false;
     }
+}
+
+std::optional<std::int64_t> Outbox::oldest_created_ns() const {
+    auto& im = *impl_;
+    if (im.store_ok || im.readable) {
+        sql::Statement q(im.reader(), "SELECT created_ns FROM messages ORDER BY seq LIMIT 1");
+        if (q.step() == SQLITE_ROW) return q.column_int(0);
+    }
+    if (!staged_.empty()) return staged_.front().message.created_ns;
+    return std::nullopt;
 }
 
 std::vector<LossRecord> Outbox::losses(std::size_t max_records) const {

@@ -46,6 +46,9 @@ struct RunOptions {
     std::chrono::milliseconds test_stall_io{0};
 };
 
+class HttpServer;
+struct Readiness;
+
 class Gateway : public ingest::FrameSink, public ingest::ModbusSink {
 public:
     // Throws OutboxError or std::system_error on start-up problems.
@@ -97,6 +100,11 @@ private:
     void schedule_service();
     std::string status_line() const;
 
+    // The HTTP endpoint (gateway_http.cpp): metrics in Prometheus text, readiness.
+    void open_http();
+    std::string metrics_text() const;
+    Readiness readiness() const;
+
     boost::asio::io_context& io_;
     SiteConfig config_;
     ExitAfter exit_after_;
@@ -112,6 +120,8 @@ private:
     std::vector<std::unique_ptr<ingest::RtuMaster>> rtu_masters_;
     std::vector<std::unique_ptr<ingest::ModbusTcpMaster>> tcp_masters_;
     std::vector<std::unique_ptr<ingest::RtuTap>> rtu_taps_;
+    std::unique_ptr<HttpServer> http_;  // null unless the site enables it
+    std::chrono::system_clock::time_point started_wall_{};  // for outpost_start_time_seconds
     std::size_t sources_running_ = 0;
     std::vector<core::Message> scratch_;
     boost::asio::steady_timer commit_timer_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "outpost/app/http_options.hpp"
 #include "outpost/core/config_error.hpp"
 #include "outpost/ingest/candump_replay.hpp"
 #include "outpost/ingest/modbus/rtu_master.hpp"
@@ -43,6 +44,7 @@ struct SiteConfig {
     std::size_t commit_batch = 2000;
     std::chrono::seconds stats_interval{10};
     bool report_losses = true;  // loss records published on <status_topic>/loss through the outbox
+    HttpOptions http;  // metrics and health endpoint
     std::vector<BusConfig> buses;
     std::vector<std::string> mapping_files;
     mapping::Mapping mapping;  // all mapping files, merged

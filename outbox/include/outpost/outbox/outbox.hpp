@@ -169,6 +169,9 @@ public:
     std::size_t fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out);
 
     const OutboxStats& stats() const noexcept { return stats_; }
+    // When the oldest message waiting for delivery (stored or staged) was created (system clock,
+    // ns); nullopt when none waits. One indexed read on the owner's read connection.
+    std::optional<std::int64_t> oldest_created_ns() const;
     std::vector<LossRecord> losses(std::size_t max_records = 100) const;
     // Loss records written after record `after_id`, oldest first, with their ids. An eviction
     // record keeps growing for a minute after it is written (one record per priority and minute).
