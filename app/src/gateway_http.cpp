@@ -56,7 +56,7 @@ void Gateway::open_http() {
 
 Readiness Gateway::readiness() const {
     const auto& o = outbox_.stats();
-    const auto& u = uplink_.stats();
+    const auto u = uplink_.stats();
     const bool ingesting = started_ != std::chrono::steady_clock::time_point{} && !stopping_;
     // Writable: the store is open for writing and commits succeed (not retrying after a failure).
     const bool outbox_writable = !o.memory_only && commit_backoff_.attempts() == 0;
@@ -221,7 +221,7 @@ std::string Gateway::metrics_text() const {
     }
 
     // Uplink.
-    const auto& u = uplink_.stats();
+    const auto u = uplink_.stats();
     out.gauge("outpost_uplink_connected", "1 while connected to the broker", u.connected ? 1 : 0);
     out.counter("outpost_uplink_connect_attempts_total", "connection attempts to the broker", u.connect_attempts);
     out.counter("outpost_uplink_connects_total", "connections established", u.connects);
@@ -232,6 +232,8 @@ std::string Gateway::metrics_text() const {
     out.counter("outpost_uplink_rejected_messages_total", "messages the broker refused (recorded as losses)", u.rejected);
     out.gauge("outpost_uplink_inflight_messages", "messages published and not yet acknowledged", static_cast<double>(u.inflight));
     out.counter("outpost_uplink_payload_bytes_total", "payload bytes published", u.payload_bytes);
+    out.counter("outpost_uplink_progress_timeouts_total", "connections given up because the broker stopped acknowledging", u.progress_timeouts);
+    out.counter("outpost_uplink_failbacks_total", "returns to the preferred broker address", u.failbacks);
 
     // The endpoint itself.
     if (http_) {
