@@ -41,10 +41,13 @@ set(CPACK_PACKAGE_NAME outpost)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "Outpost maintainers <outpost@example.invalid>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "store-and-forward gateway from Modbus and SocketCAN to MQTT")
-set(CPACK_PACKAGE_DESCRIPTION "Outpost reads field buses (Modbus RTU and TCP, SocketCAN, candump logs), \
-turns frames into named readings through a per-site JSON mapping, keeps every reading in a SQLite \
-outbox that survives restarts and power cuts, and drains it to an MQTT broker over an unreliable link. \
-A reading accepted into the outbox is delivered at least once, or its loss is recorded with a reason.")
+# Wrapped by hand: dpkg shows the extended description as it is.
+string(JOIN "\n" CPACK_PACKAGE_DESCRIPTION
+  "Outpost reads field buses (Modbus RTU and TCP, SocketCAN, candump logs), turns"
+  "frames into named readings through a per-site JSON mapping, keeps every reading"
+  "in a SQLite outbox that survives restarts and power cuts, and drains it to an"
+  "MQTT broker over an unreliable link. A reading accepted into the outbox is"
+  "delivered at least once, or its loss is recorded with a reason.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

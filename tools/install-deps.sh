@@ -7,8 +7,8 @@ what=${1:-build}
 build="build-essential cmake pkg-config libmosquitto-dev libssl-dev libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libsystemd-dev"
 run="mosquitto mosquitto-clients python3 time socat python3-pymodbus python3-serial python3-serial-asyncio"
 test="libgtest-dev systemd sqlite3 openssl mbpoll libmodbus-dev python3-paho-mqtt prometheus linux-image-amd64 qemu-system-x86 busybox-static can-utils iproute2 kmod xz-utils cpio"
-# The package and container tests (tests/package/): cpack's dpkg-shlibdeps, lintian, man; debootstrap and an engine.
-package="dpkg-dev lintian man-db debootstrap docker.io docker-compose"
+# The package and container tests (tests/package/): cpack's dpkg-shlibdeps and file, lintian, man; debootstrap and an engine.
+package="dpkg-dev file lintian man-db debootstrap docker.io docker-compose"
 bench="python3-paho-mqtt valgrind strace procps"
 case $what in
   build) pkgs="$build" ;;

@@ -51,9 +51,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log; do [ -s "$f" ] && { echo "--- $(basename "$f") (tail)"; tail -30 "$f"; }; done
+fail() {  # fail MESSAGE [LOG...]: the tail of each log named
+  echo "FAIL: $1"; shift
+  for f in "$@"; do [ -s "$work/$f" ] && { echo "--- $f (tail)"; tail -40 "$work/$f"; }; done
   exit 1
 }
 t0=$SECONDS
@@ -61,14 +61,14 @@ stamp() { echo "[$((SECONDS - t0)) s] $*"; }
 
 # 1. The base image.
 stamp "debootstrap bookworm from $mirror"
-nice debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || fail "debootstrap"
+nice debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || fail "debootstrap" debootstrap.log
 
 # 2. The engine, under nice: builds and containers are its children.
 nice "$dockerd" --data-root "$work/data" --exec-root "$work/exec" -H "unix://$sock" --pidfile "$work/dockerd.pid" \
   --iptables=false --ip6tables=false --bridge=none >"$work/dockerd.log" 2>&1 &
 dpid=$!
-for _ in $(seq 150); do d version >/dev/null 2>&1 && break; kill -0 "$dpid" 2>/dev/null || fail "dockerd exited"; sleep 0.2; done
-d version >/dev/null 2>&1 || fail "dockerd did not answer"
+for _ in $(seq 150); do d version >/dev/null 2>&1 && break; kill -0 "$dpid" 2>/dev/null || fail "dockerd exited" dockerd.log; sleep 0.2; done
+d version >/dev/null 2>&1 || fail "dockerd did not answer" dockerd.log
 # What debootstrap downloaded stays out of the image (the Dockerfile runs apt-get update anyway).
 rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/*
 tar -C "$work/rootfs" -c . | d import - outpost-test/base:bookworm >/dev/null || fail "docker import"
@@ -79,7 +79,7 @@ stamp "base image imported ($(d image inspect -f '{{.Size}}' outpost-test/base:b
 build() {  # build TARGET TAG
   local start=$SECONDS
   DOCKER_BUILDKIT=1 d build --network host --progress plain --build-arg BASE=outpost-test/base:bookworm \
-    --build-arg JOBS=2 --target "$1" -t "$2" -f "$src/docker/Dockerfile" "$src" >>"$work/build.log" 2>&1 || fail "docker build --target $1"
+    --build-arg JOBS=2 --target "$1" -t "$2" -f "$src/docker/Dockerfile" "$src" >>"$work/build.log" 2>&1 || fail "docker build --target $1" build.log
   stamp "built $2 in $((SECONDS - start)) s: $(d image inspect -f '{{.Size}}' "$2") bytes"
 }
 build runtime outpost-test/outpost
@@ -92,10 +92,10 @@ run() { d run --rm --network none "$@"; }
 [ "$(run --entrypoint id outpost-test/outpost -un)" = outpost ] || fail "the image does not run as the outpost user"
 run --entrypoint dpkg-query outpost-test/outpost -W -f '${Status} ${Version}' outpost | grep -qx "install ok installed $version" \
   || fail "the outpost package is not installed in the image"
-run outpost-test/outpost check --config /etc/outpost/site.json >"$work/check.log" 2>&1 || fail "check on /etc/outpost/site.json"
+run outpost-test/outpost check --config /etc/outpost/site.json >"$work/check.log" 2>&1 || fail "check on /etc/outpost/site.json" check.log
 for site in demo modbus-example dbc-example; do
   run outpost-test/outpost check --config /usr/share/doc/outpost/examples/$site/site.json >"$work/check.log" 2>&1 \
-    || fail "check on examples/$site"
+    || fail "check on examples/$site" check.log
 done
 run outpost-test/outpost check --config /usr/share/doc/outpost/examples/demo/bms_mapping.json >"$work/check.log" 2>&1 \
   && fail "check accepted a mapping file as a site"
@@ -135,12 +135,12 @@ prev=-1; for _ in $(seq 50); do n=$(count .); [ "$n" = "$prev" ] && break; prev=
 d stop -t 30 outpost-test-gateway >/dev/null
 rc=$(d inspect -f '{{.State.ExitCode}}' outpost-test-gateway)
 d logs outpost-test-gateway >"$work/gateway.log" 2>&1
-[ "$rc" = 0 ] || fail "the gateway exited $rc after docker stop"
+[ "$rc" = 0 ] || fail "the gateway exited $rc after docker stop" gateway.log
 sleep 1
 d logs outpost-test-viewer >"$work/received.txt" 2>/dev/null
 run -v outpost-test-outbox:/var/lib/outpost -v "$work/site.json:/etc/outpost/site.json:ro" outpost-test/outpost \
-  outbox stats --config /etc/outpost/site.json >"$work/stats.json" 2>"$work/stats.log" || fail "outbox stats on the volume"
-/usr/bin/python3 - "$work/received.txt" "$work/gateway.log" "$work/stats.json" <<'PY' || fail "audit"
+  outbox stats --config /etc/outpost/site.json >"$work/stats.json" 2>"$work/stats.log" || fail "outbox stats on the volume" stats.log
+/usr/bin/python3 - "$work/received.txt" "$work/gateway.log" "$work/stats.json" <<'PY' || fail "audit" gateway.log
 import json, sys
 received, log, stats = sys.argv[1:]
 stop = next(json.loads(l) for l in open(log) if '"gateway.stop"' in l)
@@ -164,7 +164,7 @@ stamp "demo site delivered through the containers"
 # 5. The compose file parses (docker-compose v1 validates without an engine).
 if command -v docker-compose >/dev/null; then
   (cd "$src/docker" && OUTPOST_BASE=outpost-test/base:bookworm docker-compose -f compose.yaml config -q) >"$work/compose.log" 2>&1 \
-    || fail "docker-compose config on docker/compose.yaml"
+    || fail "docker-compose config on docker/compose.yaml" compose.log
   stamp "docker/compose.yaml valid"
 else
   /usr/bin/python3 -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); assert set(c["services"]) >= {"mosquitto", "modbus-sim", "outpost"}' \
