@@ -4,11 +4,11 @@
 #   DESTDIR=/tmp/stage cmake --install build
 #   cd build && cpack -G DEB               # outpost_<version>_<arch>.deb, installed under /usr
 #
-# /etc/outpost and the systemd unit directory are absolute (as Debian wants them whatever the prefix);
-# set OUTPOST_INSTALL_CONFDIR to a relative path (etc/outpost) for an install under a user prefix.
+# /etc/outpost is absolute (Debian wants it there whatever the prefix; the DEB generator stages
+# absolute destinations itself), as is the systemd unit's /lib/systemd/system, installed by its own
+# rule. Set OUTPOST_INSTALL_CONFDIR to a relative path (etc/outpost) for an install under a user prefix.
 include(GNUInstallDirs)
 set(OUTPOST_INSTALL_CONFDIR "/etc/outpost" CACHE STRING "Where the site that the service runs is installed")
-set(OUTPOST_INSTALL_UNITDIR "/lib/systemd/system" CACHE STRING "Where the systemd unit is installed")
 
 install(TARGETS outpost RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
@@ -60,10 +60,14 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mosquitto-clients, can-utils")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(OUTPOST_DEB_CONTROL ${PROJECT_BINARY_DIR}/packaging/deb)
+set(confdir ${OUTPOST_INSTALL_CONFDIR})
+if(NOT IS_ABSOLUTE ${confdir})
+  set(confdir ${CPACK_PACKAGING_INSTALL_PREFIX}/${confdir})
+endif()
 set(conffiles "")
 foreach(f IN LISTS OUTPOST_CONFFILES)
   get_filename_component(name ${f} NAME)
-  string(APPEND conffiles "${OUTPOST_INSTALL_CONFDIR}/${name}\n")
+  string(APPEND conffiles "${confdir}/${name}\n")
 endforeach()
 file(WRITE ${OUTPOST_DEB_CONTROL}/conffiles "${conffiles}")
 foreach(script postinst prerm postrm)

@@ -39,6 +39,7 @@ dpid=""
 d() { "$docker" -H "unix://$sock" "$@"; }
 cleanup() {
   set +e
+  local start=$SECONDS
   if [ -n "$dpid" ]; then
     d ps -aq | xargs -r "$docker" -H "unix://$sock" rm -f >/dev/null 2>&1
     kill -TERM "$dpid" 2>/dev/null
@@ -48,9 +49,13 @@ cleanup() {
   fi
   # Whatever dockerd or debootstrap left mounted under the temp dir, deepest first.
   findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  local stopped=$SECONDS
   rm -rf "$work"
+  echo "cleanup: engine stopped in $((stopped - start)) s, files removed in $((SECONDS - stopped)) s"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 fail() {  # fail MESSAGE [LOG...]: the tail of each log named
   echo "FAIL: $1"; shift
   for f in "$@"; do [ -s "$work/$f" ] && { echo "--- $f (tail)"; tail -40 "$work/$f"; }; done
