@@ -191,4 +191,4 @@ else
     "$src/docker/compose.yaml" || fail "docker/compose.yaml"
   stamp "docker/compose.yaml parses (docker-compose is not installed: YAML only)"
 fi
-stamp "docker test passed"
+stamp "docker test passed (${tmpfs:+tmpfs }$(df -m --output=used "$work" | tail -1 | tr -d " ") MB used at the end)"
