@@ -69,8 +69,14 @@ for f in ./usr/bin/outpost ./usr/share/man/man1/outpost.1.gz ./etc/outpost/site.
   grep -qx "$f" "$work/contents" || fail "package lacks $f"
 done
 if [ -f "$src/configs/systemd/outpost.service" ]; then
-  grep -qx ./lib/systemd/system/outpost.service "$work/contents" || fail "the source has a unit but the package lacks /lib/systemd/system/outpost.service"
-  echo "unit: /lib/systemd/system/outpost.service"
+  # /lib and /usr/lib are one directory on Debian 12 (merged /usr); systemd reads both.
+  unit=$(grep -Ex '\./(usr/)?lib/systemd/system/outpost\.service' "$work/contents") \
+    || fail "the source has a unit but the package lacks lib/systemd/system/outpost.service"
+  echo "unit: ${unit#.}"
+  cmp "$src/configs/systemd/outpost.service" "$unpacked/${unit#./}" || fail "the packaged unit differs from the source"
+fi
+if [ -f "$src/configs/systemd/outpost.sysusers" ]; then
+  grep -Eqx '\./(usr/)?lib/sysusers\.d/outpost\.conf' "$work/contents" || fail "the package lacks the sysusers entry"
 fi
 if grep -E '^\./usr/local/|^\./usr/etc/|/build/' "$work/contents"; then fail "paths outside the package layout"; fi
 readelf -S "$unpacked/usr/bin/outpost" | grep -Eq '\.(symtab|debug_info)' && fail "binary not stripped"
