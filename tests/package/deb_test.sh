@@ -38,7 +38,7 @@ names_has() { grep -Fxq "$1" <<<"$names"; }
 for pkg in libc6 libstdc++6 libmosquitto1 libsqlite3-0 adduser; do
   names_has "$pkg" || fail "Depends lacks $pkg"
 done
-# Every shared library the binary needs is in a package that Depends names.
+# Every shared library the binary links directly (NEEDED) is in a package that Depends names.
 unpacked=$work/root
 dpkg-deb -x "$deb" "$unpacked"
 owner_of() {  # dpkg knows a library by one of its names: as linked, resolved, with or without /usr (merged /usr)
@@ -51,7 +51,8 @@ while read -r lib; do
   owner=$(owner_of "$lib")
   [ -n "$owner" ] || fail "no package owns $lib"
   names_has "${owner%%:*}" || fail "$lib comes from $owner, which Depends does not name"
-done < <(ldd "$unpacked/usr/bin/outpost" | awk '$3 ~ /^\// { print $3 }')
+done < <(readelf -d "$unpacked/usr/bin/outpost" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | while read -r needed; do
+  ldd "$unpacked/usr/bin/outpost" | awk -v n="$needed" '$1 == n && $3 ~ /^\// { print $3 }'; done)
 dpkg-deb --ctrl-tarfile "$deb" | tar -t >"$work/control.list"
 for f in ./conffiles ./postinst ./prerm ./postrm; do grep -qx "$f" "$work/control.list" || fail "control lacks $f"; done
 mkdir "$work/control" && dpkg-deb -e "$deb" "$work/control"
