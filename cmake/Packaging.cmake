@@ -19,7 +19,22 @@ set(OUTPOST_CONFFILES
   ${PROJECT_SOURCE_DIR}/packaging/site.json
   ${PROJECT_SOURCE_DIR}/configs/dbc-example/mapping.json
   ${PROJECT_SOURCE_DIR}/configs/dbc-example/bms.dbc)
-install(FILES ${OUTPOST_CONFFILES} DESTINATION ${OUTPOST_INSTALL_CONFDIR})
+# `cmake --install` never replaces a site already there (the package's conffiles do the same for dpkg).
+# file(INSTALL) puts DESTDIR in front of the destination itself; the check must do it by hand.
+if(IS_ABSOLUTE ${OUTPOST_INSTALL_CONFDIR})
+  set(confdest "${OUTPOST_INSTALL_CONFDIR}")
+else()
+  set(confdest "\${CMAKE_INSTALL_PREFIX}/${OUTPOST_INSTALL_CONFDIR}")
+endif()
+foreach(f IN LISTS OUTPOST_CONFFILES)
+  get_filename_component(name ${f} NAME)
+  install(CODE "
+    if(EXISTS \"\$ENV{DESTDIR}${confdest}/${name}\")
+      message(STATUS \"Kept: \$ENV{DESTDIR}${confdest}/${name} (an installed site is never replaced)\")
+    else()
+      file(INSTALL \"${f}\" DESTINATION \"${confdest}\")
+    endif()")
+endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
