@@ -10,7 +10,9 @@
 set -euo pipefail
 outpost=$1
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d)
+# The work directory is under the current one (the build tree, shared with the host), so its logs
+# can be read after a failure; it is removed after a pass.
+work=$(mktemp -d "$PWD/netem-work.XXXXXX")
 log() { echo "[vm-netem] $*"; }
 fail() { echo "[vm-netem] FAIL: $*"; echo "--- outpost log (events)"; grep -v gateway.stats "$work/outpost.log" | tail -30; exit 1; }
 wait_for() {  # wait_for SECONDS COMMAND...
@@ -108,7 +110,9 @@ log "reconnected $(/usr/bin/python3 -c "print('%.1f' % ($reconnected - $restored
 # The replay ends 150 s after the start; then the backlog drains over the shaped link.
 drained() { [ "$(last_stats staged)" = 0 ] && [ "$(last_stats outbox_rows)" = 0 ] && [ "$(last_stats inflight)" = 0 ] &&
             [ "$(last_stats committed)" -ge "$expected" ]; }
-wait_for 240 drained || fail "the backlog did not drain: $(last_stats outbox_rows) rows left, $(last_stats committed) of $expected committed"
+progress() { log "waiting for the drain: committed $(last_stats committed) of $expected, rows $(last_stats outbox_rows), in flight $(last_stats inflight), connected $(last_stats connected)"; }
+drained_or_report() { drained && return 0; [ $((SECONDS % 20)) -lt 2 ] && progress; return 1; }
+wait_for 240 drained_or_report || fail "the backlog did not drain: $(last_stats outbox_rows) rows left, $(last_stats committed) of $expected committed"
 sleep 3
 kill -INT "$gw"
 wait "$gw" || true
@@ -125,3 +129,4 @@ print("[vm-netem] audit: %d readings received, %d distinct (%d expected), %d dup
 sys.exit(0 if g["unexplained_missing"] == 0 and g["missing"] == 0 and g["distinct_readings"] >= expected else 1)
 PY
 log "PASS"
+rm -rf "$work"
