@@ -10,8 +10,22 @@
 #include <boost/asio/io_context.hpp>
 
 #include "outpost/outbox/outbox.hpp"
+#include "outpost/uplink/uplink.hpp"
 
 namespace outpost::test {
+
+// A test gateway's uplink: quick reconnects, a small window, no health messages.
+inline uplink::UplinkOptions uplink_options(int port, std::size_t window = 64) {
+    using namespace std::chrono_literals;
+    uplink::UplinkOptions o;
+    o.gateway_id = "gw-test";
+    o.port = static_cast<std::uint16_t>(port);
+    o.backoff_initial = 50ms;
+    o.backoff_max = 400ms;
+    o.inflight_window = window;
+    o.health_interval = 0ms;
+    return o;
+}
 
 // Stages and commits `n` messages on topic t/p<priority> with bodies "value":0..n-1.
 inline void fill(outbox::Outbox& box, int n, std::uint8_t priority = 5) {

@@ -29,16 +29,7 @@ using test::run_until;
 
 namespace {
 
-uplink::UplinkOptions options(int port, std::size_t window = 64) {
-    uplink::UplinkOptions o;
-    o.gateway_id = "gw-test";
-    o.port = static_cast<std::uint16_t>(port);
-    o.backoff_initial = 50ms;
-    o.backoff_max = 400ms;
-    o.inflight_window = window;
-    o.health_interval = 0ms;
-    return o;
-}
+using test::uplink_options;
 
 // Stages `per_tick` messages on t/feed every `period` on the io thread and commits them, until
 // stopped: a bus producing readings while the link does whatever the test makes it do.
@@ -146,7 +137,7 @@ TEST(UplinkResilience, ABrokerKilledAndRestartedTwentyTimesLosesNothing) {
     broker.start();
     outbox::Outbox box({.path = dir.file("o.db")});
     boost::asio::io_context io;
-    auto o = options(broker.port(), 64);
+    auto o = uplink_options(broker.port(), 64);
     o.progress_timeout = 2s;
     testing::internal::CaptureStderr();
     uplink::Uplink up(io, o, box);
@@ -235,7 +226,7 @@ TEST(UplinkResilience, AFrozenBrokerIsDeclaredDeadByTheProgressWatchdog) {
     test::Subscriber sub(dir, broker.port(), "t/#", "sub", true);
     outbox::Outbox box({.path = dir.file("o.db")});
     boost::asio::io_context io;
-    auto o = options(broker.port(), 64);
+    auto o = uplink_options(broker.port(), 64);
     o.progress_timeout = 1500ms;
     o.connect_timeout = 1000ms;
     o.keepalive_s = 60;  // far longer than the watchdog: it must not be what notices
@@ -291,7 +282,7 @@ TEST(UplinkResilience, ABlackholedAddressIsAbandonedAtTheConnectTimeoutForTheNex
     outbox::Outbox box({.path = dir.file("o.db")});
     test::fill(box, 100);
     boost::asio::io_context io;
-    auto o = options(hole.port());
+    auto o = uplink_options(hole.port());
     o.connect_timeout = 1000ms;
     o.alternates.push_back({"127.0.0.1", static_cast<std::uint16_t>(broker.port()), std::nullopt});
     testing::internal::CaptureStderr();
@@ -321,7 +312,7 @@ TEST(UplinkResilience, FailsOverToTheOtherBrokerAndReturnsToThePreferredOne) {
     test::Subscriber sub_b(dir, b.port(), "t/#", "sub_b");
     outbox::Outbox box({.path = dir.file("o.db")});
     boost::asio::io_context io;
-    auto o = options(a.port());
+    auto o = uplink_options(a.port());
     o.alternates.push_back({"127.0.0.1", static_cast<std::uint16_t>(b.port()), std::nullopt});
     o.failback_after = 4s;
     o.progress_timeout = 2s;
@@ -362,7 +353,7 @@ TEST(UplinkResilience, TwoGatewaysSharingAClientIdSettleIntoALongBackoff) {
     outbox::Outbox box_a({.path = dir.file("a.db")});
     outbox::Outbox box_b({.path = dir.file("b.db")});
     boost::asio::io_context io;
-    auto o = options(broker.port());
+    auto o = uplink_options(broker.port());
     o.backoff_initial = 500ms;
     o.backoff_max = 30s;
     o.client_id = "twin";
@@ -399,7 +390,7 @@ TEST(UplinkResilience, AFleetReconnectsSpreadOverTheBackoffWindow) {
     std::vector<std::unique_ptr<uplink::Uplink>> uplinks;
     testing::internal::CaptureStderr();
     for (int i = 0; i < fleet; ++i) {
-        auto o = options(broker.port());
+        auto o = uplink_options(broker.port());
         o.gateway_id = "gw-" + std::to_string(i);
         o.backoff_initial = 500ms;
         o.backoff_max = 30s;

@@ -20,15 +20,7 @@ using test::run_until;
 
 namespace {
 
-uplink::UplinkOptions options(int port, std::size_t window = 64) {
-    uplink::UplinkOptions o;
-    o.gateway_id = "gw-test";
-    o.port = static_cast<std::uint16_t>(port);
-    o.backoff_initial = 50ms;
-    o.backoff_max = 400ms;
-    o.inflight_window = window;
-    return o;
-}
+using test::uplink_options;
 
 
 std::set<std::uint64_t> seqs(const std::vector<test::Received>& got) {
@@ -47,7 +39,7 @@ TEST(Uplink, DrainsTheOutboxAndRemovesOnlyAcknowledgedMessages) {
     fill(box, 500, 3);
     fill(box, 20, 9);
     boost::asio::io_context io;
-    uplink::Uplink up(io, options(broker.port()), box);
+    uplink::Uplink up(io, uplink_options(broker.port()), box);
     up.start();
     ASSERT_TRUE(run_until(io, box, [&] { return up.drained(); }, 20s));
     ASSERT_TRUE(sub.wait_for_count(520, 10s));
@@ -70,7 +62,7 @@ TEST(Uplink, ReconnectsWithBackoffAndResendsWhatWasNotAcknowledged) {
     fill(box, 3000);
     boost::asio::io_context io;
     testing::internal::CaptureStderr();
-    uplink::Uplink up(io, options(port, 200), box);
+    uplink::Uplink up(io, uplink_options(port, 200), box);
     up.start();
     // No broker yet: attempts fail and back off.
     io.run_for(1500ms);
@@ -119,7 +111,7 @@ TEST(Uplink, Mqtt311CarriesTheSequenceInThePayload) {
     outbox::Outbox box({.path = dir.file("o.db")});
     fill(box, 10);
     boost::asio::io_context io;
-    auto o = options(broker.port());
+    auto o = uplink_options(broker.port());
     test::Subscriber sub(dir, broker.port(), "t/#");
     o.protocol = uplink::MqttProtocol::v311;
     testing::internal::CaptureStderr();
@@ -149,7 +141,7 @@ TEST(Uplink, Mqtt5CarriesGatewayEpochAndSequenceAsUserProperties) {
     outbox::Outbox box({.path = dir.file("o.db")});
     fill(box, 5);
     boost::asio::io_context io;
-    uplink::Uplink up(io, options(broker.port()), box);
+    uplink::Uplink up(io, uplink_options(broker.port()), box);
     up.start();
     ASSERT_TRUE(run_until(io, box, [&] { return up.drained(); }, 10s));
     ASSERT_TRUE(test::wait_until(
