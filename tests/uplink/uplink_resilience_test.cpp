@@ -205,6 +205,15 @@ TEST(UplinkResilience, ABrokerKilledAndRestartedTwentyTimesLosesNothing) {
         EXPECT_TRUE(m.empty()) << m.size() << " missing: " << ranges.str() << "]";
     }
     EXPECT_EQ(a.seqs.size(), sent);
+    // The same verdict from `outpost audit` on the subscriber's capture (mosquitto_sub -v).
+    const auto report_file = dir.file("audit.json");
+    EXPECT_EQ(test::run({test::outpost_binary(), "audit", "--capture", dir.file("sub.out"), "--json"}, report_file), 0)
+        << test::read_file(report_file);
+    const auto text = test::read_file(report_file);
+    const auto report = nlohmann::json::parse(text.substr(text.find('{')), nullptr, false);
+    ASSERT_TRUE(report.is_object()) << text;
+    EXPECT_EQ(report["gateways"]["gw-test"]["missing"], 0);
+    EXPECT_EQ(report["gateways"]["gw-test"]["distinct_readings"], sent);
     // The gateway sends again only what was in flight when a connection ended: at most a window per
     // reconnect. (The subscriber sees more: a broker restarted after SIGKILL restores its last save
     // and replays the subscriber's queue from it.)
