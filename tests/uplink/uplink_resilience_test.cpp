@@ -314,10 +314,13 @@ TEST(UplinkResilience, ABlackholedAddressIsAbandonedAtTheConnectTimeoutForTheNex
 
 TEST(UplinkResilience, FailsOverToTheOtherBrokerAndReturnsToThePreferredOne) {
     // Two brokers stand for a cluster's two nodes (see the README for why not RabbitMQ here).
+    // Node A persists its sessions (its own directory): a clean stop saves what it acknowledged but
+    // had not yet passed to its subscriber, and the restart delivers it.
     test::TempDir dir;
-    test::Broker a(dir);
+    test::TempDir dir_a;
+    test::Broker a(dir_a, 0, true);
     test::Broker b(dir);
-    auto sub_a = std::make_unique<test::Subscriber>(dir, a.port(), "t/#", "sub_a");
+    auto sub_a = std::make_unique<test::Subscriber>(dir_a, a.port(), "t/#", "sub_a", true);
     test::Subscriber sub_b(dir, b.port(), "t/#", "sub_b");
     outbox::Outbox box({.path = dir.file("o.db")});
     boost::asio::io_context io;
@@ -339,7 +342,7 @@ TEST(UplinkResilience, FailsOverToTheOtherBrokerAndReturnsToThePreferredOne) {
     a.start();
     std::vector<std::unique_ptr<test::Subscriber>> subs_a;
     subs_a.push_back(std::move(sub_a));
-    subs_a.push_back(std::make_unique<test::Subscriber>(dir, a.port(), "t/#", "sub_a2"));
+    subs_a.push_back(std::make_unique<test::Subscriber>(dir_a, a.port(), "t/#", "sub_a2"));
     ASSERT_TRUE(run_io_until(io, box, [&] { return up.stats().failbacks == 1 && up.stats().connected; }, 20s));
     EXPECT_EQ(up.stats().address, 0u);
     io.run_for(500ms);
@@ -348,7 +351,7 @@ TEST(UplinkResilience, FailsOverToTheOtherBrokerAndReturnsToThePreferredOne) {
     testing::internal::GetCapturedStderr();
     const auto sent = feeder.staged();
     ASSERT_TRUE(test::wait_until(
-        [&] { return audit({subs_a[0].get(), subs_a[1].get(), &sub_b}).seqs.size() >= sent; }, 20s));
+        [&] { return audit({subs_a[0].get(), subs_a[1].get(), &sub_b}).seqs.size() >= sent; }, 30s));
     const auto got = audit({subs_a[0].get(), subs_a[1].get(), &sub_b});
     EXPECT_TRUE(got.missing(sent).empty()) << got.missing(sent).size() << " missing";
     EXPECT_GT(audit({&sub_b}).seqs.size(), 200u);
