@@ -129,8 +129,29 @@ class Node:
                           (self.node, ' '.join(args), r.returncode, r.stdout, r.stderr, self.tail()))
         return r
 
+    def registered(self):
+        """True once the node's name is in our epmd's list (`epmd -names` never starts an epmd)."""
+        r = subprocess.run(['epmd', '-names'], env=self.env, capture_output=True, text=True, timeout=10)
+        short = self.node.split('@')[0]
+        return r.returncode == 0 and any(line.split()[1:2] == [short] for line in r.stdout.splitlines()
+                                         if line.startswith('name '))
+
     def await_startup(self, seconds):
-        self.ctl('await_startup', '--timeout', str(seconds), timeout=seconds + 30)
+        """`rabbitmqctl await_startup` waits for the boot only on a node it can reach: if the node is not yet
+        registered with epmd it fails at once (rc 69, "not running at all"). The CLI's own VM is up in about a
+        second, a freshly started server registers some seconds later (later still on a busy machine), so
+        first wait for the registration, as long as the server process lives."""
+        deadline = time.monotonic() + seconds
+        while not self.registered():
+            if self.proc and not self.proc.alive():
+                raise Failure('%s exited (rc %s) before registering with epmd\n%s' %
+                              (self.node, self.proc.p.returncode, self.tail()))
+            if time.monotonic() > deadline:
+                raise Failure('%s did not register with epmd (port %d) within %d s\n%s' %
+                              (self.node, self.epmd_port, seconds, self.tail()))
+            time.sleep(0.2)
+        left = max(10, int(deadline - time.monotonic()))
+        self.ctl('await_startup', '--timeout', str(left), timeout=left + 30)
 
     def stop(self):
         if not self.running:
@@ -215,7 +236,7 @@ def event_time(event):
 def check_prerequisites():
     if not os.path.exists(os.path.join(RABBIT_BIN, 'rabbitmq-server')):
         raise Skip('rabbitmq-server is not installed (tools/install-deps.sh test installs it)')
-    for tool in ('mosquitto_sub', 'mosquitto_pub', 'setpriv'):
+    for tool in ('mosquitto_sub', 'mosquitto_pub', 'setpriv', 'epmd'):
         if not shutil.which(tool):
             raise Skip('%s is not installed' % tool)
     if os.geteuid() != 0:
