@@ -19,6 +19,7 @@
 #include "outpost/app/gateway.hpp"
 #include "outpost/app/site_config.hpp"
 #include "outpost/core/log.hpp"
+#include "outpost/core/wall_clock.hpp"
 #include "outpost/outbox/outbox_error.hpp"
 
 namespace outpost::app {
@@ -156,26 +157,17 @@ int check(const Options& o) {
 }
 
 
-std::string format_ns(std::int64_t ns) {
-    const auto secs = static_cast<std::time_t>(ns / 1'000'000'000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 int outbox_stats(const Options& o) {
     const auto site = load_site_config(o.values.at("--config"));
     const auto s = outbox::inspect_outbox(site.outbox.path);
     nlohmann::json j = {{"path", site.outbox.path}, {"rows", s.rows}, {"bytes", s.bytes}, {"next_seq", s.next_seq},
                         {"rows_by_priority", s.rows_by_priority}};
     if (s.oldest_seq) {
-        j["oldest"] = {{"seq", s.oldest_seq}, {"created", format_ns(s.oldest_created_ns)}};
+        j["oldest"] = {{"seq", s.oldest_seq}, {"created", core::utc_text(s.oldest_created_ns)}};
     }
     j["losses"] = nlohmann::json::array();
     for (const auto& l : s.losses) {
-        j["losses"].push_back({{"at", format_ns(l.at_ns)}, {"reason", l.reason}, {"priority", l.priority},
+        j["losses"].push_back({{"at", core::utc_text(l.at_ns)}, {"reason", l.reason}, {"priority", l.priority},
                                {"count", l.count}, {"first_seq", l.first_seq}, {"last_seq", l.last_seq}});
     }
     std::cout << j.dump(2) << "\n";

@@ -35,13 +35,8 @@ std::string replay_key(const std::string& bus, const std::string& path) {
 // The broker options with what the birth message says about this gateway.
 uplink::UplinkOptions uplink_options(const SiteConfig& config, const outbox::Outbox& outbox) {
     auto o = config.broker;
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char started[32];
-    std::strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
     const nlohmann::json birth = {{"version", OUTPOST_VERSION}, {"config_digest", config.digest},
-                                  {"started", started}, {"epoch", outbox.stats().epoch}};
+                                  {"started", core::utc_text(core::wall_clock_ns())}, {"epoch", outbox.stats().epoch}};
     const auto text = birth.dump();
     o.birth_members = text.substr(1, text.size() - 2);
     return o;

@@ -15,21 +15,11 @@
 #include "command_options.hpp"
 #include "outpost/app/commands.hpp"
 #include "outpost/app/site_config.hpp"
+#include "outpost/core/wall_clock.hpp"
 #include "outpost/outbox/outbox_tools.hpp"
 
 namespace outpost::app {
 namespace {
-
-std::string iso_time(std::int64_t ns) {
-    const auto secs = static_cast<std::time_t>(ns / 1'000'000'000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char frac[16];
-    std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>((ns % 1'000'000'000) / 1000));
-    return std::string(buf) + frac;
-}
 
 std::optional<std::uint64_t> unsigned_value(const std::string& text) {
     if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19) return std::nullopt;
@@ -95,7 +85,7 @@ nlohmann::json message_json(const outbox::PeekedMessage& m) {
     return {{"seq", s.seq},
             {"epoch", s.epoch},
             {"priority", s.message.priority},
-            {"created", iso_time(s.message.created_ns)},
+            {"created", core::utc_text(s.message.created_ns, true)},
             {"created_ns", s.message.created_ns},
             {"qos", s.message.qos},
             {"retain", s.message.retain},

@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "outpost/core/log.hpp"
+#include "outpost/core/wall_clock.hpp"
 #include "outpost/uplink/envelope.hpp"
 #include "tls_context.hpp"
 
@@ -91,15 +92,6 @@ UplinkError publish_error(int rc) {
 
 const char* loss_reason(UplinkError e) {
     return e == UplinkError::message_rejected ? "rejected_by_broker" : "unpublishable";
-}
-
-std::string utc_now_text() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
 }
 
 DeliveryOptions delivery_options(const UplinkOptions& o, const std::vector<BrokerAddress>& addresses) {
@@ -267,7 +259,7 @@ void Uplink::publish_status(bool online) {
     nlohmann::json j = {{"gw", options_.gateway_id}, {"state", online ? "online" : "offline"}};
     if (online) {
         j["address"] = address(address_).host + ":" + std::to_string(address(address_).port);
-        j["connected_at"] = utc_now_text();
+        j["connected_at"] = core::utc_text(core::wall_clock_ns());
     } else {
         j["reason"] = "stopped";
     }
