@@ -4,8 +4,8 @@
 # `bench` what tools/bench*.sh run (broker, python3 with paho-mqtt, valgrind, strace).
 set -eu
 what=${1:-build}
-build="build-essential cmake pkg-config libmosquitto-dev libssl-dev libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libsystemd-dev"
-run="mosquitto mosquitto-clients python3 time socat python3-pymodbus python3-serial python3-serial-asyncio"
+build="build-essential cmake pkg-config libmosquitto-dev libssl-dev libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libsystemd-dev libzstd-dev zlib1g-dev"
+run="mosquitto mosquitto-clients python3 time socat python3-pymodbus python3-serial python3-serial-asyncio python3-zstandard zstd"
 test="libgtest-dev systemd sqlite3 openssl mbpoll libmodbus-dev python3-paho-mqtt prometheus linux-image-amd64 qemu-system-x86 busybox-static can-utils iproute2 kmod xz-utils cpio rabbitmq-server"
 # The package and container tests (tests/package/): cpack's dpkg-shlibdeps and file, lintian, man; debootstrap and an engine.
 package="dpkg-dev file lintian man-db debootstrap docker.io docker-compose"
