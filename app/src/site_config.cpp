@@ -148,6 +148,43 @@ void read_outbox(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
     r.finish();
 }
 
+// The optional 4G budget: batching and encoding, live before backlog, pacing, byte budgets.
+void read_link(core::JsonReader& r, SiteConfig& site) {
+    auto& b = site.broker;
+    b.live_first = r.boolean("live_first", false);
+    b.max_bytes_per_s = static_cast<std::uint64_t>(r.integer("max_bytes_per_s", 0, 0, 1ll << 40));
+    if (auto bt = r.child("batch")) {
+        auto& o = b.batch;
+        o.enabled = bt->boolean("enabled", true);
+        o.max_readings = static_cast<std::size_t>(bt->integer("max_readings", 500, 1, 10'000));
+        o.max_bytes = static_cast<std::size_t>(bt->integer("max_bytes", 64 * 1024, 256, 8 << 20));
+        o.max_delay = std::chrono::milliseconds(bt->integer("max_delay_ms", 5000, 0, 3'600'000));
+        o.unbatched_from_priority = static_cast<int>(bt->integer("unbatched_from_priority", 9, 0, 10));
+        o.group_levels = static_cast<int>(bt->integer("group_levels", 1, 1, 16));
+        o.topic_suffix = bt->string("topic_suffix", "batch");
+        if (o.topic_suffix.empty() || o.topic_suffix.find_first_of("/+#") != std::string::npos) {
+            bt->issue("topic_suffix", "one topic level without / + #, e.g. \"batch\"");
+        }
+        o.format.encoding = bt->choice("encoding", "json", {"json", "cbor"}) == "cbor" ? uplink::Encoding::cbor
+                                                                                      : uplink::Encoding::json;
+        const auto c = bt->choice("compression", "none", {"none", "zstd", "zlib"});
+        o.format.compression = c == "zstd" ? uplink::Compression::zstd
+                               : c == "zlib" ? uplink::Compression::zlib
+                                             : uplink::Compression::none;
+        o.format.level = static_cast<int>(bt->integer("compression_level", 0, 0, 19));
+        bt->finish();
+    }
+    if (auto bu = r.child("budget")) {
+        auto& o = b.budget;
+        o.daily_bytes = static_cast<std::uint64_t>(bu->integer("daily_bytes", 0, 0, 1ll << 50));
+        o.monthly_bytes = static_cast<std::uint64_t>(bu->integer("monthly_bytes", 0, 0, 1ll << 50));
+        o.reserve_fraction = static_cast<double>(bu->integer("reserve_percent", 10, 0, 100)) / 100.0;
+        o.always_from_priority = static_cast<int>(bu->integer("always_from_priority", 8, 0, 10));
+        bu->finish();
+    }
+    r.finish();
+}
+
 // The optional metrics and health endpoint; on when the section is there, unless "enabled": false.
 void read_http(core::JsonReader& r, SiteConfig& site) {
     auto& h = site.http;
@@ -318,6 +355,7 @@ SiteConfig load_site_config(const std::string& path) {
     }
     site.stats_interval = std::chrono::seconds(root.integer("stats_interval_s", 10, 1, 3600));
     if (auto h = root.child("http")) read_http(*h, site);
+    if (auto l = root.child("link")) read_link(*l, site);
     std::set<std::string> bus_names;
     std::vector<bool> bus_type_known;
     if (const auto* buses = root.array("buses", true)) {

@@ -23,14 +23,15 @@ DeliveryMachine::DeliveryMachine(DeliveryOptions options, MessageSource& source)
       source_(source),
       backoff_(options_.backoff_initial, options_.backoff_max, options_.seed),
       rng_(options_.seed ^ 0x9e3779b97f4a7c15ull),
-      window_(std::max<std::size_t>(options_.window, 1)) {
+      window_(std::max<std::size_t>(options_.window, 1)),
+      batcher_(options_.batch, options_.gateway_id) {
     if (options_.addresses.empty()) options_.addresses.emplace_back("broker");
     options_.fetch_batch = std::max<std::size_t>(options_.fetch_batch, 1);
 }
 
 bool DeliveryMachine::drained() const {
     return state_ == State::connected && window_.empty() && pending_.empty() && ready_pos_ >= ready_.size() &&
-           source_.empty();
+           batcher_.empty() && parked_.empty() && source_.empty();
 }
 
 void DeliveryMachine::handle(const Event& e, Clock::time_point now, std::vector<Action>& out) {
@@ -49,10 +50,11 @@ void DeliveryMachine::handle(const Event& e, Clock::time_point now, std::vector<
                    },
                    [&](const event::OutboxChanged&) {
                        exhausted_ = false;
-                       pump(out);
+                       pump(now, out);
                    },
                    [&](const event::TimerFired&) { on_timer(now, out); },
                    [&](const event::Stop&) { on_stop(out); },
+                   [&](const event::LinkUsage& u) { on_usage(u, now, out); },
                },
                e);
     arm(out);
@@ -86,9 +88,13 @@ void DeliveryMachine::on_connack(int code, Clock::time_point now, std::vector<Ac
                                                                          : Clock::time_point::max();
     // What the last connection left unacknowledged goes out again first: every priority from the start.
     cursor_.reset();
+    cursor_.live_from = options_.live_first ? source_.next_seq() : 0;
+    cursor_.lowest_priority = lowest_;
     ready_.clear();
     ready_pos_ = 0;
     exhausted_ = false;
+    tokens_ = static_cast<double>(options_.max_bytes_per_s);
+    refilled_ = now;
     core::log_info("uplink.connected", "connected to the broker",
                    {{"address", options_.addresses[address_]}, {"attempt", stats_.connect_attempts},
                     {"backoff_ceiling_ms", backoff_.ceiling().count()}});
@@ -97,32 +103,39 @@ void DeliveryMachine::on_connack(int code, Clock::time_point now, std::vector<Ac
         out.push_back(action::PublishHealth{});
         next_health_ = now + options_.health_interval;
     }
-    pump(out);
+    pump(now, out);
 }
 
 void DeliveryMachine::on_published(int mid, Clock::time_point now) {
     if (pending_.empty()) return;  // a Close came first: the shell should not have fed this
-    const auto p = pending_.front();
+    auto p = std::move(pending_.front());
     pending_.pop_front();
     if (window_.empty()) {
         last_progress_ = now;
         progress_check_ = now + options_.progress_timeout;
     }
     window_.add(mid, p.seq, p.priority, p.stored_bytes);
-    ++stats_.published;
+    if (p.members.empty()) {
+        ++stats_.published;
+    } else {
+        stats_.published += p.members.size();
+        ++stats_.batches;
+        batch_members_[mid] = std::move(p.members);
+    }
     stats_.inflight = window_.size();
 }
 
 void DeliveryMachine::on_refused(const event::PublishRefused& r, Clock::time_point now, std::vector<Action>& out) {
     if (pending_.empty()) return;
-    const auto p = pending_.front();
+    auto p = std::move(pending_.front());
     pending_.pop_front();
     if (is_per_message(r.error)) {
-        ++stats_.rejected;
-        out.push_back(action::Discard{p.seq, p.priority, r.error});
+        if (p.members.empty()) p.members.push_back({p.seq, p.priority, p.stored_bytes});
+        stats_.rejected += p.members.size();
+        for (const auto& m : p.members) out.push_back(action::Discard{m.seq, m.priority, r.error});
         core::log_error("uplink.unpublishable", "a message cannot be published; it is recorded as a loss",
-                        {{"seq", p.seq}, {"error", to_string(r.error)}, {"detail", r.detail}});
-        pump(out);
+                        {{"seq", p.seq}, {"readings", p.members.size()}, {"error", to_string(r.error)}, {"detail", r.detail}});
+        pump(now, out);
         return;
     }
     // Out of memory, or the connection went: the message stays in the outbox for the next connection.
@@ -134,17 +147,26 @@ void DeliveryMachine::on_acked(int mid, int reason, Clock::time_point now, std::
     const auto entry = window_.release(mid);
     if (!entry) return;  // a status message, or a packet of an earlier connection
     stats_.inflight = window_.size();
+    std::vector<InflightWindow::Entry> members;
+    if (!batch_members_.empty()) {
+        if (const auto it = batch_members_.find(mid); it != batch_members_.end()) {
+            members = std::move(it->second);
+            batch_members_.erase(it);
+        }
+    }
+    if (members.empty()) members.push_back(*entry);
     if (reason < 0x80) {
-        ++stats_.acknowledged;
+        stats_.acknowledged += members.size();
         ++acked_this_connection_;
         last_progress_ = now;
-        out.push_back(action::Acknowledge{entry->seq, entry->stored_bytes});
+        for (const auto& m : members) out.push_back(action::Acknowledge{m.seq, m.stored_bytes});
     } else if (const auto error = puback_error(reason); is_per_message(error)) {
-        ++stats_.rejected;
+        stats_.rejected += members.size();
         last_progress_ = now;
-        out.push_back(action::Discard{entry->seq, entry->priority, error});
+        for (const auto& m : members) out.push_back(action::Discard{m.seq, m.priority, error});
         core::log_error("uplink.rejected", "the broker refused a message; it is recorded as a loss",
-                        {{"seq", entry->seq}, {"reason_code", reason}, {"reason", reason_code_text(reason)}});
+                        {{"seq", entry->seq}, {"readings", members.size()}, {"reason_code", reason},
+                         {"reason", reason_code_text(reason)}});
     } else {
         // Busy or over quota: the message stays in the outbox; come back later.
         end_connection(error, "the broker did not take a message: " + reason_code_text(reason), now, out);
@@ -154,7 +176,7 @@ void DeliveryMachine::on_acked(int mid, int reason, Clock::time_point now, std::
         fail_back(now, out);
         return;
     }
-    pump(out);
+    pump(now, out);
 }
 
 void DeliveryMachine::on_timer(Clock::time_point now, std::vector<Action>& out) {
@@ -209,7 +231,10 @@ void DeliveryMachine::on_timer(Clock::time_point now, std::vector<Action>& out) 
                             {"inflight", window_.size()}});
         }
         if ((window_.empty() && pending_.empty()) || now >= failback_at_) fail_back(now, out);
+        return;
     }
+    // Batches that fell due, and the end of a pacing wait.
+    pump(now, out);
 }
 
 void DeliveryMachine::fail_back(Clock::time_point now, std::vector<Action>& out) {
@@ -237,6 +262,10 @@ void DeliveryMachine::forget_connection() {
     pending_.clear();
     ready_.clear();
     ready_pos_ = 0;
+    batcher_.clear();
+    batch_members_.clear();
+    parked_.clear();
+    paced_until_ = Clock::time_point::max();
     stats_.inflight = 0;
     failing_back_ = false;
     failback_at_ = Clock::time_point::max();
@@ -314,10 +343,22 @@ milliseconds DeliveryMachine::short_jitter() {
     return milliseconds{pick(rng_)};
 }
 
-void DeliveryMachine::pump(std::vector<Action>& out) {
+void DeliveryMachine::pump(Clock::time_point now, std::vector<Action>& out) {
     if (state_ != State::connected || failing_back_) return;
+    if (batcher_.enabled()) batcher_.collect_due(now);
     while (window_.size() + pending_.size() < window_.capacity()) {
+        if (paced(now)) return;
+        if (batcher_.enabled() && batcher_.next(lowest_, batch_)) {
+            spend(batch_.topic.size() + batch_.payload.size());
+            const auto first = batch_.members.front();
+            pending_.push_back({first.seq, first.priority, 0, std::move(batch_.members)});
+            out.push_back(action::PublishBatch{std::move(batch_)});
+            batch_ = {};
+            continue;
+        }
         if (ready_pos_ >= ready_.size()) {
+            // Enough waits in open batches: fetch more only when one has gone.
+            if (batcher_.buffered() >= batcher_.buffer_limit()) return;
             const auto version = source_.version();
             if (exhausted_ && version == exhausted_version_) return;
             ready_.clear();
@@ -330,10 +371,76 @@ void DeliveryMachine::pump(std::vector<Action>& out) {
             exhausted_ = false;
         }
         auto& m = ready_[ready_pos_++];
-        pending_.push_back({m.seq, m.message.priority,
-                            static_cast<std::uint32_t>(m.message.topic.size() + m.message.body.size())});
+        if (m.message.priority < lowest_) {
+            parked_.push_back(std::move(m));  // fetched just before its priority was held
+            continue;
+        }
+        if (batcher_.add(m, now)) continue;
+        const auto stored = static_cast<std::uint32_t>(m.message.topic.size() + m.message.body.size());
+        spend(stored + 64);  // the envelope and user properties around the body
+        pending_.push_back({m.seq, m.message.priority, stored, {}});
         out.push_back(action::Publish{std::move(m)});
     }
+}
+
+bool DeliveryMachine::paced(Clock::time_point now) {
+    if (options_.max_bytes_per_s == 0) return false;
+    const auto rate = static_cast<double>(options_.max_bytes_per_s);
+    tokens_ = std::min(rate, tokens_ + rate * std::chrono::duration<double>(now - refilled_).count());
+    refilled_ = now;
+    if (tokens_ >= 0) {
+        paced_until_ = Clock::time_point::max();
+        return false;
+    }
+    if (paced_until_ == Clock::time_point::max()) ++stats_.paced_waits;
+    paced_until_ = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-tokens_ / rate)) +
+                   std::chrono::milliseconds(1);
+    return true;
+}
+
+void DeliveryMachine::spend(std::size_t bytes) {
+    if (options_.max_bytes_per_s > 0) tokens_ -= static_cast<double>(bytes + wire_overhead_per_publish);
+}
+
+void DeliveryMachine::on_usage(const event::LinkUsage& u, Clock::time_point now, std::vector<Action>& out) {
+    const auto& b = options_.budget;
+    const auto reached = [&](std::uint64_t used, std::uint64_t budget) {
+        return budget > 0 && static_cast<double>(used) >= static_cast<double>(budget) * (1.0 - b.reserve_fraction);
+    };
+    const int lowest = reached(u.day_bytes, b.daily_bytes) || reached(u.month_bytes, b.monthly_bytes)
+                           ? std::clamp(b.always_from_priority, 0, outbox::priority_levels)
+                           : 0;
+    if (lowest == lowest_) return;
+    if (lowest > lowest_) {
+        core::log_warn("uplink.budget_hold", "the link's byte budget is running short: low priorities are held",
+                       {{"held_below_priority", lowest}, {"day_bytes", u.day_bytes}, {"daily_budget", b.daily_bytes},
+                        {"month_bytes", u.month_bytes}, {"monthly_budget", b.monthly_bytes}});
+        batcher_.take_held(lowest, parked_);
+    } else {
+        core::log_info("uplink.budget_release", "a new budget period: held priorities go again",
+                       {{"day_bytes", u.day_bytes}, {"month_bytes", u.month_bytes}});
+    }
+    lowest_ = lowest;
+    stats_.held_below = lowest;
+    cursor_.lowest_priority = lowest;
+    if (lowest == 0) release_held();
+    exhausted_ = false;
+    pump(now, out);
+}
+
+void DeliveryMachine::release_held() {
+    // What was fetched but not sent is read again: the cursor goes back, per priority and phase,
+    // to just before the oldest of it (anything sent before it is older still, so nothing repeats).
+    batcher_.take_held(outbox::priority_levels, parked_);
+    for (; ready_pos_ < ready_.size(); ++ready_pos_) parked_.push_back(std::move(ready_[ready_pos_]));
+    for (const auto& m : parked_) {
+        const auto p = static_cast<std::size_t>(m.message.priority);
+        auto& after = cursor_.live_from > 0 && m.seq < cursor_.live_from ? cursor_.backlog_after[p] : cursor_.after[p];
+        after = std::min(after, m.seq - 1);
+    }
+    parked_.clear();
+    ready_.clear();
+    ready_pos_ = 0;
 }
 
 void DeliveryMachine::arm(std::vector<Action>& out) {
@@ -344,6 +451,7 @@ void DeliveryMachine::arm(std::vector<Action>& out) {
         case State::connected:
             if (!window_.empty()) at = std::min(at, progress_check_);
             if (!stable_) at = std::min(at, stable_at_);
+            at = std::min({at, batcher_.next_due(), paced_until_});
             if (options_.health_interval.count() > 0) at = std::min(at, next_health_);
             at = std::min(at, failback_at_);
             break;

@@ -90,6 +90,12 @@ UplinkError publish_error(int rc) {
     }
 }
 
+// Where the link's day and month totals are kept in the outbox (committed with the readings).
+constexpr const char* usage_day_key = "link:day";
+constexpr const char* usage_day_bytes_key = "link:day_bytes";
+constexpr const char* usage_month_key = "link:month";
+constexpr const char* usage_month_bytes_key = "link:month_bytes";
+
 const char* loss_reason(UplinkError e) {
     return e == UplinkError::message_rejected ? "rejected_by_broker" : "unpublishable";
 }
@@ -107,6 +113,11 @@ DeliveryOptions delivery_options(const UplinkOptions& o, const std::vector<Broke
     d.failback_after = o.failback_after;
     d.health_interval = o.health_interval;
     d.seed = random_seed();
+    d.gateway_id = o.gateway_id;
+    d.batch = o.batch;
+    d.live_first = o.live_first;
+    d.max_bytes_per_s = o.max_bytes_per_s;
+    d.budget = o.budget;
     return d;
 }
 
@@ -132,6 +143,11 @@ Uplink::Uplink(boost::asio::io_context& io, UplinkOptions options, outbox::Outbo
     init_library_once();
     if (options_.client_id.empty()) options_.client_id = "outpost-" + options_.gateway_id;
     payload_.reserve(256);
+    // The day's and month's use so far, as the last run left it.
+    usage_.day = outbox_.position(usage_day_key).value_or(0);
+    usage_.day_bytes = static_cast<std::uint64_t>(outbox_.position(usage_day_bytes_key).value_or(0));
+    usage_.month = outbox_.position(usage_month_key).value_or(0);
+    usage_.month_bytes = static_cast<std::uint64_t>(outbox_.position(usage_month_bytes_key).value_or(0));
 }
 
 Uplink::~Uplink() {
@@ -160,6 +176,7 @@ const TlsOptions& Uplink::tls_for(std::size_t i) const {
 void Uplink::start() {
     started_ = std::chrono::steady_clock::now();
     stopped_ = false;
+    account_usage();  // a budget spent earlier today holds from the start
     feed(event::Start{});
     tick();
 }
@@ -207,6 +224,8 @@ void Uplink::take_incoming() {
 void Uplink::execute(Action& a) {
     if (auto* p = std::get_if<action::Publish>(&a)) {
         publish(p->message);
+    } else if (auto* b = std::get_if<action::PublishBatch>(&a)) {
+        publish_batch(b->batch);
     } else if (auto* ack = std::get_if<action::Acknowledge>(&a)) {
         outbox_.acknowledge(ack->seq, ack->stored_bytes);
     } else if (auto* d = std::get_if<action::Discard>(&a)) {
@@ -237,21 +256,65 @@ void Uplink::publish(core::StoredMessage& m) {
         mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "seq", seq_text);
         mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "ep", epoch_text);
     }
+    publish_payload(m.message.topic, m.message.qos, m.message.retain, props, m.seq, m.message.priority,
+                    m.message.created_ns);
+}
+
+void Uplink::publish_batch(EncodedBatch& b) {
+    if (!mosq_) return;
+    // The payload says who and which seqs: no user properties (they would cost 30 bytes a message).
+    payload_.swap(b.payload);
+    publish_payload(b.topic, b.qos, false, nullptr, b.members.front().seq, b.priority, b.oldest_created_ns);
+}
+
+bool Uplink::publish_payload(const std::string& topic, int qos, bool retain, mosquitto_property* props,
+                             std::uint64_t first_seq, std::uint8_t priority, std::int64_t oldest_created_ns) {
+    (void)priority;
+    (void)oldest_created_ns;
     int mid = 0;
-    const int rc = mosquitto_publish_v5(mosq_, &mid, m.message.topic.c_str(), static_cast<int>(payload_.size()),
-                                        payload_.data(), m.message.qos, m.message.retain, props);
+    const int rc = mosquitto_publish_v5(mosq_, &mid, topic.c_str(), static_cast<int>(payload_.size()), payload_.data(),
+                                        qos, retain, props);
     mosquitto_property_free_all(&props);
     if (rc != MOSQ_ERR_SUCCESS) {
         queue_.push_back({generation_, event::PublishRefused{publish_error(rc), mosquitto_strerror(rc)}});
-        return;
+        return false;
     }
     queue_.push_back({generation_, event::Published{mid}});
     payload_bytes_ += payload_.size();
     if (!first_publish_logged_) {
         first_publish_logged_ = true;
         const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
-        core::log_info("uplink.first_publish", "first message handed to the broker", {{"ms_since_start", ms}, {"seq", m.seq}});
+        core::log_info("uplink.first_publish", "first message handed to the broker", {{"ms_since_start", ms}, {"seq", first_seq}});
     }
+    return true;
+}
+
+void Uplink::account_usage() {
+    meter_.sample();
+    usage_.total = meter_.total();
+    const auto wire = usage_.total.wire_bytes();
+    const auto delta = wire - accounted_;
+    accounted_ = wire;
+    const auto now = core::wall_clock_ns();
+    const std::time_t t = static_cast<std::time_t>(now / 1'000'000'000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    const std::int64_t day = t / 86'400;
+    const std::int64_t month = (tm.tm_year + 1900) * 12 + tm.tm_mon;
+    const bool rolled = day != usage_.day || month != usage_.month;
+    if (day != usage_.day) usage_.day_bytes = 0;
+    if (month != usage_.month) usage_.month_bytes = 0;
+    usage_.day = day;
+    usage_.month = month;
+    usage_.day_bytes += delta;
+    usage_.month_bytes += delta;
+    if (delta > 0 || rolled) {
+        outbox_.set_position(usage_day_key, usage_.day);
+        outbox_.set_position(usage_day_bytes_key, static_cast<std::int64_t>(usage_.day_bytes));
+        outbox_.set_position(usage_month_key, usage_.month);
+        outbox_.set_position(usage_month_bytes_key, static_cast<std::int64_t>(usage_.month_bytes));
+    }
+    feed(event::LinkUsage{usage_.day_bytes, usage_.month_bytes});
 }
 
 void Uplink::publish_status(bool online) {
@@ -371,6 +434,7 @@ void Uplink::socket_started(Handle handle, int rc, int err) {
         feed(event::Lost{f.error, "connect to " + machine_.options().addresses[address_] + " failed: " + f.detail}, gen);
         return;
     }
+    meter_.attach(fd);
     boost::system::error_code ec;
     socket_.assign(fd, ec);
     if (ec) {
@@ -394,6 +458,7 @@ void Uplink::close_handle(bool graceful) {
         // libmosquitto owns the descriptor: release it from Asio without closing it.
         (void)socket_.release();
     }
+    meter_.detach();
     if (mosq_) {
         mosquitto_destroy(mosq_);
         mosq_ = nullptr;
@@ -500,6 +565,7 @@ void Uplink::tick() {
         }
         // Also a periodic look at the outbox: rows may have come back without a commit (salvage).
         feed(event::OutboxChanged{});
+        account_usage();
         tick();
     });
 }

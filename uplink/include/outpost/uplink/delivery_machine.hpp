@@ -40,12 +40,14 @@
 #include <deque>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "outpost/core/backoff.hpp"
 #include "outpost/core/message.hpp"
 #include "outpost/outbox/outbox.hpp"
+#include "outpost/uplink/batcher.hpp"
 #include "outpost/uplink/inflight_window.hpp"
 #include "outpost/uplink/message_source.hpp"
 #include "outpost/uplink/uplink_error.hpp"
@@ -53,6 +55,17 @@
 namespace outpost::uplink {
 
 using Clock = std::chrono::steady_clock;
+
+// Byte budgets of a metered link. Usage comes from the shell (event::LinkUsage, measured on the
+// socket). Once a budget's use reaches (1 - reserve_fraction) of it, priorities below
+// `always_from_priority` are held (not fetched, not sent; the outbox's TTL expires them with loss
+// records) until the next day or month; the higher priorities still go, past the budget if need be.
+struct BudgetOptions {
+    std::uint64_t daily_bytes = 0;    // 0: none
+    std::uint64_t monthly_bytes = 0;  // 0: none
+    double reserve_fraction = 0.1;
+    int always_from_priority = 8;
+};
 
 struct DeliveryOptions {
     // Names of the broker addresses for logs ("host:port"); their number is the number of addresses.
@@ -67,15 +80,32 @@ struct DeliveryOptions {
     std::chrono::milliseconds failback_after{300'000};  // 0: stay on whichever address works
     std::chrono::milliseconds health_interval{60'000};  // 0: no health messages
     std::uint64_t seed = 1;
+    std::string gateway_id = "gateway";  // in batch payloads
+    BatchOptions batch;                  // off unless enabled
+    // After each CONNACK, readings accepted from then on go before the stored backlog of their
+    // priority (the outbox's live-first order); off: FIFO within each priority.
+    bool live_first = false;
+    // Pacing: at most this many bytes a second on average (payload, topic and an estimate of the
+    // MQTT and TCP/IP overhead of the PUBLISH and its PUBACK), in bursts of up to a second's worth.
+    std::uint64_t max_bytes_per_s = 0;  // 0: no cap
+    BudgetOptions budget;
 };
+
+// What a publish costs on the wire besides its topic and payload: MQTT fixed header, packet id and
+// properties, TCP/IP headers of its segment, and the PUBACK with its own segment (an estimate; the
+// shell measures the real figure on the socket).
+constexpr std::size_t wire_overhead_per_publish = 120;
 
 struct UplinkStats {
     std::uint64_t connect_attempts = 0;
     std::uint64_t connects = 0;
     std::uint64_t connect_failures = 0;
     std::uint64_t disconnects = 0;
-    std::uint64_t published = 0;
-    std::uint64_t acknowledged = 0;
+    std::uint64_t published = 0;     // readings handed to the broker (resends included)
+    std::uint64_t acknowledged = 0;  // readings acknowledged
+    std::uint64_t batches = 0;       // batch messages published
+    std::uint64_t paced_waits = 0;   // times the bandwidth cap made the drain wait
+    int held_below = 0;              // priorities below this are held by a budget (0: none)
     std::uint64_t rejected = 0;  // refused by the broker or unpublishable, recorded as losses
     std::uint64_t payload_bytes = 0;
     std::uint64_t progress_timeouts = 0;
@@ -109,9 +139,14 @@ struct Lost {
 struct OutboxChanged {};
 struct TimerFired {};
 struct Stop {};
+// The link's use so far in the current day and month (bytes on the wire, both directions).
+struct LinkUsage {
+    std::uint64_t day_bytes = 0;
+    std::uint64_t month_bytes = 0;
+};
 }  // namespace event
 using Event = std::variant<event::Start, event::ConnAck, event::Published, event::PublishRefused, event::Acked,
-                           event::Lost, event::OutboxChanged, event::TimerFired, event::Stop>;
+                           event::Lost, event::OutboxChanged, event::TimerFired, event::Stop, event::LinkUsage>;
 
 namespace action {
 struct Connect {
@@ -119,6 +154,10 @@ struct Connect {
 };
 struct Publish {
     core::StoredMessage message;
+};
+// Several readings in one message (batcher.hpp); acknowledged or refused together.
+struct PublishBatch {
+    EncodedBatch batch;
 };
 struct PublishStatus {
     bool online = true;  // retained birth ("online") after CONNACK; "offline" before a clean stop
@@ -140,7 +179,7 @@ struct Close {
     bool graceful = false;  // send DISCONNECT first
 };
 }  // namespace action
-using Action = std::variant<action::Connect, action::Publish, action::PublishStatus, action::PublishHealth,
+using Action = std::variant<action::Connect, action::Publish, action::PublishBatch, action::PublishStatus, action::PublishHealth,
                             action::Acknowledge, action::Discard, action::ArmTimer, action::Close>;
 
 class DeliveryMachine {
@@ -165,6 +204,7 @@ private:
         std::uint64_t seq;
         std::uint8_t priority;
         std::uint32_t stored_bytes;
+        std::vector<InflightWindow::Entry> members;  // a batch's readings; empty for one reading
     };
 
     void connect(std::size_t address, Clock::time_point now, std::vector<Action>& out);
@@ -179,7 +219,11 @@ private:
     std::chrono::milliseconds short_jitter();
     void fail_back(Clock::time_point now, std::vector<Action>& out);
     void forget_connection();
-    void pump(std::vector<Action>& out);
+    void pump(Clock::time_point now, std::vector<Action>& out);
+    void on_usage(const event::LinkUsage& u, Clock::time_point now, std::vector<Action>& out);
+    void release_held();
+    bool paced(Clock::time_point now);
+    void spend(std::size_t bytes);
     void arm(std::vector<Action>& out);
 
     DeliveryOptions options_;
@@ -194,6 +238,14 @@ private:
     bool exhausted_ = false;  // the source had nothing more; until OutboxChanged or its version changes
     std::uint64_t exhausted_version_ = 0;
     std::deque<Pending> pending_;  // Publish actions not yet reported by the shell
+    Batcher batcher_;
+    EncodedBatch batch_;  // scratch
+    std::unordered_map<int, std::vector<InflightWindow::Entry>> batch_members_;  // in flight, by packet id
+    std::vector<core::StoredMessage> parked_;  // fetched before their priority was held
+    int lowest_ = 0;                           // priorities below are held by a budget
+    double tokens_ = 0;                        // pacing: bytes that may go now (negative: owed)
+    Clock::time_point refilled_{};
+    Clock::time_point paced_until_ = Clock::time_point::max();
     std::size_t address_ = 0;
     std::size_t failed_in_round_ = 0;
 

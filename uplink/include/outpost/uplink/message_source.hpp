@@ -21,6 +21,8 @@ public:
     // Changes whenever messages may have become fetchable (a commit, a salvage...): once a fetch
     // found nothing, the machine fetches again only after this changed (or OutboxChanged).
     virtual std::uint64_t version() const = 0;
+    // The sequence number the next accepted reading will get: readings from then on count as live.
+    virtual std::uint64_t next_seq() const = 0;
 };
 
 // The outbox as a message source.
@@ -38,6 +40,7 @@ public:
         for (const std::uint64_t x : {s.salvaged, s.quarantines, s.memory_only ? s.staged : 0}) v = v * 1'000'003 + x;
         return v;
     }
+    std::uint64_t next_seq() const override { return outbox_.stats().next_seq; }
 
 private:
     outbox::Outbox& outbox_;

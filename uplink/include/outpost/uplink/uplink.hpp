@@ -35,10 +35,12 @@
 
 #include "outpost/outbox/outbox.hpp"
 #include "outpost/uplink/delivery_machine.hpp"
+#include "outpost/uplink/link_meter.hpp"
 #include "outpost/uplink/message_source.hpp"
 
 struct mosquitto;
 struct mqtt5__property;
+typedef struct mqtt5__property mosquitto_property;
 
 namespace outpost::uplink {
 
@@ -82,6 +84,21 @@ struct UplinkOptions {
     // JSON members (without braces) added to the birth message, e.g. "version":"1.0","config_digest":"...".
     std::string birth_members;
     std::chrono::milliseconds health_interval{60'000};  // 0: no health messages
+    // The 4G budget (delivery_machine.hpp): batches, live before backlog, pacing, byte budgets.
+    BatchOptions batch;
+    bool live_first = false;
+    std::uint64_t max_bytes_per_s = 0;
+    BudgetOptions budget;
+};
+
+// The link's use, measured on the socket (link_meter.hpp), and its running day and month totals
+// (UTC), which survive restarts in the outbox.
+struct LinkUsageStats {
+    LinkCounters total;              // since start
+    std::uint64_t day_bytes = 0;     // wire bytes today
+    std::uint64_t month_bytes = 0;   // wire bytes this month
+    std::int64_t day = 0;            // days since 1970-01-01
+    std::int64_t month = 0;          // year * 12 + month - 1
 };
 
 class Uplink {
@@ -104,6 +121,7 @@ public:
     void stop();
 
     UplinkStats stats() const noexcept;
+    const LinkUsageStats& link_usage() const noexcept { return usage_; }
     // Connected, nothing in flight, nothing left to fetch.
     bool drained() const { return machine_.drained(); }
     const std::string& status_topic() const noexcept { return status_topic_; }
@@ -120,6 +138,10 @@ private:
     void execute(Action& a);
     void open(std::size_t address);
     void publish(core::StoredMessage& m);
+    void publish_batch(EncodedBatch& b);
+    bool publish_payload(const std::string& topic, int qos, bool retain, mosquitto_property* props,
+                         std::uint64_t first_seq, std::uint8_t priority, std::int64_t oldest_created_ns);
+    void account_usage();
     void publish_status(bool online);
     void publish_health();
     void socket_started(Handle handle, int rc, int err);
@@ -160,6 +182,9 @@ private:
     bool stopped_ = false;
     std::uint64_t payload_bytes_ = 0;
     std::chrono::steady_clock::time_point started_{};
+    LinkMeter meter_;
+    LinkUsageStats usage_;
+    std::uint64_t accounted_ = 0;  // meter_'s wire bytes already in the day and month totals
 
     // Events waiting to be fed, each with the handle generation it belongs to (0: any); events of a
     // closed handle are dropped. Callbacks queue into incoming_, moved here after the loop call.
