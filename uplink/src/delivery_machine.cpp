@@ -351,7 +351,7 @@ void DeliveryMachine::pump(Clock::time_point now, std::vector<Action>& out) {
         if (batcher_.enabled() && batcher_.next(lowest_, batch_)) {
             spend(batch_.topic.size() + batch_.payload.size());
             const auto first = batch_.members.front();
-            pending_.push_back({first.seq, first.priority, 0, std::move(batch_.members)});
+            pending_.push_back({first.seq, first.priority, 0, batch_.members});
             out.push_back(action::PublishBatch{std::move(batch_)});
             batch_ = {};
             continue;
