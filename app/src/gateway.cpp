@@ -324,10 +324,22 @@ nlohmann::json Gateway::counters() const {
             {"connect_failures", u.connect_failures},
             {"disconnects", u.disconnects},
             {"payload_bytes", u.payload_bytes},
+            {"batches", u.batches},
+            {"paced_waits", u.paced_waits},
+            {"held_below_priority", u.held_below},
+            {"link", link_counters()},
             {"reloads", reloads_},
             {"reloads_refused", reloads_refused_},
             {"socketcan", can},
             {"modbus", modbus_counters()}};
+}
+
+nlohmann::json Gateway::link_counters() const {
+    const auto& l = uplink_.link_usage();
+    return {{"bytes_sent", l.total.bytes_sent},         {"bytes_received", l.total.bytes_received},
+            {"segments_sent", l.total.segments_sent},   {"segments_received", l.total.segments_received},
+            {"wire_bytes", l.total.wire_bytes()},       {"day_bytes", l.day_bytes},
+            {"month_bytes", l.month_bytes}};
 }
 
 std::string Gateway::health_message() const {

@@ -232,6 +232,20 @@ std::string Gateway::metrics_text() const {
     out.counter("outpost_uplink_rejected_messages_total", "messages the broker refused (recorded as losses)", u.rejected);
     out.gauge("outpost_uplink_inflight_messages", "messages published and not yet acknowledged", static_cast<double>(u.inflight));
     out.counter("outpost_uplink_payload_bytes_total", "payload bytes published", u.payload_bytes);
+    out.counter("outpost_uplink_batches_total", "batch messages published (each carries several readings)", u.batches);
+    out.counter("outpost_uplink_paced_waits_total", "times the bandwidth cap made the drain wait", u.paced_waits);
+    out.gauge("outpost_uplink_held_below_priority", "priorities below this are held by a byte budget (0: none)", u.held_below);
+    const auto& l = uplink_.link_usage();
+    const char* bytes_help = "TCP payload on the broker connection, measured on the socket (TLS and MQTT included)";
+    out.add("outpost_link_bytes_total", MT::counter, bytes_help, {{"direction", "sent"}}, l.total.bytes_sent);
+    out.add("outpost_link_bytes_total", MT::counter, bytes_help, {{"direction", "received"}}, l.total.bytes_received);
+    const char* seg_help = "TCP segments on the broker connection";
+    out.add("outpost_link_segments_total", MT::counter, seg_help, {{"direction", "sent"}}, l.total.segments_sent);
+    out.add("outpost_link_segments_total", MT::counter, seg_help, {{"direction", "received"}}, l.total.segments_received);
+    out.gauge("outpost_link_day_bytes", "bytes on the wire today (UTC), both directions, IP and TCP headers included",
+              static_cast<double>(l.day_bytes));
+    out.gauge("outpost_link_month_bytes", "bytes on the wire this month (UTC), both directions, IP and TCP headers included",
+              static_cast<double>(l.month_bytes));
     out.counter("outpost_uplink_progress_timeouts_total", "connections given up because the broker stopped acknowledging", u.progress_timeouts);
     out.counter("outpost_uplink_failbacks_total", "returns to the preferred broker address", u.failbacks);
 

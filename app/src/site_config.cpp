@@ -161,6 +161,7 @@ void read_link(core::JsonReader& r, SiteConfig& site) {
         o.max_delay = std::chrono::milliseconds(bt->integer("max_delay_ms", 5000, 0, 3'600'000));
         o.unbatched_from_priority = static_cast<int>(bt->integer("unbatched_from_priority", 9, 0, 10));
         o.group_levels = static_cast<int>(bt->integer("group_levels", 1, 1, 16));
+        o.batch_retained = bt->choice("retained", "single", {"single", "batch"}) == "batch";
         o.topic_suffix = bt->string("topic_suffix", "batch");
         if (o.topic_suffix.empty() || o.topic_suffix.find_first_of("/+#") != std::string::npos) {
             bt->issue("topic_suffix", "one topic level without / + #, e.g. \"batch\"");

@@ -30,7 +30,10 @@ Batcher::Batcher(BatchOptions options, std::string gateway)
 
 bool Batcher::add(core::StoredMessage& m, Clock::time_point now) {
     const auto& msg = m.message;
-    if (!options_.enabled || msg.priority >= options_.unbatched_from_priority || msg.retain) return false;
+    if (!options_.enabled || msg.priority >= options_.unbatched_from_priority ||
+        (msg.retain && !options_.batch_retained)) {
+        return false;
+    }
     const auto glen = group_length(msg.topic, options_.group_levels);
     if (glen == std::string_view::npos) return false;
     if (!encoder_.batchable(std::string_view(msg.topic).substr(glen + 1), msg.body)) return false;

@@ -187,6 +187,7 @@ void Uplink::stop() {
     machine_timer_.cancel();
     tick_timer_.cancel();
     close_handle(false);
+    account_usage();  // the last connection's bytes, into the day's and month's totals
 }
 
 void Uplink::notify() { feed(event::OutboxChanged{}); }
@@ -448,6 +449,8 @@ void Uplink::socket_started(Handle handle, int rc, int err) {
 void Uplink::close_handle(bool graceful) {
     write_waiting_ = false;
     connecting_ = false;
+    // Before the DISCONNECT: libmosquitto closes the socket once it is written.
+    meter_.detach();
     if (mosq_ && graceful) {
         mosquitto_disconnect(mosq_);
         mosquitto_loop_write(mosq_, 1);
@@ -458,7 +461,6 @@ void Uplink::close_handle(bool graceful) {
         // libmosquitto owns the descriptor: release it from Asio without closing it.
         (void)socket_.release();
     }
-    meter_.detach();
     if (mosq_) {
         mosquitto_destroy(mosq_);
         mosq_ = nullptr;

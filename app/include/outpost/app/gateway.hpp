@@ -83,6 +83,7 @@ private:
     void shutdown(const char* why);
     nlohmann::json counters() const;
     std::string health_message() const;
+    nlohmann::json link_counters() const;
     nlohmann::json modbus_counters() const;
     // Sources by bus (gateway_reload.cpp): created from a bus's settings, or stopped and kept
     // until the next reload so handlers still queued for them find them alive.

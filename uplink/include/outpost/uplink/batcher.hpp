@@ -28,6 +28,9 @@ struct BatchOptions {
     std::size_t max_bytes = 64 * 1024;
     std::chrono::milliseconds max_delay{5000};
     int unbatched_from_priority = 9;  // readings at or above this priority go one per message
+    // Retained readings go one per message (retained) unless this is set: then they join batches
+    // like the others and the broker keeps no last value for their topics.
+    bool batch_retained = false;
     int group_levels = 1;
     std::string topic_suffix = "batch";
 };
