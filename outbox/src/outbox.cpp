@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -31,6 +32,13 @@ constexpr std::uint64_t max_loss_records = 10'000;
 
 // After an unclean stop, files up to this size are checked before use; bigger ones in the background.
 constexpr std::uintmax_t sync_check_max_bytes = 16u << 20;
+
+// A fetch() passes over at most about this many acknowledged or unusable rows before it returns
+// what it has: one call stays short behind a long run of them.
+constexpr std::size_t max_skipped_per_fetch = 4096;
+
+// "No upper bound" for a seq range in SQL.
+constexpr auto unbounded_seq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
 std::uint64_t row_bytes(std::size_t payload) { return payload + row_overhead; }
 
@@ -170,8 +178,9 @@ struct Outbox::Impl {
                                     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
         remove = sql::Statement(db, "DELETE FROM messages WHERE seq=?1 RETURNING length(topic)+length(body)");
         remove_plain = sql::Statement(db, "DELETE FROM messages WHERE seq=?1");
+        // Both bounds on the (priority, seq) index: a bounded range costs no more per row.
         fetch = sql::Statement(reader(), "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
-                                   "WHERE priority=?1 AND seq>?2 ORDER BY seq LIMIT ?3");
+                                   "WHERE priority=?1 AND seq>?2 AND seq<?4 ORDER BY seq LIMIT ?3");
         evict_select = sql::Statement(db, "SELECT seq,priority,length(topic)+length(body) FROM messages "
                                           "ORDER BY priority,seq LIMIT ?1");
         meta_set = sql::Statement(db, "INSERT INTO meta(key,value) VALUES(?1,?2) "
@@ -1290,60 +1299,64 @@ std::uint32_t Outbox::epoch_of(std::uint64_t seq) const noexcept {
     return it == epochs_.begin() ? (epochs_.empty() ? 0 : epochs_.front().second) : std::prev(it)->second;
 }
 
-std::size_t Outbox::fetch_staged(int priority, std::uint64_t& after, std::size_t max,
-                                 std::vector<core::StoredMessage>& out) {
-    // Memory-only mode: staged messages are delivered from memory (seq order, after the cursor).
-    auto it = std::upper_bound(staged_.begin(), staged_.end(), after,
-                               [](std::uint64_t seq, const core::StoredMessage& m) { return seq < m.seq; });
+// One FIFO run of a drain: the rows of one priority with from < seq < below.
+struct Outbox::Range {
+    int priority = 0;
+    std::uint64_t from = 0;
+    std::uint64_t below = unbounded_seq;
+};
+
+// One fetch() call.
+struct Outbox::Batch {
+    std::vector<core::StoredMessage>& out;
+    std::size_t max = 0;
     std::size_t got = 0;
-    for (; it != staged_.end() && got < max; ++it) {
-        if (it->message.priority != priority || acked_set_.count(it->seq)) continue;
+    std::size_t skipped = 0;  // acknowledged or damaged rows passed over
+    bool stop = false;        // a read error, a replaced store, or too many rows skipped
+};
+
+void Outbox::fetch_staged(const Range& r, std::uint64_t& after, Batch& b) {
+    // Memory-only mode: staged messages are delivered from memory (seq order, after the cursor).
+    auto it = std::upper_bound(staged_.begin(), staged_.end(), std::max(after, r.from),
+                               [](std::uint64_t seq, const core::StoredMessage& m) { return seq < m.seq; });
+    for (; it != staged_.end() && it->seq < r.below && b.got < b.max; ++it) {
+        if (it->message.priority != r.priority || acked_set_.count(it->seq)) continue;
         after = it->seq;
         served_from_memory_ = true;
-        out.push_back(*it);
-        out.back().epoch = epoch_of(it->seq);
-        ++got;
+        b.out.push_back(*it);
+        b.out.back().epoch = epoch_of(it->seq);
+        ++b.got;
     }
-    return got;
 }
 
-std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) {
+void Outbox::fetch_range(const Range& r, std::uint64_t& after, Batch& b) {
     auto& im = *impl_;
-    if (!im.store_ok && !stats_.memory_only) return 0;
-    std::size_t got = 0;
-    if (!im.store_ok && !im.readable) {
-        for (int p = priority_levels - 1; p >= 0 && got < max; --p) {
-            got += fetch_staged(p, cursor.after[static_cast<std::size_t>(p)], max - got, out);
-        }
-        return got;
-    }
-    for (int p = priority_levels - 1; p >= 0 && got < max; --p) {
-        auto& st = im.fetch;
-        auto& after = cursor.after[static_cast<std::size_t>(p)];
+    if (!im.store_ok && !im.readable) return fetch_staged(r, after, b);
+    auto& st = im.fetch;
+    const int p = r.priority;
+    for (;;) {
+        const std::size_t limit = b.max - b.got;
         st.bind(1, p);
-        st.bind(2, static_cast<std::int64_t>(after));
-        st.bind(3, static_cast<std::int64_t>(max - got));
+        st.bind(2, static_cast<std::int64_t>(std::max(after, r.from)));
+        st.bind(3, static_cast<std::int64_t>(limit));
+        st.bind(4, static_cast<std::int64_t>(r.below));
+        std::size_t rows = 0;
         int rc;
         while ((rc = st.step()) == SQLITE_ROW) {
+            ++rows;
             const auto seq = static_cast<std::uint64_t>(st.column_int(0));
             after = seq;
-            if (acked_set_.count(seq)) continue;
-            core::StoredMessage m;
-            m.seq = seq;
-            m.epoch = epoch_of(seq);
-            m.message.priority = static_cast<std::uint8_t>(p);
-            m.message.created_ns = st.column_int(1);
+            if (acked_set_.count(seq)) {
+                ++b.skipped;
+                continue;
+            }
             const auto qos = st.column_int(2);
-            m.message.qos = static_cast<std::uint8_t>(std::clamp<std::int64_t>(qos, 0, 2));
-            m.message.retain = st.column_int(3) != 0;
-            m.message.topic = std::string(st.column_text(4));
-            m.message.body = std::string(st.column_text(5));
-            if (!st.column_is_null(6) &&
-                static_cast<std::uint32_t>(st.column_int(6)) !=
-                    row_checksum({seq, p, m.message.created_ns, static_cast<int>(qos), m.message.retain,
-                                  m.message.topic, m.message.body})) {
+            const RowFields row{seq, p, st.column_int(1), static_cast<int>(qos), st.column_int(3) != 0,
+                                st.column_text(4), st.column_text(5)};
+            if (!st.column_is_null(6) && static_cast<std::uint32_t>(st.column_int(6)) != row_checksum(row)) {
                 // Damaged in place: never publish it; remove it and put it on the record.
                 record_bad_row(seq, p);
+                ++b.skipped;
                 std::uint64_t suppressed = 0;
                 if (im.checksum_log.allow(std::chrono::steady_clock::now(), suppressed)) {
                     core::log_error("outbox.checksum_mismatch",
@@ -1353,22 +1366,51 @@ std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core
                 }
                 continue;
             }
-            out.push_back(std::move(m));
-            ++got;
+            auto& m = b.out.emplace_back();
+            m.seq = seq;
+            m.epoch = epoch_of(seq);
+            m.message.priority = static_cast<std::uint8_t>(p);
+            m.message.created_ns = row.created_ns;
+            m.message.qos = static_cast<std::uint8_t>(std::clamp<std::int64_t>(qos, 0, 2));
+            m.message.retain = row.retain;
+            m.message.topic = std::string(row.topic);
+            m.message.body = std::string(row.body);
+            ++b.got;
         }
         st.reset();
-        if (rc == SQLITE_DONE && stats_.memory_only && got < max) got += fetch_staged(p, after, max - got, out);
         if (rc != SQLITE_DONE) {
-            if (im.store_ok && recover_if_damaged(rc, "a fetch")) return got;  // the cursor stays valid: seqs are kept
+            b.stop = true;
+            if (im.store_ok && recover_if_damaged(rc, "a fetch")) return;  // the cursor stays valid: seqs are kept
             std::uint64_t suppressed = 0;
             if (im.fetch_error_log.allow(std::chrono::steady_clock::now(), suppressed)) {
                 core::log_error("outbox.fetch_failed", "could not read from the outbox; will retry",
                                 {{"error", sqlite3_errstr(rc)}, {"suppressed_since_last", suppressed}});
             }
-            return got;
+            return;
+        }
+        if (rows < limit || b.got == b.max) break;
+        // Skipped rows took places in the LIMIT and more of this range may follow: read on rather
+        // than hand out lower priorities (or newer staged readings) before them; past the bound,
+        // the next call goes on from here.
+        if (b.skipped >= max_skipped_per_fetch) {
+            b.stop = true;
+            return;
         }
     }
-    return got;
+    if (stats_.memory_only && b.got < b.max) fetch_staged(r, after, b);
+}
+
+std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) {
+    if (!impl_->store_ok && !stats_.memory_only) return 0;
+    Batch b{out, max};
+    const std::uint64_t live_from = cursor.live_from;
+    for (int p = priority_levels - 1; p >= std::max(cursor.lowest_priority, 0) && b.got < max && !b.stop; --p) {
+        const auto i = static_cast<std::size_t>(p);
+        // The live phase first (with live_from 0, every seq), then the backlog below live_from.
+        fetch_range({p, live_from > 0 ? live_from - 1 : 0}, cursor.after[i], b);
+        if (live_from > 0 && b.got < max && !b.stop) fetch_range({p, 0, live_from}, cursor.backlog_after[i], b);
+    }
+    return b.got;
 }
 
 void Outbox::maintain(std::chrono::steady_clock::time_point now) {

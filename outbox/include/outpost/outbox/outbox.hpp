@@ -94,13 +94,18 @@ struct LossRecord {
     std::int64_t id = 0;  // its row in the losses table, ascending in the order written (0: not read back)
 };
 
-// Per-priority position of a drain: the last sequence number handed out at each priority.
+// Per-priority position of a drain: the last sequence number handed out at each priority, in each
+// phase. With live_from set, each priority drains in two FIFO phases: the readings numbered from
+// live_from on ("live", e.g. since the connection came back) before the older ones ("backlog").
 struct DrainCursor {
     std::array<std::uint64_t, priority_levels> after{};          // live phase (or the only phase when live_from == 0)
     std::array<std::uint64_t, priority_levels> backlog_after{};  // backlog phase: seqs below live_from
-    std::uint64_t live_from = 0;  // 0: one FIFO per priority (as today); else, within each priority, seqs >= live_from are fetched before the older ones
+    std::uint64_t live_from = 0;  // 0: one FIFO per priority; else, within each priority, seqs >= live_from are fetched before the older ones
     int lowest_priority = 0;      // priorities below this are held: fetch() returns none of them
-    void reset() noexcept { after.fill(0); backlog_after.fill(0); }  // positions only; keeps live_from and lowest_priority
+    void reset() noexcept {  // positions only; keeps live_from and lowest_priority
+        after.fill(0);
+        backlog_after.fill(0);
+    }
 };
 
 class Outbox {
@@ -166,9 +171,12 @@ public:
     std::size_t staged() const noexcept;
     std::size_t pending_acks() const noexcept;
 
-    // Appends up to `max` durable messages in delivery order (priority 9 first, FIFO within a
-    // priority) that come after `cursor`, skipping acknowledged ones; advances the cursor.
-    // Rows that fail their checksum are skipped and recorded as lost.
+    // Appends up to `max` durable messages in delivery order that come after `cursor`, skipping
+    // acknowledged ones, and advances the cursor. Delivery order: priority 9 first, down to
+    // cursor.lowest_priority; within a priority FIFO, or with cursor.live_from set, first the seqs
+    // from live_from on, then the older ones (each FIFO). Rows that fail their checksum are skipped
+    // and recorded as lost. A long run of skipped rows ends a call early (fewer than `max`,
+    // possibly none, although more may follow: the next call goes on from there).
     std::size_t fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out);
 
     const OutboxStats& stats() const noexcept { return stats_; }
@@ -185,6 +193,8 @@ private:
     struct Impl;
     struct DbState;
     struct Job;
+    struct Range;
+    struct Batch;
     bool has_work() const noexcept;
     void run_job(Job& j);
     void settle();
@@ -195,7 +205,8 @@ private:
     bool open_read_only() noexcept;
     void reopen();
     void forget_delivered_from_memory();
-    std::size_t fetch_staged(int priority, std::uint64_t& after, std::size_t max, std::vector<core::StoredMessage>& out);
+    void fetch_range(const Range& r, std::uint64_t& after, Batch& b);
+    void fetch_staged(const Range& r, std::uint64_t& after, Batch& b);
     void start_epoch(std::uint64_t first_seq, const char* why);
     // Records `epoch` as the one numbers from `first_seq` on carry, with the current next_seq.
     void adopt_epoch(std::uint64_t first_seq, std::uint32_t epoch);
