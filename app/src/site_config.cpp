@@ -153,6 +153,8 @@ void read_link(core::JsonReader& r, SiteConfig& site) {
     auto& b = site.broker;
     b.live_first = r.boolean("live_first", false);
     b.max_bytes_per_s = static_cast<std::uint64_t>(r.integer("max_bytes_per_s", 0, 0, 1ll << 40));
+    // On a slow link everything in flight queues ahead of a new reading: keep it to a few seconds' worth.
+    b.max_inflight_bytes = static_cast<std::size_t>(r.integer("max_inflight_bytes", 64 * 1024, 0, 1ll << 32));
     if (auto bt = r.child("batch")) {
         auto& o = b.batch;
         o.enabled = bt->boolean("enabled", true);

@@ -184,3 +184,17 @@ TEST(Budget, ReleasingRereadsWhatWasFetchedButNotSentWithoutRepeatingWhatWasSent
     }
     EXPECT_EQ(sent, (std::multiset<std::uint64_t>{1, 2, 3, 4, 5}));
 }
+
+TEST(InflightBytes, ASlowLinkGetsNoMoreThanTheByteLimitAheadOfANewReading) {
+    auto o = opts(100);
+    o.max_inflight_bytes = 40;  // each message: "t/N" (3) + body (9) = 12 stored bytes
+    Rig r(o);
+    for (std::uint64_t s = 1; s <= 6; ++s) r.source.add(s);
+    r.start();
+    EXPECT_EQ(without_timer(r.connack()), (Lines{"status online", "publish 1", "publish 2", "publish 3", "publish 4"}));
+    EXPECT_EQ(r.machine.stats().inflight_bytes, 48u);
+    // Under the limit again: one more may go (a message never waits for room it cannot get).
+    EXPECT_EQ(without_timer(r.ack(1)), (Lines{"ack 1", "publish 5"}));
+    EXPECT_EQ(without_timer(r.ack(2)), (Lines{"ack 2", "publish 6"}));
+    EXPECT_EQ(r.machine.stats().inflight_bytes, 48u);
+}

@@ -129,8 +129,10 @@ void DeliveryMachine::on_refused(const event::PublishRefused& r, Clock::time_poi
     if (pending_.empty()) return;
     auto p = std::move(pending_.front());
     pending_.pop_front();
+    inflight_bytes_ -= std::min<std::size_t>(inflight_bytes_, p.stored_bytes);
     if (is_per_message(r.error)) {
         if (p.members.empty()) p.members.push_back({p.seq, p.priority, p.stored_bytes});
+        stats_.inflight_bytes = inflight_bytes_;
         stats_.rejected += p.members.size();
         for (const auto& m : p.members) out.push_back(action::Discard{m.seq, m.priority, r.error});
         core::log_error("uplink.unpublishable", "a message cannot be published; it is recorded as a loss",
@@ -147,6 +149,8 @@ void DeliveryMachine::on_acked(int mid, int reason, Clock::time_point now, std::
     const auto entry = window_.release(mid);
     if (!entry) return;  // a status message, or a packet of an earlier connection
     stats_.inflight = window_.size();
+    inflight_bytes_ -= std::min<std::size_t>(inflight_bytes_, entry->stored_bytes);
+    stats_.inflight_bytes = inflight_bytes_;
     std::vector<InflightWindow::Entry> members;
     if (!batch_members_.empty()) {
         if (const auto it = batch_members_.find(mid); it != batch_members_.end()) {
@@ -265,6 +269,8 @@ void DeliveryMachine::forget_connection() {
     batcher_.clear();
     batch_members_.clear();
     parked_.clear();
+    inflight_bytes_ = 0;
+    stats_.inflight_bytes = 0;
     paced_until_ = Clock::time_point::max();
     stats_.inflight = 0;
     failing_back_ = false;
@@ -347,11 +353,15 @@ void DeliveryMachine::pump(Clock::time_point now, std::vector<Action>& out) {
     if (state_ != State::connected || failing_back_) return;
     if (batcher_.enabled()) batcher_.collect_due(now);
     while (window_.size() + pending_.size() < window_.capacity()) {
+        if (options_.max_inflight_bytes > 0 && inflight_bytes_ >= options_.max_inflight_bytes) return;
         if (paced(now)) return;
         if (batcher_.enabled() && batcher_.next(lowest_, batch_)) {
             spend(batch_.topic.size() + batch_.payload.size());
             const auto first = batch_.members.front();
-            pending_.push_back({first.seq, first.priority, 0, batch_.members});
+            const auto size = static_cast<std::uint32_t>(batch_.topic.size() + batch_.payload.size());
+            inflight_bytes_ += size;
+            stats_.inflight_bytes = inflight_bytes_;
+            pending_.push_back({first.seq, first.priority, size, batch_.members});
             out.push_back(action::PublishBatch{std::move(batch_)});
             batch_ = {};
             continue;
@@ -378,6 +388,8 @@ void DeliveryMachine::pump(Clock::time_point now, std::vector<Action>& out) {
         if (batcher_.add(m, now)) continue;
         const auto stored = static_cast<std::uint32_t>(m.message.topic.size() + m.message.body.size());
         spend(stored + 64);  // the envelope and user properties around the body
+        inflight_bytes_ += stored;
+        stats_.inflight_bytes = inflight_bytes_;
         pending_.push_back({m.seq, m.message.priority, stored, {}});
         out.push_back(action::Publish{std::move(m)});
     }

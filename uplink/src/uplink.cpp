@@ -117,6 +117,7 @@ DeliveryOptions delivery_options(const UplinkOptions& o, const std::vector<Broke
     d.batch = o.batch;
     d.live_first = o.live_first;
     d.max_bytes_per_s = o.max_bytes_per_s;
+    d.max_inflight_bytes = o.max_inflight_bytes;
     d.budget = o.budget;
     return d;
 }

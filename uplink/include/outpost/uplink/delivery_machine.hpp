@@ -88,6 +88,9 @@ struct DeliveryOptions {
     // Pacing: at most this many bytes a second on average (payload, topic and an estimate of the
     // MQTT and TCP/IP overhead of the PUBLISH and its PUBACK), in bursts of up to a second's worth.
     std::uint64_t max_bytes_per_s = 0;  // 0: no cap
+    // At most this many payload and topic bytes unacknowledged (at least one message goes): what a
+    // new reading may queue behind in the socket on a slow link. 0: only the window counts.
+    std::size_t max_inflight_bytes = 0;
     BudgetOptions budget;
 };
 
@@ -111,6 +114,7 @@ struct UplinkStats {
     std::uint64_t progress_timeouts = 0;
     std::uint64_t failbacks = 0;  // returns to the preferred address
     std::size_t inflight = 0;
+    std::size_t inflight_bytes = 0;
     std::size_t address = 0;  // the address in use or being tried
     bool connected = false;
     int last_error = 0;  // UplinkError of the last failure, 0 before any
@@ -243,6 +247,7 @@ private:
     std::unordered_map<int, std::vector<InflightWindow::Entry>> batch_members_;  // in flight, by packet id
     std::vector<core::StoredMessage> parked_;  // fetched before their priority was held
     int lowest_ = 0;                           // priorities below are held by a budget
+    std::size_t inflight_bytes_ = 0;           // of the window and of Publish actions not yet reported
     double tokens_ = 0;                        // pacing: bytes that may go now (negative: owed)
     Clock::time_point refilled_{};
     Clock::time_point paced_until_ = Clock::time_point::max();

@@ -88,6 +88,7 @@ struct UplinkOptions {
     BatchOptions batch;
     bool live_first = false;
     std::uint64_t max_bytes_per_s = 0;
+    std::size_t max_inflight_bytes = 0;
     BudgetOptions budget;
 };
 
