@@ -30,10 +30,7 @@ PayloadFormat detect_plain(std::string_view doc) {
 }
 
 // Inflates the payload if it is compressed, then hands it to its form's decoder.
-bool decode_document(std::string_view topic, std::string_view payload, BatchOutput& output) {
-    if (topic.find('/') == std::string_view::npos) {
-        return output.fail("the batch topic has no level to take off (its readings' topics start with its group)");
-    }
+bool decode_document(std::string_view payload, BatchOutput& output) {
     const auto compression = detect_compression(payload);
     std::string inflated;
     if (compression != Compression::none) {
@@ -59,7 +56,19 @@ void BatchOutput::gateway(std::string_view gw) {
     if (gw_) gw_->assign(gw);
 }
 
+BatchOutput::BatchOutput(std::string_view topic, std::vector<DecodedReading>& out, std::string& problem,
+                         std::string* gw)
+    : out_(out), problem_(problem), gw_(gw) {
+    const auto slash = topic.rfind('/');
+    has_group_ = slash != std::string_view::npos;
+    if (has_group_) group_ = topic.substr(0, slash);
+}
+
 bool BatchOutput::expect(std::uint64_t count) {
+    // Checked once the gateway is known, so that the refusal can be counted against it.
+    if (!has_group_) {
+        return fail("the batch topic has no level to take off (its readings' topics start with its group)");
+    }
     if (count == 0) return fail("the batch holds no reading");
     if (count > max_batch_readings) {
         return fail("the batch holds " + std::to_string(count) + " readings, more than the " +
@@ -120,10 +129,10 @@ bool decode_batch(std::string_view topic, std::string_view payload, std::vector<
     out.clear();
     problem.clear();
     if (gw) gw->clear();
-    BatchOutput output(topic.substr(0, topic.rfind('/')), out, problem, gw);
+    BatchOutput output(topic, out, problem, gw);
     bool ok = false;
     try {
-        ok = decode_document(topic, payload, output);
+        ok = decode_document(payload, output);
     } catch (const std::exception&) {  // std::bad_alloc
         ok = output.fail("out of memory while decoding the batch");
     }

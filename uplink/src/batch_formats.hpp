@@ -14,12 +14,13 @@ namespace outpost::uplink {
 // topics, the text budget, the count, and the problem in words.
 class BatchOutput {
 public:
-    BatchOutput(std::string_view group, std::vector<DecodedReading>& out, std::string& problem, std::string* gw)
-        : group_(group), out_(out), problem_(problem), gw_(gw) {}
+    // `topic`: the batch's; its readings' topics start with its group (all of it but the last level).
+    BatchOutput(std::string_view topic, std::vector<DecodedReading>& out, std::string& problem, std::string* gw);
 
     // The batch's gateway id, as soon as it is read (for the caller's `gw`).
     void gateway(std::string_view gw);
-    // How many readings the batch announces: false beyond max_batch_readings or for none.
+    // How many readings the batch announces: false beyond max_batch_readings or for none, and
+    // when the topic has no group.
     bool expect(std::uint64_t count);
     // Completes `r`'s topic with `suffix` and keeps it; false when the text budget is spent.
     bool add(DecodedReading&& r, std::string_view suffix);
@@ -31,6 +32,7 @@ public:
 
 private:
     std::string_view group_;
+    bool has_group_ = false;
     std::vector<DecodedReading>& out_;
     std::string& problem_;
     std::string* gw_;
