@@ -12,6 +12,6 @@ add_library(outpost_audit STATIC
 target_include_directories(outpost_audit PUBLIC ${CMAKE_CURRENT_LIST_DIR}/..)
 target_link_libraries(outpost_audit
   PUBLIC outpost::core nlohmann_json::nlohmann_json
-  PRIVATE PkgConfig::MOSQUITTO outpost_warnings)
+  PRIVATE outpost::uplink PkgConfig::MOSQUITTO outpost_warnings)
 # audit_command.cpp uses the exit codes of outpost/app/commands.hpp.
 target_include_directories(outpost_audit PRIVATE ${PROJECT_SOURCE_DIR}/app/include)

@@ -23,6 +23,8 @@ constexpr const char* audit_usage = R"(usage: outpost audit [broker options | --
 
 Reports per gateway: messages, distinct readings, duplicates, gaps in the sequence and whether loss
 records explain them, out-of-order arrivals within a topic, and latency (receive time minus ts).
+Reads every payload format (uplink/payload_formats.md): one message per reading, batched JSON and
+compact CBOR batches, compressed with zstd or zlib or not; each reading of a batch counts.
 Exit code 0: no unexplained gap; 7: at least one unexplained gap; 2: usage; 5: cannot connect or read.
 
 broker options (libmosquitto):

@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "outpost/uplink/batch_decoder.hpp"
+#include "outpost/uplink/compression.hpp"
+
 namespace outpost::audit {
 
 namespace {
@@ -53,12 +56,41 @@ LossInfo decode_loss(const json& loss, std::string& problem) {
     return info;
 }
 
+// One item per reading; a refused batch is malformed, against its gateway when its gw could be read.
+DecodedPayload decode_batch_payload(std::string_view topic, std::string_view payload) {
+    std::vector<uplink::DecodedReading> readings;
+    std::string problem, gw;
+    if (!uplink::decode_batch(topic, payload, readings, problem, &gw)) return malformed(gw, "batch: " + problem);
+    DecodedPayload d;
+    d.kind = PayloadKind::sequenced;
+    d.batch = true;
+    d.gw = std::move(gw);
+    d.items.reserve(readings.size());
+    for (auto& r : readings) {
+        SequencedItem item;
+        item.gw = std::move(r.gw);
+        item.ep = r.ep;
+        item.seq = r.seq;
+        item.ts = static_cast<double>(r.ts_us) / 1e6;
+        d.items.push_back(std::move(item));
+    }
+    return d;
+}
+
+// A batch by its first bytes: a compressed stream, or the compact form's 7-item array.
+bool binary_batch(std::string_view payload) {
+    return uplink::detect_compression(payload) != uplink::Compression::none ||
+           (!payload.empty() && static_cast<unsigned char>(payload[0]) == 0x87);
+}
+
 }  // namespace
 
-DecodedPayload decode_payload(std::string_view payload) {
+DecodedPayload decode_payload(std::string_view topic, std::string_view payload) {
+    if (binary_batch(payload)) return decode_batch_payload(topic, payload);
     const json doc = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) return malformed("", "not JSON");
     if (!doc.is_object()) return malformed("", "not a JSON object");
+    if (doc.contains("batch")) return decode_batch_payload(topic, payload);
     const auto gw_it = doc.find("gw");
     if (gw_it == doc.end() || !gw_it->is_string() || gw_it->get_ref<const std::string&>().empty()) {
         return malformed("", "no gw");

@@ -1,8 +1,9 @@
 #pragma once
-// What one MQTT payload says, for the audit. The one place that knows the gateway's payload formats:
-// a reading or a loss record (both carry gw/ep/seq and count in the sequence), a status or health
-// message (gw, no seq), or something malformed. Sans-I/O: a string in, values out; never throws.
-// One payload gives a list of sequenced items so that a batched format can be added here later.
+// What one MQTT payload says, for the audit. The one place that knows the gateway's payload formats
+// (uplink/payload_formats.md): a reading or a loss record (both carry gw/ep/seq and count in the
+// sequence), a batch of readings (batched JSON or compact CBOR, compressed or not: one item per
+// reading, decoded by uplink::decode_batch), a status or health message (gw, no seq), or something
+// malformed. Sans-I/O: a topic and bytes in, values out; never throws.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,7 +33,7 @@ struct SequencedItem {
 };
 
 enum class PayloadKind {
-    sequenced,  // items holds one entry (or several, for a future batch format)
+    sequenced,  // items holds one entry, or one per reading of a batch
     status,     // {"gw":..,"state":"online"|"offline",...}
     health,     // any other object with a gw and no seq (health counters)
     malformed,  // not JSON, not an object, no gw, a seq or ep that is not an unsigned 64-bit integer, ...
@@ -43,11 +44,13 @@ struct DecodedPayload {
     std::string gw;     // status/health, and malformed when the gw could still be read
     std::string state;  // status
     std::vector<SequencedItem> items;
+    bool batch = false;  // the items came in one batch (its MQTT 5 properties name no single seq)
     // Why, in words: for malformed, and for a sequenced message with an unreadable part (a loss
     // record without a range still holds its place in the sequence).
     std::string problem;
 };
 
-DecodedPayload decode_payload(std::string_view payload);
+// `topic` is the one the payload was published on: a batch's readings take their topics from it.
+DecodedPayload decode_payload(std::string_view topic, std::string_view payload);
 
 }  // namespace outpost::audit

@@ -15,10 +15,11 @@ bool same_number(const std::string& text, std::uint64_t value) {
     return r.ec == std::errc() && r.ptr == end && parsed == value;
 }
 
-bool properties_agree(const UserProperties& p, const SequencedItem& item) {
+// A batch's properties are checked for gw and ep only: its readings have a seq each.
+bool properties_agree(const UserProperties& p, const SequencedItem& item, bool batch) {
     if (p.gw && *p.gw != item.gw) return false;
     if (p.ep && !same_number(*p.ep, item.ep)) return false;
-    if (p.seq && !same_number(*p.seq, item.seq)) return false;
+    if (p.seq && !batch && !same_number(*p.seq, item.seq)) return false;
     return true;
 }
 
@@ -41,7 +42,7 @@ SequenceAudit::Gateway& SequenceAudit::gateway(const std::string& gw) {
 
 void SequenceAudit::feed(const Arrival& arrival) {
     ++messages_;
-    auto decoded = decode_payload(arrival.payload);
+    auto decoded = decode_payload(arrival.topic, arrival.payload);
     if (decoded.gw.empty()) {
         ++unattributed_;
         last_unattributed_problem_ = decoded.problem;
@@ -68,17 +69,17 @@ void SequenceAudit::feed(const Arrival& arrival) {
                 g.counts.last_problem = decoded.problem;
             }
             for (const auto& item : decoded.items) {
-                // A batch (later) may name several gateways; each item counts for its own.
+                // Items may name other gateways; each counts for its own.
                 auto& owner = item.gw == decoded.gw ? g : gateway(item.gw);
-                feed_item(owner, item, arrival);
+                feed_item(owner, item, arrival, decoded.batch);
             }
             return;
     }
 }
 
-void SequenceAudit::feed_item(Gateway& g, const SequencedItem& item, const Arrival& arrival) {
+void SequenceAudit::feed_item(Gateway& g, const SequencedItem& item, const Arrival& arrival, bool batch) {
     auto& c = g.counts;
-    if (arrival.properties && !properties_agree(*arrival.properties, item)) ++c.property_mismatches;
+    if (arrival.properties && !properties_agree(*arrival.properties, item, batch)) ++c.property_mismatches;
     if (!item.loss) ++c.readings;
 
     auto [index_it, new_epoch] = g.epoch_index.try_emplace(item.ep, g.epochs.size());

@@ -6,6 +6,8 @@
 //
 // Rules (also in the README):
 // - (gw, ep, seq) names one message: a reading or a loss record. A second arrival is a duplicate.
+// - A batch is one message holding several readings, each with its own (gw, ep, seq): each counts
+//   as a reading arrival, on the batch's topic (for the out-of-order rule).
 // - Sequences: a gateway's epochs are taken in the order first seen; an epoch whose lowest seq is
 //   above the highest seq of the sequence so far continues it (the gap between them counts), any
 //   other epoch starts a new sequence. A sequence starts at the lowest seq received.
@@ -67,7 +69,7 @@ private:
     };
 
     Gateway& gateway(const std::string& gw);
-    void feed_item(Gateway& g, const SequencedItem& item, const Arrival& arrival);
+    void feed_item(Gateway& g, const SequencedItem& item, const Arrival& arrival, bool batch);
 
     std::map<std::string, Gateway> gateways_;
     std::uint64_t messages_ = 0;
