@@ -19,7 +19,7 @@ namespace outpost::audit {
 
 namespace {
 
-constexpr const char* audit_usage = R"(usage: outpost audit [broker options | --capture FILE] [--json]
+constexpr const char* audit_usage = R"(usage: outpost audit [broker options | --capture FILE [--hex]] [--json]
 
 Reports per gateway: messages, distinct readings, duplicates, gaps in the sequence and whether loss
 records explain them, out-of-order arrivals within a topic, and latency (receive time minus ts).
@@ -44,6 +44,11 @@ capture:
   --capture FILE           a capture instead of a broker ('-' for stdin), one message a line, made by
                              mosquitto_sub -v -t '#' ...                  (no latency)
                              mosquitto_sub -F '%U %t %p' -t '#' ...       (receive time: latency too)
+                           a line over 1 MiB is counted as unreadable, and skipped without being held
+  --hex                    the capture's payloads are in hex, as binary payloads (compact or compressed
+                           batches) need, since they cannot travel in a text line; made by
+                             mosquitto_sub -F '%t %x' -t '#' ...          (no latency)
+                             mosquitto_sub -F '%U %t %x' -t '#' ...       (receive time: latency too)
 output:
   --json                   the report as JSON (default: text for people)
   --log-format json|text  --log-level debug|info|warn|error   (logs go to stderr)
@@ -103,11 +108,11 @@ private:
 
 int audit_main(const std::vector<std::string>& args) {
     static const std::map<std::string, bool> known = {
-        {"--host", true},      {"--port", true},      {"--username", true},       {"--password-file", true},
-        {"--cafile", true},    {"--capath", true},    {"--topic", true},          {"--mqtt", true},
-        {"--qos", true},       {"--client-id", true}, {"--session-expiry", true}, {"--duration", true},
-        {"--idle", true},      {"--capture", true},   {"--json", false},          {"--log-format", true},
-        {"--log-level", true}, {"--help", false}};
+        {"--host", true},       {"--port", true},      {"--username", true},       {"--password-file", true},
+        {"--cafile", true},     {"--capath", true},    {"--topic", true},          {"--mqtt", true},
+        {"--qos", true},        {"--client-id", true}, {"--session-expiry", true}, {"--duration", true},
+        {"--idle", true},       {"--capture", true},   {"--hex", false},           {"--json", false},
+        {"--log-format", true}, {"--log-level", true}, {"--help", false}};
     std::map<std::string, std::string> values;
     std::vector<std::string> topics;
     for (std::size_t i = 1; i < args.size(); ++i) {  // args[0] is "audit"
@@ -155,17 +160,20 @@ int audit_main(const std::vector<std::string>& args) {
               "--client-id", "--session-expiry", "--duration", "--idle"}) {
             if (value(broker_only)) return usage_error(std::string(broker_only) + " does not apply to --capture");
         }
+        CaptureOptions options;
+        if (value("--hex")) options.form = CaptureForm::hex;
         if (*capture == "-") {
-            read_capture(std::cin, audit);
+            read_capture(std::cin, audit, options);
         } else {
-            std::ifstream in(*capture);
+            std::ifstream in(*capture, std::ios::binary);
             if (!in) {
                 core::log_error("audit.capture", "cannot open the capture file", {{"file", *capture}});
                 return app::exit_startup;
             }
-            read_capture(in, audit);
+            read_capture(in, audit, options);
         }
     } else {
+        if (value("--hex")) return usage_error("--hex applies to --capture only");
         SubscribeOptions o;
         long number = 0;
         if (const auto* v = value("--host")) o.host = *v;

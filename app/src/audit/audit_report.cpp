@@ -103,7 +103,10 @@ void write_text(std::ostream& out, const AuditReport& report) {
         out << "  " << report.unattributed << " message(s) name no gateway (last: " << report.last_unattributed_problem
             << ")\n";
     }
-    if (report.unparsable_lines > 0) out << "  " << report.unparsable_lines << " capture line(s) without a topic\n";
+    if (report.unparsable_lines > 0) {
+        out << "  " << report.unparsable_lines
+            << " capture line(s) unreadable (no topic, a payload that is not hex with --hex, or over 1 MiB)\n";
+    }
     std::size_t incomplete = 0;
     for (const auto& g : report.gateways) {
         const auto unexplained = g.unexplained_gaps();

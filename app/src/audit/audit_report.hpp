@@ -72,7 +72,7 @@ struct AuditReport {
     std::uint64_t messages = 0;           // every arrival
     std::uint64_t unattributed = 0;       // arrivals that name no gateway (not JSON, no gw, ...)
     std::string last_unattributed_problem;
-    std::uint64_t unparsable_lines = 0;  // capture lines without a topic
+    std::uint64_t unparsable_lines = 0;  // capture lines without a topic, with bad hex, or too long
     std::uint64_t connections = 0;       // broker connections the subscriber made (0 for a capture)
 
     // True when every gap of every gateway is explained by a loss record.

@@ -45,7 +45,7 @@ struct Arrival {
 class SequenceAudit {
 public:
     void feed(const Arrival& arrival);
-    // A capture line that could not be read as `[time] topic payload`.
+    // A capture line that could not be read as `[time] topic payload` (or was too long to read).
     void note_unparsable_line() noexcept { ++unparsable_lines_; }
     void note_connection() noexcept { ++connections_; }
     std::uint64_t messages() const noexcept { return messages_; }
