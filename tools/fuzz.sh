@@ -1,14 +1,15 @@
 #!/bin/bash
 # Fuzzes the parsers with libFuzzer (clang, from Debian) under AddressSanitizer and UBSan: configuration
 # and mapping JSON, candump lines, DBC files, the CAN frame decoder, the Modbus RTU framer, listen-only
-# sniffer, MBAP framer and transcripts, and CSV register lists. (ctest's `fuzz.sanitized_corpora`
-# replays the seed corpora under the same sanitizers in every test run, with g++.)
+# sniffer, MBAP framer and transcripts, CSV register lists, and batch payloads (the uplink's decoder).
+# (ctest's `fuzz.sanitized_corpora` replays the seed corpora under the same sanitizers in every test
+# run, with g++.)
 #   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 60 s, every target)
 # Each target starts from its seed corpus in tests/fuzz/corpus; new inputs go to build-fuzz/corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-all_targets="candump_line dbc frame_decoder json_config modbus_rtu_framer modbus_sniffer modbus_mbap_framer modbus_transcript register_csv"
+all_targets="candump_line dbc frame_decoder json_config modbus_rtu_framer modbus_sniffer modbus_mbap_framer modbus_transcript register_csv batch_decoder"
 targets=${*:2}
 targets=${targets:-$all_targets}
 for t in $targets; do
