@@ -14,6 +14,7 @@
 
 #include "commit_worker.hpp"
 #include "integrity_checker.hpp"
+#include "loss_tally.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/outbox/outbox_error.hpp"
 #include "outpost/core/wall_clock.hpp"
@@ -158,7 +159,8 @@ struct Outbox::Impl {
     std::unique_ptr<SeqMarker> marker;
     IntegrityChecker checker;
     sql::Database db;
-    sql::Statement insert, remove, remove_plain, fetch, evict_select, meta_set, meta_get, loss_insert, position_set, epoch_set;
+    sql::Statement insert, remove, remove_plain, fetch, evict_select, meta_set, meta_get, loss_insert, loss_grow,
+        position_set, epoch_set;
     bool store_ok = false;  // open for writing
     bool readable = false;  // open read-only while the store cannot be written (memory-only mode)
     int runtime_quarantines = 0;
@@ -188,6 +190,9 @@ struct Outbox::Impl {
         meta_get = sql::Statement(db, "SELECT value FROM meta WHERE key=?1");
         loss_insert = sql::Statement(db, "INSERT INTO losses(at_ns,reason,priority,count,first_seq,last_seq) "
                                          "VALUES(?1,?2,?3,?4,?5,?6)");
+        loss_grow = sql::Statement(db,
+                                   "UPDATE losses SET count=count+?1, first_seq=min(first_seq,?2), "
+                                   "last_seq=max(last_seq,?3), at_ns=?4 WHERE rowid=?5");
         position_set = sql::Statement(db, "INSERT INTO positions(source,position) VALUES(?1,?2) "
                                           "ON CONFLICT(source) DO UPDATE SET position=excluded.position");
         epoch_set = sql::Statement(db, "INSERT OR REPLACE INTO epochs(first_seq,epoch) VALUES(?1,?2)");
@@ -202,6 +207,7 @@ struct Outbox::Impl {
         meta_set = {};
         meta_get = {};
         loss_insert = {};
+        loss_grow = {};
         position_set = {};
         epoch_set = {};
         rdb.close();
@@ -610,7 +616,7 @@ Outbox::DbState Outbox::open_store() {
         stats_.bytes = static_cast<std::uint64_t>(count.column_int(1)) + stats_.rows * row_overhead;
         state.next_seq = std::max(state.next_seq, static_cast<std::uint64_t>(count.column_int(2)) + 1);
     }
-    open_evictions_.fill({});
+    forget_open_losses();
     {
         sql::Statement q(im.db, "SELECT count(*) FROM losses");
         im.loss_rows = q.step() == SQLITE_ROW ? static_cast<std::uint64_t>(q.column_int(0)) : 0;
@@ -827,12 +833,9 @@ void Outbox::close() noexcept {
 }
 
 void Outbox::drop_staged_at_shutdown() noexcept {
-    std::array<LossRecord, priority_levels> by_priority{};
+    LossesByPriority by_priority{};
     for (const auto& s : staged_) {
-        auto& l = by_priority[s.message.priority];
-        if (l.count == 0) l = {wall_clock_ns(), "dropped_at_shutdown", s.message.priority, 0, s.seq, s.seq};
-        ++l.count;
-        l.last_seq = s.seq;
+        count_loss(by_priority[s.message.priority], "dropped_at_shutdown", s.message.priority, s.seq);
     }
     stats_.dropped_at_shutdown += staged_.size();
     for (auto& l : by_priority) {
@@ -1093,12 +1096,8 @@ void Outbox::drop_oldest_staged() {
         staged_.pop_front();
         return;
     }
-    auto& drop = open_drops_[old.message.priority];
-    // One record per priority covers every drop since the last commit attempt: the count is
-    // exact and the range spans the seqs between (other priorities' seqs interleave).
-    if (drop.count == 0) drop = {wall_clock_ns(), "dropped_unwritable", old.message.priority, 0, old.seq, old.seq};
-    ++drop.count;
-    drop.last_seq = old.seq;
+    // One record per priority covers every drop since the last commit attempt.
+    count_loss(open_drops_[old.message.priority], "dropped_unwritable", old.message.priority, old.seq);
     ++stats_.dropped_unwritable;
     staged_.pop_front();
 }
@@ -1110,7 +1109,7 @@ std::error_code Outbox::commit_once(Job& j) {
     if (tx.begin_result() != SQLITE_OK) return make_sqlite_error(tx.begin_result());
     const auto before = st;
     auto fail = [&](int rc) {
-        open_evictions_.fill({});  // records opened in this transaction are rolled back with it
+        forget_open_losses();  // records opened in this transaction are rolled back with it
         st = before;
         j.removed = 0;
         return std::error_code(rc & 0xFF, sqlite_category());
@@ -1224,7 +1223,7 @@ std::error_code Outbox::evict_over_quota(OutboxStats& st) {
     // once per 1% of the quota that arrives, not at every commit.
     const std::uint64_t target_rows = options_.max_rows - options_.max_rows / 100;
     const std::uint64_t target_bytes = options_.max_bytes - options_.max_bytes / 100;
-    std::array<LossRecord, priority_levels> evicted{};
+    LossesByPriority evicted{};
     while (st.rows > target_rows || st.bytes > target_bytes) {
         const std::uint64_t excess_rows = checked_sub(st.rows, target_rows);
         const auto batch = static_cast<std::int64_t>(std::clamp<std::uint64_t>(excess_rows, 64, 4096));
@@ -1252,34 +1251,15 @@ std::error_code Outbox::evict_over_quota(OutboxStats& st) {
             st.rows = checked_sub(st.rows, 1);
             st.bytes = checked_sub(st.bytes, row_bytes(static_cast<std::size_t>(b)));
             ++st.evicted[static_cast<std::size_t>(v.priority)];
-            auto& l = evicted[static_cast<std::size_t>(v.priority)];
-            if (l.count == 0) l = {wall_clock_ns(), "evicted_quota", v.priority, 0, v.seq, v.seq};
-            ++l.count;
-            l.first_seq = std::min(l.first_seq, v.seq);
-            l.last_seq = std::max(l.last_seq, v.seq);
+            count_loss(evicted[static_cast<std::size_t>(v.priority)], "evicted_quota", v.priority, v.seq);
         }
     }
-    // One loss record per priority and minute, not one per commit: this commit's evictions are
-    // added to the priority's open record (in this same transaction), or open a new one.
     const auto now = std::chrono::steady_clock::now();
     std::uint64_t total = 0;
     for (auto& l : evicted) {
         if (l.count == 0) continue;
         total += static_cast<std::uint64_t>(l.count);
-        auto& open = open_evictions_[static_cast<std::size_t>(l.priority)];
-        if (open.rowid != 0 && now - open.since < std::chrono::minutes(1)) {
-            sql::Statement up(im.db, "UPDATE losses SET count=count+?1, first_seq=min(first_seq,?2), "
-                                     "last_seq=max(last_seq,?3), at_ns=?4 WHERE rowid=?5");
-            up.bind(1, l.count);
-            up.bind(2, static_cast<std::int64_t>(l.first_seq));
-            up.bind(3, static_cast<std::int64_t>(l.last_seq));
-            up.bind(4, l.at_ns);
-            up.bind(5, open.rowid);
-            if (const int rc = Impl::done(up); rc != SQLITE_OK) return make_sqlite_error(rc);
-        } else {
-            if (const int rc = im.write_loss(l); rc != SQLITE_OK) return make_sqlite_error(rc);
-            open = {sqlite3_last_insert_rowid(im.db.get()), now};
-        }
+        if (const int rc = write_coalesced(open_evictions_, l, now); rc != SQLITE_OK) return make_sqlite_error(rc);
     }
     evicted_since_log_ += total;
     std::uint64_t suppressed = 0;
@@ -1291,6 +1271,28 @@ std::error_code Outbox::evict_over_quota(OutboxStats& st) {
     }
     return {};
 }
+
+int Outbox::write_coalesced(OpenLosses& open_records, const LossRecord& l, std::chrono::steady_clock::time_point now) {
+    // One loss record per reason, priority and minute, not one per commit: `l` is added to the
+    // priority's open record (in this same transaction), or opens a new one.
+    auto& im = *impl_;
+    auto& open = open_records[static_cast<std::size_t>(std::clamp(l.priority, 0, priority_levels - 1))];
+    if (open.rowid != 0 && now - open.since < std::chrono::minutes(1)) {
+        im.loss_grow.bind(1, l.count);
+        im.loss_grow.bind(2, static_cast<std::int64_t>(l.first_seq));
+        im.loss_grow.bind(3, static_cast<std::int64_t>(l.last_seq));
+        im.loss_grow.bind(4, l.at_ns);
+        im.loss_grow.bind(5, open.rowid);
+        const int rc = Impl::done(im.loss_grow);
+        // A record folded away meanwhile (a bounded losses table) is replaced by a new one.
+        if (rc != SQLITE_OK || sqlite3_changes(im.db.get()) > 0) return rc;
+    }
+    const int rc = im.write_loss(l);
+    if (rc == SQLITE_OK) open = {sqlite3_last_insert_rowid(im.db.get()), now};
+    return rc;
+}
+
+void Outbox::forget_open_losses() noexcept { open_evictions_.fill({}); }
 
 std::uint32_t Outbox::epoch_of(std::uint64_t seq) const noexcept {
     if (epochs_.size() == 1 || (!epochs_.empty() && seq >= epochs_.back().first)) return epochs_.back().second;

@@ -195,6 +195,12 @@ private:
     struct Job;
     struct Range;
     struct Batch;
+    struct OpenLoss {
+        std::int64_t rowid = 0;  // the priority's loss record that this minute's losses add to
+        std::chrono::steady_clock::time_point since{};
+    };
+    using OpenLosses = std::array<OpenLoss, priority_levels>;
+    using LossesByPriority = std::array<LossRecord, priority_levels>;
     bool has_work() const noexcept;
     void run_job(Job& j);
     void settle();
@@ -215,6 +221,8 @@ private:
     std::error_code commit_once(Job& j);
     std::error_code commit_deletes_and_losses(Job& j);
     std::error_code evict_over_quota(OutboxStats& st);
+    int write_coalesced(OpenLosses& open, const LossRecord& l, std::chrono::steady_clock::time_point now);
+    void forget_open_losses() noexcept;
     bool recover_if_damaged(int sqlite_code, const char* during);
     std::uint32_t epoch_of(std::uint64_t seq) const noexcept;
     void drop_staged_at_shutdown() noexcept;
@@ -235,16 +243,13 @@ private:
     std::vector<LossRecord> unwritten_losses_;  // written with the next successful commit
     // Readings dropped at the staging cap, one open record per priority: O(1) memory whatever
     // the mix of priorities; moved to unwritten_losses_ at each commit attempt.
-    std::array<LossRecord, priority_levels> open_drops_{};
+    LossesByPriority open_drops_{};
     std::uint64_t marker_next_seq_ = 0;  // what the marker last recorded
     std::uint64_t store_next_seq_ = 0;   // the next_seq the store holds as of its last commit
     std::optional<std::pair<std::uint64_t, std::uint32_t>> memory_epoch_;  // (first seq, epoch) numbered in memory
     bool served_from_memory_ = false;  // fetch() handed out staged messages (memory-only mode)
-    struct OpenEviction {
-        std::int64_t rowid = 0;  // the priority's loss record that this minute's evictions add to
-        std::chrono::steady_clock::time_point since{};
-    };
-    std::array<OpenEviction, priority_levels> open_evictions_{};
+    // Writer thread: the loss records still open for this minute's evictions.
+    OpenLosses open_evictions_{};
     std::uint64_t evicted_since_log_ = 0;
     std::chrono::steady_clock::time_point last_drop_flush_{};  // evictions not yet in a log line (at most one line a second)
     bool closed_ = false;
