@@ -41,6 +41,15 @@ constexpr std::size_t max_skipped_per_fetch = 4096;
 // "No upper bound" for a seq range in SQL.
 constexpr auto unbounded_seq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
+constexpr const char* expired_reason = "expired_ttl";
+// The sweep of expired rows runs at most once a second and removes at most this many rows per
+// commit (in batches), so a commit stays short whatever the backlog.
+constexpr std::int64_t max_swept_per_commit = 20'000;
+constexpr std::int64_t sweep_batch = 4096;
+// The sweep leaves a row to fetch() for a minute after it expired: a message published just before
+// its TTL ran out may still be waiting for its acknowledgement, and must not be recorded as lost.
+constexpr std::int64_t sweep_grace_ns = 60'000'000'000;
+
 std::uint64_t row_bytes(std::size_t payload) { return payload + row_overhead; }
 
 using core::wall_clock_ns;
@@ -159,8 +168,8 @@ struct Outbox::Impl {
     std::unique_ptr<SeqMarker> marker;
     IntegrityChecker checker;
     sql::Database db;
-    sql::Statement insert, remove, remove_plain, fetch, evict_select, meta_set, meta_get, loss_insert, loss_grow,
-        position_set, epoch_set;
+    sql::Statement insert, remove, remove_plain, fetch, evict_select, sweep_select, meta_set, meta_get, loss_insert,
+        loss_grow, position_set, epoch_set;
     bool store_ok = false;  // open for writing
     bool readable = false;  // open read-only while the store cannot be written (memory-only mode)
     int runtime_quarantines = 0;
@@ -168,6 +177,7 @@ struct Outbox::Impl {
     core::LogLimiter fetch_error_log;
     core::LogLimiter checksum_log;
     core::LogLimiter evict_log{1, std::chrono::seconds(1)};  // at most one eviction line a second
+    core::LogLimiter expire_log{1, std::chrono::seconds(1)};
     // A second, read-only connection for fetch() and losses() on the owner's thread, while the
     // writer thread commits on `db` (WAL: readers and the writer do not block each other).
     sql::Database rdb;
@@ -185,6 +195,9 @@ struct Outbox::Impl {
                                    "WHERE priority=?1 AND seq>?2 AND seq<?4 ORDER BY seq LIMIT ?3");
         evict_select = sql::Statement(db, "SELECT seq,priority,length(topic)+length(body) FROM messages "
                                           "ORDER BY priority,seq LIMIT ?1");
+        sweep_select = sql::Statement(db,
+                                      "SELECT seq,created_ns,length(topic)+length(body) FROM messages "
+                                      "WHERE priority=?1 AND seq>?2 ORDER BY seq LIMIT ?3");
         meta_set = sql::Statement(db, "INSERT INTO meta(key,value) VALUES(?1,?2) "
                                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
         meta_get = sql::Statement(db, "SELECT value FROM meta WHERE key=?1");
@@ -204,6 +217,7 @@ struct Outbox::Impl {
         remove_plain = {};
         fetch = {};
         evict_select = {};
+        sweep_select = {};
         meta_set = {};
         meta_get = {};
         loss_insert = {};
@@ -347,6 +361,7 @@ struct Outbox::Impl {
 };
 
 Outbox::Outbox(OutboxOptions options) : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+    any_ttl_ = std::any_of(options_.ttl.begin(), options_.ttl.end(), [](auto t) { return t.count() > 0; });
     prepare_directory(options_.path);  // a directory that cannot even be created is a start-up error
     impl_->lock = StoreLock(options_.path);  // one process per store (throws if another holds it)
     try {
@@ -801,6 +816,7 @@ void Outbox::close() noexcept {
             forget_delivered_from_memory();
             if (!staged_.empty()) drop_staged_at_shutdown();
             flush_open_drops(true);
+            flush_open_expired();
             // Nowhere durable to write them: the log is the record.
             for (const auto& l : unwritten_losses_) {
                 core::log_error("outbox.loss_unrecorded",
@@ -812,7 +828,7 @@ void Outbox::close() noexcept {
             impl_->close_db();
             return;
         }
-        if (!staged_.empty() || !acked_.empty() || !unwritten_losses_.empty()) {
+        if (!staged_.empty() || !acked_.empty() || !unwritten_losses_.empty() || expiry_pending()) {
             if (const auto ec = commit()) {
                 drop_staged_at_shutdown();
                 if (const auto ec2 = commit_acknowledged()) {
@@ -940,20 +956,25 @@ struct Outbox::Job {
     std::error_code ec;
     bool deletes_committed = false;  // the main transaction failed, acks and losses went alone
     std::uint64_t removed = 0;
+    std::vector<Expired> expired;        // rows fetch() found expired: deleted with the acknowledged ones
+    LossesByPriority expired_removed{};  // what the committed transaction removed as expired, by priority
 };
 
 std::size_t Outbox::staged() const noexcept { return staged_.size() + (job_ ? job_->staged.size() : 0); }
-std::size_t Outbox::pending_acks() const noexcept { return acked_.size() + (job_ ? job_->acked.size() : 0); }
+std::size_t Outbox::pending_acks() const noexcept {
+    return acked_.size() + expired_.size() + (job_ ? job_->acked.size() + job_->expired.size() : 0);
+}
 
 bool Outbox::has_work() const noexcept {
-    return !staged_.empty() || !acked_.empty() || !unwritten_losses_.empty() || positions_dirty_;
+    return !staged_.empty() || !acked_.empty() || !unwritten_losses_.empty() || positions_dirty_ || expiry_pending();
 }
 
 bool Outbox::begin_commit(bool acks_only) {
     if (job_ || !impl_->store_ok) return false;
     flush_open_drops(false);
+    flush_open_expired();
     forget_delivered_from_memory();
-    if (acks_only ? acked_.empty() && unwritten_losses_.empty() : !has_work()) return false;
+    if (acks_only ? acked_.empty() && expired_.empty() && unwritten_losses_.empty() : !has_work()) return false;
     auto job = std::make_unique<Job>();
     job->acks_only = acks_only;
     if (!acks_only) {
@@ -965,6 +986,7 @@ bool Outbox::begin_commit(bool acks_only) {
         }
     }
     job->acked.swap(acked_);
+    job->expired.swap(expired_);
     job->losses.swap(unwritten_losses_);
     job->st = stats_;
     job_ = std::move(job);
@@ -978,7 +1000,7 @@ void Outbox::run_job(Job& j) {
         j.ec = commit_once(j);
         if (!j.ec) return;
     }
-    if (!j.acked.empty() || !j.losses.empty() || j.acks_only) {
+    if (!j.acked.empty() || !j.expired.empty() || !j.losses.empty() || j.acks_only) {
         // Inserts fail (a full disk, most likely), but deletes free space and loss records must
         // reach the disk: commit them on their own.
         const auto ec = commit_deletes_and_losses(j);
@@ -997,9 +1019,16 @@ std::optional<std::error_code> Outbox::collect_commit() {
         stats_.bytes = j.st.bytes;
         stats_.removed += j.removed;
         for (const auto& a : j.acked) acked_set_.erase(a.seq);
+        for (const auto& e : j.expired) acked_set_.erase(e.seq);
+        for (std::size_t p = 0; p < j.expired_removed.size(); ++p) {
+            const auto n = static_cast<std::uint64_t>(j.expired_removed[p].count);
+            stats_.expired[p] += n;
+            expired_since_log_[p] += n;
+        }
     } else {
         // Back in front of what arrived meanwhile: nothing is lost by a failed attempt.
         acked_.insert(acked_.begin(), j.acked.begin(), j.acked.end());
+        expired_.insert(expired_.begin(), j.expired.begin(), j.expired.end());
         unwritten_losses_.insert(unwritten_losses_.begin(), std::make_move_iterator(j.losses.begin()),
                                  std::make_move_iterator(j.losses.end()));
     }
@@ -1020,6 +1049,7 @@ std::optional<std::error_code> Outbox::collect_commit() {
         if (j.positions_dirty) positions_dirty_ = true;
     }
     stats_.staged = staged_.size();
+    log_expired();
     if (j.ec) recover_if_damaged(j.ec.value(), j.acks_only ? "a delete" : "a commit");
     return j.ec;
 }
@@ -1039,7 +1069,7 @@ void Outbox::set_commit_listener(std::function<void()> listener) { impl_->worker
 std::error_code Outbox::commit_acknowledged() {
     settle();
     flush_open_drops(true);
-    if (acked_.empty() && unwritten_losses_.empty()) return {};
+    if (acked_.empty() && expired_.empty() && unwritten_losses_.empty()) return {};
     if (!impl_->store_ok) return make_sqlite_error(SQLITE_CANTOPEN);
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (!begin_commit(true)) return impl_->store_ok ? std::error_code{} : make_sqlite_error(SQLITE_CANTOPEN);
@@ -1112,6 +1142,7 @@ std::error_code Outbox::commit_once(Job& j) {
         forget_open_losses();  // records opened in this transaction are rolled back with it
         st = before;
         j.removed = 0;
+        j.expired_removed = {};
         return std::error_code(rc & 0xFF, sqlite_category());
     };
     for (const auto& s : j.staged) {
@@ -1128,6 +1159,7 @@ std::error_code Outbox::commit_once(Job& j) {
             st.bytes = checked_sub(st.bytes, row_bytes(static_cast<std::size_t>(b)));
         }
     }
+    if (const int rc = delete_expired(j, st.rows, st.bytes, j.expired_removed); rc != SQLITE_OK) return fail(rc);
     for (const auto& loss : j.losses) {
         if (const int rc = im.write_loss(loss); rc != SQLITE_OK) return fail(rc);
     }
@@ -1138,6 +1170,9 @@ std::error_code Outbox::commit_once(Job& j) {
             if (const int rc = Impl::done(im.position_set); rc != SQLITE_OK) return fail(rc);
         }
     }
+    // Expired rows go before the quota evicts anything that could still be delivered.
+    if (const int rc = sweep_expired(st, j.expired_removed); rc != SQLITE_OK) return fail(rc);
+    if (const int rc = write_expired(j.expired_removed); rc != SQLITE_OK) return fail(rc);
     if (const auto ec = evict_over_quota(st)) return fail(ec.value());
     if (im.loss_rows > max_loss_records) {
         if (const int rc = im.fold_oldest_losses(static_cast<std::int64_t>(max_loss_records / 10)); rc != SQLITE_OK) {
@@ -1161,6 +1196,7 @@ std::error_code Outbox::commit_deletes_and_losses(Job& j) {
     for (int attempt = 0; attempt < 2; ++attempt) {
         int rc = SQLITE_OK;
         std::uint64_t rows = st.rows, bytes = st.bytes, removed = 0;
+        LossesByPriority expired{};
         {
             sql::Transaction tx(im.db);
             rc = tx.begin_result();
@@ -1173,6 +1209,8 @@ std::error_code Outbox::commit_deletes_and_losses(Job& j) {
                     bytes = checked_sub(bytes, row_bytes(static_cast<std::size_t>(b)));
                 }
             }
+            if (rc == SQLITE_OK) rc = delete_expired(j, rows, bytes, expired);
+            if (rc == SQLITE_OK) rc = write_expired(expired);
             for (auto it = j.losses.begin(); rc == SQLITE_OK && it != j.losses.end(); ++it) {
                 rc = im.write_loss(*it);
             }
@@ -1188,8 +1226,10 @@ std::error_code Outbox::commit_deletes_and_losses(Job& j) {
             st.rows = rows;
             st.bytes = bytes;
             j.removed = removed;
+            j.expired_removed = expired;
             return {};
         }
+        forget_open_losses();  // records opened in the rolled-back transaction
         // The disk is full: give up the reserve so deletes and loss records can be written.
         const auto reserve = reserve_path(options_.path);
         if ((rc & 0xFF) != SQLITE_FULL || attempt > 0 || !std::filesystem::exists(reserve)) {
@@ -1292,7 +1332,81 @@ int Outbox::write_coalesced(OpenLosses& open_records, const LossRecord& l, std::
     return rc;
 }
 
-void Outbox::forget_open_losses() noexcept { open_evictions_.fill({}); }
+int Outbox::delete_expired(const Job& j, std::uint64_t& rows, std::uint64_t& bytes, LossesByPriority& expired) {
+    for (const auto& e : j.expired) {
+        std::int64_t b = 0;
+        if (const int rc = impl_->delete_acked(e.seq, e.bytes, b); rc != SQLITE_OK) return rc;
+        if (b < 0) continue;  // swept meanwhile: counted there
+        rows = checked_sub(rows, 1);
+        bytes = checked_sub(bytes, row_bytes(static_cast<std::size_t>(b)));
+        count_loss(expired[static_cast<std::size_t>(e.priority)], expired_reason, e.priority, e.seq);
+    }
+    return SQLITE_OK;
+}
+
+int Outbox::sweep_expired(OutboxStats& st, LossesByPriority& expired) {
+    // Expired rows that fetch() does not meet (held priorities, a drain that is behind) are
+    // removed oldest first, in seq order on the (priority, seq) index, up to the first row still
+    // alive: created_ns grows with seq in practice, and a straggler is still caught by fetch().
+    const auto now = std::chrono::steady_clock::now();
+    if (!any_ttl_ || now < next_sweep_) return SQLITE_OK;
+    next_sweep_ = now + std::chrono::seconds(1);
+    auto& im = *impl_;
+    const std::int64_t now_ns = wall_clock_ns();
+    std::int64_t budget = max_swept_per_commit;
+    struct Victim {
+        std::uint64_t seq;
+        std::int64_t payload;
+    };
+    std::vector<Victim> victims;
+    for (int p = 0; p < priority_levels && budget > 0; ++p) {
+        const std::int64_t before = expired_before(p, now_ns);
+        if (before < std::numeric_limits<std::int64_t>::min() + sweep_grace_ns) continue;  // no TTL
+        const std::int64_t cutoff = before - sweep_grace_ns;
+        std::uint64_t after = 0;
+        for (bool alive = false; !alive && budget > 0;) {
+            const std::int64_t limit = std::min(budget, sweep_batch);
+            victims.clear();
+            auto& q = im.sweep_select;
+            q.bind(1, p);
+            q.bind(2, static_cast<std::int64_t>(after));
+            q.bind(3, limit);
+            int rc;
+            while ((rc = q.step()) == SQLITE_ROW && !(alive = q.column_int(1) >= cutoff)) {
+                victims.push_back(
+                    {static_cast<std::uint64_t>(q.column_int(0)), std::max<std::int64_t>(q.column_int(2), 0)});
+            }
+            q.reset();
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
+            for (const auto& v : victims) {
+                std::int64_t b = 0;
+                if (const int drc = im.delete_acked(v.seq, v.payload, b); drc != SQLITE_OK) return drc;
+                if (b < 0) continue;
+                st.rows = checked_sub(st.rows, 1);
+                st.bytes = checked_sub(st.bytes, row_bytes(static_cast<std::size_t>(b)));
+                count_loss(expired[static_cast<std::size_t>(p)], expired_reason, p, v.seq);
+            }
+            budget -= static_cast<std::int64_t>(victims.size());
+            if (static_cast<std::int64_t>(victims.size()) < limit) break;
+            after = victims.back().seq;
+        }
+    }
+    return SQLITE_OK;
+}
+
+int Outbox::write_expired(const LossesByPriority& expired) {
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& l : expired) {
+        if (l.count == 0) continue;
+        if (const int rc = write_coalesced(open_expiries_, l, now); rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
+void Outbox::forget_open_losses() noexcept {
+    open_evictions_.fill({});
+    open_expiries_.fill({});
+}
 
 std::uint32_t Outbox::epoch_of(std::uint64_t seq) const noexcept {
     if (epochs_.size() == 1 || (!epochs_.empty() && seq >= epochs_.back().first)) return epochs_.back().second;
@@ -1304,6 +1418,7 @@ std::uint32_t Outbox::epoch_of(std::uint64_t seq) const noexcept {
 // One FIFO run of a drain: the rows of one priority with from < seq < below.
 struct Outbox::Range {
     int priority = 0;
+    std::int64_t expired_before = 0;  // rows created before this have outlived their TTL
     std::uint64_t from = 0;
     std::uint64_t below = unbounded_seq;
 };
@@ -1313,7 +1428,7 @@ struct Outbox::Batch {
     std::vector<core::StoredMessage>& out;
     std::size_t max = 0;
     std::size_t got = 0;
-    std::size_t skipped = 0;  // acknowledged or damaged rows passed over
+    std::size_t skipped = 0;  // acknowledged, damaged or expired rows passed over
     bool stop = false;        // a read error, a replaced store, or too many rows skipped
 };
 
@@ -1321,13 +1436,32 @@ void Outbox::fetch_staged(const Range& r, std::uint64_t& after, Batch& b) {
     // Memory-only mode: staged messages are delivered from memory (seq order, after the cursor).
     auto it = std::upper_bound(staged_.begin(), staged_.end(), std::max(after, r.from),
                                [](std::uint64_t seq, const core::StoredMessage& m) { return seq < m.seq; });
-    for (; it != staged_.end() && it->seq < r.below && b.got < b.max; ++it) {
-        if (it->message.priority != r.priority || acked_set_.count(it->seq)) continue;
+    bool expired = false;
+    while (it != staged_.end() && it->seq < r.below && b.got < b.max) {
+        if (it->message.priority != r.priority || acked_set_.count(it->seq)) {
+            ++it;
+            continue;
+        }
         after = it->seq;
+        if (it->message.created_ns < r.expired_before) {
+            // Past its TTL: dropped from memory, on the record with the next commit that can be written.
+            const auto p = static_cast<std::size_t>(r.priority);
+            count_loss(open_expired_[p], expired_reason, r.priority, it->seq);
+            ++stats_.expired[p];
+            ++expired_since_log_[p];
+            expired = true;
+            it = staged_.erase(it);
+            continue;
+        }
         served_from_memory_ = true;
         b.out.push_back(*it);
         b.out.back().epoch = epoch_of(it->seq);
         ++b.got;
+        ++it;
+    }
+    if (expired) {
+        stats_.staged = staged_.size();
+        log_expired();
     }
 }
 
@@ -1368,6 +1502,13 @@ void Outbox::fetch_range(const Range& r, std::uint64_t& after, Batch& b) {
                 }
                 continue;
             }
+            if (row.created_ns < r.expired_before) {
+                // Past its TTL: never published; deleted and recorded at the next commit.
+                acked_set_.insert(seq);
+                expired_.push_back({seq, static_cast<std::uint32_t>(row.topic.size() + row.body.size()), p});
+                ++b.skipped;
+                continue;
+            }
             auto& m = b.out.emplace_back();
             m.seq = seq;
             m.epoch = epoch_of(seq);
@@ -1405,14 +1546,65 @@ void Outbox::fetch_range(const Range& r, std::uint64_t& after, Batch& b) {
 std::size_t Outbox::fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) {
     if (!impl_->store_ok && !stats_.memory_only) return 0;
     Batch b{out, max};
+    const std::int64_t now_ns = any_ttl_ ? wall_clock_ns() : 0;
     const std::uint64_t live_from = cursor.live_from;
     for (int p = priority_levels - 1; p >= std::max(cursor.lowest_priority, 0) && b.got < max && !b.stop; --p) {
         const auto i = static_cast<std::size_t>(p);
+        const std::int64_t expired = expired_before(p, now_ns);
         // The live phase first (with live_from 0, every seq), then the backlog below live_from.
-        fetch_range({p, live_from > 0 ? live_from - 1 : 0}, cursor.after[i], b);
-        if (live_from > 0 && b.got < max && !b.stop) fetch_range({p, 0, live_from}, cursor.backlog_after[i], b);
+        fetch_range({p, expired, live_from > 0 ? live_from - 1 : 0}, cursor.after[i], b);
+        if (live_from > 0 && b.got < max && !b.stop) {
+            fetch_range({p, expired, 0, live_from}, cursor.backlog_after[i], b);
+        }
     }
     return b.got;
+}
+
+std::optional<std::chrono::seconds> Outbox::ttl(int priority) const {
+    if (priority < 0 || priority >= priority_levels) return std::nullopt;
+    const auto t = options_.ttl[static_cast<std::size_t>(priority)];
+    if (t.count() <= 0) return std::nullopt;
+    return t;
+}
+
+std::int64_t Outbox::expired_before(int priority, std::int64_t now_ns) const noexcept {
+    constexpr std::int64_t never = std::numeric_limits<std::int64_t>::min();
+    const auto t = ttl(priority);
+    // A TTL beyond what nanoseconds since the epoch can hold (292 years) expires nothing.
+    if (!t || t->count() > std::numeric_limits<std::int64_t>::max() / 1'000'000'000) return never;
+    return now_ns - t->count() * 1'000'000'000;
+}
+
+bool Outbox::expiry_pending() const noexcept {
+    return !expired_.empty() ||
+           std::any_of(open_expired_.begin(), open_expired_.end(), [](const LossRecord& l) { return l.count > 0; });
+}
+
+void Outbox::flush_open_expired() {
+    // Once per commit (or at close), not once per attempt while the store cannot be written: one
+    // record per priority covers a whole spell in memory-only mode.
+    for (auto& l : open_expired_) {
+        if (l.count == 0) continue;
+        unwritten_losses_.push_back(std::move(l));
+        l = {};
+    }
+}
+
+void Outbox::log_expired() {
+    std::uint64_t count = 0;
+    for (const auto n : expired_since_log_) count += n;
+    std::uint64_t suppressed = 0;
+    if (count == 0 || !impl_->expire_log.allow(std::chrono::steady_clock::now(), suppressed)) return;
+    auto by_priority = nlohmann::json::object();
+    for (int p = priority_levels - 1; p >= 0; --p) {
+        if (const auto n = expired_since_log_[static_cast<std::size_t>(p)]) by_priority[std::to_string(p)] = n;
+    }
+    core::log_warn(
+        "outbox.expired", "messages older than their priority's TTL were removed without being delivered",
+        {{"count", count},
+         {"by_priority", by_priority},
+         {"expired_total", std::accumulate(stats_.expired.begin(), stats_.expired.end(), std::uint64_t{0})}});
+    expired_since_log_.fill(0);
 }
 
 void Outbox::maintain(std::chrono::steady_clock::time_point now) {

@@ -6,7 +6,9 @@
 // gateway does one transaction per commit interval for both. Quotas in rows and bytes are enforced
 // at commit by evicting lowest priority first, oldest first within a priority; every eviction is
 // written to the losses table (one record per priority and minute), counted and logged (at most a
-// line a second). Nothing leaves the outbox silently.
+// line a second). Messages older than their priority's TTL are never delivered: fetch() skips them
+// and they are removed at commit, held priorities included (a sweep), on the record the same way.
+// Nothing leaves the outbox silently.
 //
 // Sequence numbers: every store has an epoch, and (epoch, seq) never names two readings. A marker
 // file beside the outbox (see seq_marker.hpp) remembers the numbers handed out, so numbering always
@@ -55,6 +57,9 @@ struct OutboxOptions {
     // Space kept in a file beside the outbox and given up when the disk is full, so that deletes of
     // acknowledged messages and loss records can still be written. 0 = none.
     std::uint64_t reserve_bytes = 8ull << 20;
+    // How long a message of each priority may wait for delivery, counted from its created_ns; 0 =
+    // for ever. An older one is never fetched: it is removed and recorded as lost ("expired_ttl").
+    std::array<std::chrono::seconds, priority_levels> ttl{};
 };
 
 struct OutboxStats {
@@ -68,6 +73,7 @@ struct OutboxStats {
     std::uint64_t commits = 0;
     std::uint64_t commit_failures = 0;
     std::array<std::uint64_t, priority_levels> evicted{};  // by priority, since start
+    std::array<std::uint64_t, priority_levels> expired{};  // past their TTL and removed; by priority, since start
     std::uint64_t dropped_unwritable = 0;  // staged messages dropped because commits kept failing
     std::uint64_t dropped_at_shutdown = 0;  // staged messages that could not be committed at exit
     std::uint64_t discarded = 0;            // refused by the broker, removed with a loss record
@@ -84,8 +90,10 @@ struct OutboxStats {
 struct LossRecord {
     std::int64_t at_ns = 0;
     // "evicted_quota", "dropped_unwritable", "dropped_at_shutdown", "quarantined", "rolled_back",
-    // "store_missing", "checksum_mismatch", "rejected_by_broker", "unpublishable", "unconfirmed_last_commit"
-    // (the last commit before a crash is not in the file: most likely never completed, possibly lost).
+    // "store_missing", "checksum_mismatch", "rejected_by_broker", "unpublishable", "expired_ttl" (older
+    // than its priority's TTL; like an eviction record, one per priority and minute, which grows during
+    // that minute), "unconfirmed_last_commit" (the last commit before a crash is not in the file: most
+    // likely never completed, possibly lost).
     std::string reason;
     int priority = -1;       // -1 when not known
     std::int64_t count = 0;  // best known count; for quarantined and rolled-back stores an upper bound
@@ -175,9 +183,14 @@ public:
     // acknowledged ones, and advances the cursor. Delivery order: priority 9 first, down to
     // cursor.lowest_priority; within a priority FIFO, or with cursor.live_from set, first the seqs
     // from live_from on, then the older ones (each FIFO). Rows that fail their checksum are skipped
-    // and recorded as lost. A long run of skipped rows ends a call early (fewer than `max`,
-    // possibly none, although more may follow: the next call goes on from there).
+    // and recorded as lost; rows past their priority's TTL are skipped, and removed and recorded
+    // at the next commit (staged ones in memory-only mode at once). A long run of skipped rows
+    // ends a call early (fewer than `max`, possibly none, although more may follow: the next call
+    // goes on from there).
     std::size_t fetch(DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out);
+    // The configured TTL of `priority`, nullopt if it has none: how long a message may wait in all,
+    // counted from its created_ns (the uplink derives the MQTT message expiry from it).
+    std::optional<std::chrono::seconds> ttl(int priority) const;
 
     const OutboxStats& stats() const noexcept { return stats_; }
     // When the oldest message waiting for delivery (stored or staged) was created (system clock,
@@ -213,6 +226,10 @@ private:
     void forget_delivered_from_memory();
     void fetch_range(const Range& r, std::uint64_t& after, Batch& b);
     void fetch_staged(const Range& r, std::uint64_t& after, Batch& b);
+    std::int64_t expired_before(int priority, std::int64_t now_ns) const noexcept;
+    bool expiry_pending() const noexcept;
+    void flush_open_expired();
+    void log_expired();
     void start_epoch(std::uint64_t first_seq, const char* why);
     // Records `epoch` as the one numbers from `first_seq` on carry, with the current next_seq.
     void adopt_epoch(std::uint64_t first_seq, std::uint32_t epoch);
@@ -222,6 +239,9 @@ private:
     std::error_code commit_deletes_and_losses(Job& j);
     std::error_code evict_over_quota(OutboxStats& st);
     int write_coalesced(OpenLosses& open, const LossRecord& l, std::chrono::steady_clock::time_point now);
+    int delete_expired(const Job& j, std::uint64_t& rows, std::uint64_t& bytes, LossesByPriority& expired);
+    int sweep_expired(OutboxStats& st, LossesByPriority& expired);
+    int write_expired(const LossesByPriority& expired);
     void forget_open_losses() noexcept;
     bool recover_if_damaged(int sqlite_code, const char* during);
     std::uint32_t epoch_of(std::uint64_t seq) const noexcept;
@@ -239,17 +259,30 @@ private:
         std::int64_t bytes;  // topic plus body; -1: not known, read back at the delete
     };
     std::vector<Ack> acked_;
-    std::unordered_set<std::uint64_t> acked_set_;
+    std::unordered_set<std::uint64_t> acked_set_;  // acknowledged or expired: never fetched again
+    struct Expired {
+        std::uint64_t seq;
+        std::uint32_t bytes;  // topic plus body
+        int priority;
+    };
+    std::vector<Expired> expired_;              // stored rows fetch() found past their TTL, for the next commit
     std::vector<LossRecord> unwritten_losses_;  // written with the next successful commit
     // Readings dropped at the staging cap, one open record per priority: O(1) memory whatever
     // the mix of priorities; moved to unwritten_losses_ at each commit attempt.
     LossesByPriority open_drops_{};
+    // Staged readings that outlived their TTL in memory-only mode: recorded by the next commit.
+    LossesByPriority open_expired_{};
+    std::array<std::uint64_t, priority_levels> expired_since_log_{};  // not yet in a log line
     std::uint64_t marker_next_seq_ = 0;  // what the marker last recorded
     std::uint64_t store_next_seq_ = 0;   // the next_seq the store holds as of its last commit
     std::optional<std::pair<std::uint64_t, std::uint32_t>> memory_epoch_;  // (first seq, epoch) numbered in memory
     bool served_from_memory_ = false;  // fetch() handed out staged messages (memory-only mode)
-    // Writer thread: the loss records still open for this minute's evictions.
+    // Writer thread: the loss records still open for this minute's evictions and expiries, and
+    // when the next sweep of expired rows is due.
     OpenLosses open_evictions_{};
+    OpenLosses open_expiries_{};
+    std::chrono::steady_clock::time_point next_sweep_{};
+    bool any_ttl_ = false;
     std::uint64_t evicted_since_log_ = 0;
     std::chrono::steady_clock::time_point last_drop_flush_{};  // evictions not yet in a log line (at most one line a second)
     bool closed_ = false;
