@@ -291,6 +291,8 @@ nlohmann::json Gateway::counters() const {
     }
     std::uint64_t evicted = 0;
     for (auto e : o.evicted) evicted += e;
+    std::uint64_t expired = 0;
+    for (auto e : o.expired) expired += e;
     return {{"frames", m.frames},
             {"malformed_lines", malformed},
             {"unmapped_frames", m.unmapped_frames},
@@ -307,6 +309,7 @@ nlohmann::json Gateway::counters() const {
             {"staged", o.staged},
             {"commit_failures", o.commit_failures},
             {"evicted", evicted},
+            {"expired", expired},
             {"dropped_unwritable", o.dropped_unwritable},
             {"dropped_at_shutdown", o.dropped_at_shutdown},
             {"corrupt_rows", o.corrupt_rows},

@@ -209,10 +209,17 @@ std::string Gateway::metrics_text() const {
         out.add("outpost_outbox_evicted_messages_total", MT::counter, "messages evicted under a full quota, by priority",
                 {{"priority", std::to_string(p)}}, o.evicted[static_cast<std::size_t>(p)]);
     }
+    for (int p = 0; p < outbox::priority_levels; ++p) {
+        out.add("outpost_outbox_expired_messages_total", MT::counter, "messages removed past their priority's TTL, by priority",
+                {{"priority", std::to_string(p)}}, o.expired[static_cast<std::size_t>(p)]);
+    }
     std::uint64_t evicted = 0;
     for (const auto e : o.evicted) evicted += e;
+    std::uint64_t expired = 0;
+    for (const auto e : o.expired) expired += e;
     const char* lost_help = "messages lost, by reason (each also has a loss record in the outbox)";
     for (const auto& [reason, count] : {std::pair<const char*, std::uint64_t>{"evicted_quota", evicted},
+                                        {"expired_ttl", expired},
                                         {"dropped_unwritable", o.dropped_unwritable},
                                         {"dropped_at_shutdown", o.dropped_at_shutdown},
                                         {"rejected_by_broker", o.discarded},

@@ -30,7 +30,8 @@ std::size_t LossReporter::report(std::int64_t now_ns) {
     std::size_t staged = 0;
     std::int64_t last = after;
     for (const auto& loss : outbox_.losses_after(after, batch)) {
-        if (loss.reason == "evicted_quota" && now_ns - loss.at_ns < settle_ns) break;
+        // Eviction and expiry records keep growing for a minute after they are written.
+        if ((loss.reason == "evicted_quota" || loss.reason == "expired_ttl") && now_ns - loss.at_ns < settle_ns) break;
         core::Message m;
         m.topic = topic_;
         m.body = loss_body(loss);

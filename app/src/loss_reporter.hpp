@@ -6,7 +6,7 @@
 // transaction as the messages it staged: a crash neither repeats nor skips a record.
 //   {"gw":"bess-01","ep":7,"seq":912,"ts":1700000001.500000,
 //    "loss":{"reason":"evicted_quota","priority":2,"count":100,"first_seq":5,"last_seq":104}}
-// An eviction record grows for a minute after it is written; it is reported once it has settled.
+// An eviction or expiry record grows for a minute after it is written; it is reported once it has settled.
 #include <cstdint>
 #include <string>
 

@@ -145,6 +145,13 @@ void read_outbox(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
     o.synchronous_full = r.choice("synchronous", "full", {"full", "normal"}) == "full";
     site.commit_interval = std::chrono::milliseconds(r.integer("commit_interval_ms", 200, 1, 60'000));
     site.commit_batch = static_cast<std::size_t>(r.integer("commit_batch", 2000, 1, 100'000));
+    // Per priority: {"0": 3600, "5": 86400}; a priority not named keeps its readings until delivered.
+    if (auto ttl = r.child("ttl_s")) {
+        for (int p = 0; p < outbox::priority_levels; ++p) {
+            o.ttl[static_cast<std::size_t>(p)] = std::chrono::seconds(ttl->integer(std::to_string(p), 0, 0, 10ll * 366 * 86'400));
+        }
+        ttl->finish();
+    }
     r.finish();
 }
 

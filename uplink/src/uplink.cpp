@@ -271,8 +271,15 @@ void Uplink::publish_batch(EncodedBatch& b) {
 
 bool Uplink::publish_payload(const std::string& topic, int qos, bool retain, mosquitto_property* props,
                              std::uint64_t first_seq, std::uint8_t priority, std::int64_t oldest_created_ns) {
-    (void)priority;
-    (void)oldest_created_ns;
+    // MQTT 5 message expiry: what is left of the oldest reading's TTL, so that a broker holding the
+    // message for an offline subscriber drops it when the outbox would have.
+    if (options_.protocol == MqttProtocol::v5) {
+        if (const auto ttl = outbox_.ttl(priority)) {
+            const auto age_s = std::max<std::int64_t>(0, (core::wall_clock_ns() - oldest_created_ns) / 1'000'000'000);
+            const auto left = std::max<std::int64_t>(1, ttl->count() - age_s);
+            mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, static_cast<std::uint32_t>(left));
+        }
+    }
     int mid = 0;
     const int rc = mosquitto_publish_v5(mosq_, &mid, topic.c_str(), static_cast<int>(payload_.size()), payload_.data(),
                                         qos, retain, props);
