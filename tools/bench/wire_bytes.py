@@ -28,8 +28,9 @@ def site(args, mode, batch):
                    # The demo's 200 ms, on the replay's clock.
                    'commit_interval_ms': max(1, round(200 / args.speed))},
         'stats_interval_s': 3600,
+        # Timestamps from the log, so that every run carries the same readings.
         'buses': [{'name': 'bms', 'type': 'candump_replay', 'file': args.log, 'speed': args.speed,
-                   'interface': 'can0'}],
+                   'interface': 'can0', 'restamp': False}],
         'mappings': [os.path.join(args.root, 'configs/demo/bms_mapping.json')],
     }
     if batch:
@@ -61,7 +62,7 @@ def stop_fields(log):
 def run(args, mode, batch, decode):
     d, path = site(args, mode, batch)
     capture = os.path.join(d, 'capture.txt')
-    sub = subprocess.Popen(['mosquitto_sub', '-p', str(args.port), '-t', 'site/#', '-q', '1', '-F', '%t %x'],
+    sub = subprocess.Popen(['mosquitto_sub', '-p', str(args.port), '-t', 'site/#', '-q', '1', '-R', '-F', '%t %x'],
                            stdout=open(capture, 'w'))
     time.sleep(0.5)
     log = os.path.join(d, 'gateway.log')
