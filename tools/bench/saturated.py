@@ -114,6 +114,7 @@ def main():
     ap.add_argument('--seconds', type=float, default=20)
     ap.add_argument('--tail', type=float, default=10, help='seconds of drain alone after the replays')
     ap.add_argument('--max-rows', type=int, default=100_000_000)
+    ap.add_argument('--link', help='a "link" section for the site, as JSON (e.g. batching)')
     args = ap.parse_args()
     w = lambda name: os.path.join(args.work, name)
     frames = max(1, int(args.rate * args.seconds))
@@ -124,6 +125,8 @@ def main():
     cmd = ['/usr/bin/python3', os.path.join(args.root, 'tools/bench/site.py'), '--root', args.root,
            '--out', w(args.name + '.json'), '--port', str(args.port), '--outbox', w(args.name + '.db'),
            '--mapping', w('saturated_mapping.json'), '--max-rows', str(args.max_rows)]
+    if args.link:
+        cmd += ['--link', args.link]
     for b in range(args.buses):
         cmd += ['--bus', 'bus%d:%s:%g' % (b, w('saturated.log'), speed)]
     subprocess.run(cmd, check=True)

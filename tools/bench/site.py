@@ -2,7 +2,7 @@
 """Writes a site configuration for the benchmark scripts.
 
   site.py --root REPO --out SITE.json --port P --outbox DB [--bus NAME:LOG[:SPEED]]... [--disabled]
-          [--mapping FILE] [--max-rows N] [--max-bytes N] [--window N] [--stats-interval S]
+          [--mapping FILE] [--max-rows N] [--max-bytes N] [--window N] [--stats-interval S] [--link JSON]
 
 A bus is a candump_replay of LOG at SPEED ("max" or a factor, 1 = as recorded). Without --bus the
 site has one disabled replay bus named "bms" (the demo mapping names it), so the gateway only drains.
@@ -24,6 +24,7 @@ def main():
     ap.add_argument('--max-bytes', type=int, default=8 << 30)
     ap.add_argument('--window', type=int, default=256)
     ap.add_argument('--stats-interval', type=int, default=1)
+    ap.add_argument('--link', help='the site\'s "link" section, as JSON (batching, pacing, budgets)')
     args = ap.parse_args()
     buses = []
     for spec in args.bus or ['bms:/dev/null:max']:
@@ -42,6 +43,8 @@ def main():
         'buses': buses,
         'mappings': [args.mapping or args.root + '/configs/demo/bms_mapping.json'],
     }
+    if args.link:
+        site['link'] = json.loads(args.link)
     with open(args.out, 'w') as f:
         json.dump(site, f, indent=1)
 
