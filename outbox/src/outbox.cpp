@@ -191,8 +191,9 @@ struct Outbox::Impl {
         remove = sql::Statement(db, "DELETE FROM messages WHERE seq=?1 RETURNING length(topic)+length(body)");
         remove_plain = sql::Statement(db, "DELETE FROM messages WHERE seq=?1");
         // Both bounds on the (priority, seq) index: a bounded range costs no more per row.
-        fetch = sql::Statement(reader(), "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
-                                   "WHERE priority=?1 AND seq>?2 AND seq<?4 ORDER BY seq LIMIT ?3");
+        fetch = sql::Statement(reader(),
+                               "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
+                               "WHERE priority=?1 AND seq>?2 AND seq<?4 ORDER BY seq LIMIT ?3");
         evict_select = sql::Statement(db, "SELECT seq,priority,length(topic)+length(body) FROM messages "
                                           "ORDER BY priority,seq LIMIT ?1");
         sweep_select = sql::Statement(db,
@@ -1487,8 +1488,13 @@ void Outbox::fetch_range(const Range& r, std::uint64_t& after, Batch& b) {
                 continue;
             }
             const auto qos = st.column_int(2);
-            const RowFields row{seq, p, st.column_int(1), static_cast<int>(qos), st.column_int(3) != 0,
-                                st.column_text(4), st.column_text(5)};
+            const RowFields row{.seq = seq,
+                                .priority = p,
+                                .created_ns = st.column_int(1),
+                                .qos = static_cast<int>(qos),
+                                .retain = st.column_int(3) != 0,
+                                .topic = st.column_text(4),
+                                .body = st.column_text(5)};
             if (!st.column_is_null(6) && static_cast<std::uint32_t>(st.column_int(6)) != row_checksum(row)) {
                 // Damaged in place: never publish it; remove it and put it on the record.
                 record_bad_row(seq, p);

@@ -108,9 +108,11 @@ struct LossRecord {
 struct DrainCursor {
     std::array<std::uint64_t, priority_levels> after{};          // live phase (or the only phase when live_from == 0)
     std::array<std::uint64_t, priority_levels> backlog_after{};  // backlog phase: seqs below live_from
-    std::uint64_t live_from = 0;  // 0: one FIFO per priority; else, within each priority, seqs >= live_from are fetched before the older ones
-    int lowest_priority = 0;      // priorities below this are held: fetch() returns none of them
-    void reset() noexcept {  // positions only; keeps live_from and lowest_priority
+    // 0: one FIFO per priority; else, within each priority, seqs >= live_from are fetched before the older ones.
+    std::uint64_t live_from = 0;
+    int lowest_priority = 0;  // priorities below this are held: fetch() returns none of them
+    // Positions only; keeps live_from and lowest_priority.
+    void reset() noexcept {
         after.fill(0);
         backlog_after.fill(0);
     }
