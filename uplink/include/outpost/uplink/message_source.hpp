@@ -13,8 +13,10 @@ namespace outpost::uplink {
 class MessageSource {
 public:
     virtual ~MessageSource() = default;
-    // Appends up to `max` messages that come after `cursor` in delivery order (priority 9 first, FIFO
-    // within a priority), skipping acknowledged ones, and advances the cursor. Returns how many.
+    // Appends up to `max` messages that come after `cursor` in delivery order (priority 9 first, down
+    // to cursor.lowest_priority; within a priority FIFO, or with cursor.live_from set, the live
+    // readings FIFO before the backlog FIFO), skipping acknowledged ones, and advances the cursor.
+    // Returns how many.
     virtual std::size_t fetch(outbox::DrainCursor& cursor, std::size_t max, std::vector<core::StoredMessage>& out) = 0;
     // Nothing is waiting to be delivered (stored or about to be).
     virtual bool empty() const = 0;
