@@ -12,21 +12,29 @@ namespace outpost::uplink {
 
 namespace {
 
-constexpr unsigned char cbor_batch_marker = 0x87;  // an array of 7 items
+enum class Form { compact, json, other };
 
-// The document's first byte past JSON whitespace (a JSON text may start with some).
-std::size_t first_significant(std::string_view doc) {
+// An uncompressed document's form, from its first byte: the compact array of 7 items (0x87), or a
+// JSON object past any JSON whitespace.
+Form form_of(std::string_view doc) {
+    if (!doc.empty() && static_cast<unsigned char>(doc[0]) == 0x87) return Form::compact;
     const auto at = doc.find_first_not_of(" \t\r\n");
-    return at == std::string_view::npos ? doc.size() : at;
+    return at != std::string_view::npos && doc[at] == '{' ? Form::json : Form::other;
 }
 
 PayloadFormat detect_plain(std::string_view doc) {
-    if (!doc.empty() && static_cast<unsigned char>(doc[0]) == cbor_batch_marker) return PayloadFormat::batch_cbor;
-    const auto at = first_significant(doc);
-    if (at == doc.size() || doc[at] != '{') return PayloadFormat::unknown;
-    const auto json = nlohmann::json::parse(doc.begin(), doc.end(), nullptr, /*allow_exceptions=*/false);
-    if (!json.is_object()) return PayloadFormat::unknown;
-    return json.contains("batch") ? PayloadFormat::batch_json : PayloadFormat::single_json;
+    switch (form_of(doc)) {
+        case Form::compact:
+            return PayloadFormat::batch_cbor;
+        case Form::json: {
+            const auto json = nlohmann::json::parse(doc.begin(), doc.end(), nullptr, /*allow_exceptions=*/false);
+            if (!json.is_object()) break;
+            return json.contains("batch") ? PayloadFormat::batch_json : PayloadFormat::single_json;
+        }
+        case Form::other:
+            break;
+    }
+    return PayloadFormat::unknown;
 }
 
 // Inflates the payload if it is compressed, then hands it to its form's decoder.
@@ -40,10 +48,15 @@ bool decode_document(std::string_view payload, BatchOutput& output) {
         }
         payload = inflated;
     }
+    switch (form_of(payload)) {
+        case Form::compact:
+            return decode_cbor_batch(payload, output);
+        case Form::json:
+            return decode_json_batch(payload, output);
+        case Form::other:
+            break;
+    }
     if (payload.empty()) return output.fail("an empty payload");
-    if (static_cast<unsigned char>(payload[0]) == cbor_batch_marker) return decode_cbor_batch(payload, output);
-    const auto at = first_significant(payload);
-    if (at < payload.size() && payload[at] == '{') return decode_json_batch(payload, output);
     char first[8];
     std::snprintf(first, sizeof first, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(payload[0])));
     return output.fail(std::string("not a batch: it starts with the byte ") + first +
