@@ -8,6 +8,7 @@
 
 #include "audit/sequence_audit.hpp"
 #include "outpost/uplink/compression.hpp"
+#include "report_lookup.hpp"
 
 using namespace outpost::audit;
 using nlohmann::json;
@@ -47,13 +48,6 @@ std::string batch(Form form, const std::string& gw, std::uint64_t ep, const std:
 
 std::string single(const std::string& gw, std::uint64_t ep, std::uint64_t seq) {
     return json{{"gw", gw}, {"ep", ep}, {"seq", seq}, {"ts", 1700000000.5}, {"value", 52.3}}.dump();
-}
-
-const GatewayReport& gateway(const AuditReport& r, const std::string& gw) {
-    for (const auto& g : r.gateways) {
-        if (g.gw == gw) return g;
-    }
-    throw std::runtime_error("no gateway " + gw);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <limits>
 #include <sstream>
 
+#include "report_lookup.hpp"
+
 using namespace outpost::audit;
 
 namespace {
@@ -35,13 +37,6 @@ struct Transcript {
     }
     AuditReport report() const { return audit.report(); }
 };
-
-const GatewayReport& gateway(const AuditReport& r, const std::string& gw) {
-    for (const auto& g : r.gateways) {
-        if (g.gw == gw) return g;
-    }
-    throw std::runtime_error("no gateway " + gw);
-}
 
 }  // namespace
 
