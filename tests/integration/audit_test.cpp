@@ -51,6 +51,20 @@ std::string drop_seq(const std::string& from, const std::string& to, std::uint64
     return dropped;
 }
 
+// mosquitto_sub capturing every topic in `format` (-F) to `file`, once a probe shows it receives.
+Process start_capture(int port, const std::string& format, const std::string& file) {
+    Process capture(
+        {"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1", "-t", "#", "-F", format}, file);
+    const bool ready = wait_until(
+        [&] {
+            publish(port, "outpost-test/probe", "probe");
+            return read_file(file).find("outpost-test/probe") != std::string::npos;
+        },
+        10s);
+    if (!ready) throw std::runtime_error("mosquitto_sub did not come up: " + read_file(file));
+    return capture;
+}
+
 double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
@@ -72,15 +86,7 @@ TEST(Audit, CountsWhatTheGatewaySentExactlyAndFindsADroppedMessage) {
         wait_until([&] { return read_file(dir.file("audit.out")).find("audit.subscribed") != std::string::npos; }, 10s))
         << read_file(dir.file("audit.out"));
     // And a capture with receive times, as the README tells an operator to make one.
-    Process capture({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-q", "1", "-t", "#",
-                     "-F", "%U %t %p"},
-                    dir.file("capture.txt"));
-    ASSERT_TRUE(wait_until(
-        [&] {
-            publish(broker.port(), "outpost-test/probe", "probe");
-            return read_file(dir.file("capture.txt")).find("outpost-test/probe") != std::string::npos;
-        },
-        10s));
+    auto capture = start_capture(broker.port(), "%U %t %p", dir.file("capture.txt"));
 
     const int rc =
         run({outpost_binary(), "run", "--config", site, "--exit-after", "drain"}, dir.file("outpost.log"), 60s);
@@ -191,6 +197,60 @@ TEST(Audit, LossRecordsExplainGapsOverMqtt311AndTheCaptureWithoutTimes) {
     EXPECT_EQ(v["gateways"]["bess-01"]["unexplained_gaps"][0]["first"], 2);
 }
 
+// Batches are binary (compact CBOR, or compressed): a capture carries them in hex, as
+// `mosquitto_sub -F '%U %t %x'` prints them, and `--hex` reads that.
+TEST(Audit, AHexCaptureCarriesBatchesOfEveryForm) {
+    TempDir dir;
+    Broker broker(dir);
+    const auto port = std::to_string(broker.port());
+    auto capture = start_capture(broker.port(), "%U %t %x", dir.file("capture.txt"));
+    const auto publish_file = [&](const std::string& topic, const std::string& file) {
+        ASSERT_EQ(run({"mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t", topic, "-f", file},
+                      dir.file("pub.log")),
+                  0)
+            << read_file(dir.file("pub.log"));
+    };
+    // Seqs 1..3 in the compact form; 3..5 in batched JSON through zstd; 7 alone (6 is missing).
+    const auto ts0 = 1700000000000000;
+    const auto compact = nlohmann::json::to_cbor(nlohmann::json::array(
+        {"ob1", "bess-01", 7, 1, ts0, nlohmann::json::array({nlohmann::json::array({"v", "V", 1})}),
+         nlohmann::json::array({nlohmann::json::array({0, 0, 0, 523}), nlohmann::json::array({1, 1000, 0, 524}),
+                                nlohmann::json::array({1, 1000, 0, 525})})}));
+    write_file(dir.file("compact.bin"), std::string(compact.begin(), compact.end()));
+    publish_file("site/bess-01/batch", dir.file("compact.bin"));
+    write_file(dir.file("batch.json"), R"({"gw":"bess-01","ep":7,"batch":[)"
+                                       R"({"seq":3,"t":"v","ts":1700000000.002000,"value":52.5,"unit":"V"},)"
+                                       R"({"seq":4,"t":"v","ts":1700000000.003000,"value":52.6,"unit":"V"},)"
+                                       R"({"seq":5,"t":"v","ts":1700000000.004000,"value":52.7,"unit":"V"}]})");
+    ASSERT_EQ(run({"zstd", "-q", "-f", dir.file("batch.json"), "-o", dir.file("batch.zst")}, dir.file("zstd.log")), 0);
+    publish_file("site/bess-01/batch", dir.file("batch.zst"));
+    publish(broker.port(), "site/bess-01/v", R"({"gw":"bess-01","ep":7,"seq":7,"ts":1700000000.5,"value":52.8})");
+    ASSERT_TRUE(wait_until(
+        [&] { return read_file(dir.file("capture.txt")).find("site/bess-01/v ") != std::string::npos; }, 10s));
+    capture.stop();
+
+    ASSERT_EQ(
+        run({outpost_binary(), "audit", "--capture", dir.file("capture.txt"), "--hex", "--json"}, dir.file("hex.out")),
+        exit_unexplained_gap)
+        << read_file(dir.file("hex.out"));
+    const auto r = report_in(read_file(dir.file("hex.out")));
+    const auto& g = r["gateways"]["bess-01"];
+    EXPECT_EQ(g["messages"], 3);
+    EXPECT_EQ(g["readings"], 7);
+    EXPECT_EQ(g["distinct_readings"], 6);
+    EXPECT_EQ(g["duplicates"], 1);
+    EXPECT_EQ(g["malformed"], 0);
+    ASSERT_EQ(g["unexplained_gaps"].size(), 1u) << g.dump(2);
+    EXPECT_EQ(g["unexplained_gaps"][0]["first"], 6);
+    EXPECT_EQ(g["unexplained_gaps"][0]["last"], 6);
+    EXPECT_EQ(g["latency_s"]["samples"], 6);
+    EXPECT_EQ(r["unparsable_lines"], 0);
+    // Read as text, the hex lines are not JSON: nothing names a gateway.
+    ASSERT_EQ(run({outpost_binary(), "audit", "--capture", dir.file("capture.txt"), "--json"}, dir.file("text.out")),
+              0);
+    EXPECT_TRUE(report_in(read_file(dir.file("text.out")))["gateways"].empty());
+}
+
 TEST(Audit, StartUpProblemsAndUsage) {
     TempDir dir;
     // Nothing listens on this port: a start-up failure (5) with the reason, quickly.
@@ -205,6 +265,9 @@ TEST(Audit, StartUpProblemsAndUsage) {
     EXPECT_EQ(run({outpost_binary(), "audit", "--duration", "-1"}, dir.file("e.out")), 2);
     EXPECT_EQ(run({outpost_binary(), "audit", "--help"}, dir.file("f.out")), 0);
     EXPECT_NE(read_file(dir.file("f.out")).find("mosquitto_sub -F '%U %t %p'"), std::string::npos);
+    EXPECT_NE(read_file(dir.file("f.out")).find("mosquitto_sub -F '%t %x'"), std::string::npos);
+    EXPECT_EQ(run({outpost_binary(), "audit", "--hex", "--port", "1"}, dir.file("g.out")), 2);
+    EXPECT_NE(read_file(dir.file("g.out")).find("--hex applies to --capture only"), std::string::npos);
 }
 
 TEST(Audit, SigintEndsALiveAuditWithItsReport) {
