@@ -14,9 +14,7 @@ cd "$(dirname "$0")/.."
 n=${1:-20000}
 case $n in ''|*[!0-9]*|0) echo "N must be a positive integer" >&2; exit 2 ;; esac
 . tools/bench/common.sh
-bench_build outpost outpost_bare_baselines
-bench_workdir
-start_broker
+bench_start outpost outpost_bare_baselines
 dead_port=$(free_port)
 
 # backlog NAME READINGS: an outbox NAME.db of about READINGS rows, written by outpost itself.

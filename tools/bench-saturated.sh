@@ -27,9 +27,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 . tools/bench/common.sh
-bench_build outpost
-bench_workdir
-start_broker
+bench_start outpost
 common=(--bin "$bin" --root "$root" --work "$work" --port "$port" --buses "$buses" --rate "$rate"
         --seconds "$seconds" --tail "$tail")
 [ -n "$link" ] && common+=(--link "$link")

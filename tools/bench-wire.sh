@@ -27,9 +27,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 . tools/bench/common.sh
-bench_build outpost
-bench_workdir
-start_broker
+bench_start outpost
 echo "== generating $seconds s of the demo's CAN traffic"
 "$py" tools/gen_bms_log.py --seconds "$seconds" --out "$work/hour.log" > /dev/null
 "$py" "$bench_py/wire_bytes.py" --root "$root" --bin "$bin" --work "$work" --port "$port" --log "$work/hour.log" \

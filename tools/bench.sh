@@ -22,9 +22,7 @@ done
 case $n in ''|*[!0-9]*|0) echo "READINGS must be a positive integer" >&2; exit 2 ;; esac
 case $rounds in ''|*[!0-9]*|0) echo "--rounds must be a positive integer" >&2; exit 2 ;; esac
 . tools/bench/common.sh
-bench_build outpost outpost_bare_baselines
-bench_workdir
-start_broker
+bench_start outpost outpost_bare_baselines
 dead_port=$(free_port)
 results=$work/results
 mkdir -p "$results"

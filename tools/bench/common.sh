@@ -56,6 +56,13 @@ start_broker() {
   echo "mosquitto did not start:" >&2; cat "$work/mosquitto.log" >&2; return 1
 }
 
+# bench_start TARGET...: the build of TARGETs, the work directory and the broker, for a bench that needs all three.
+bench_start() {
+  bench_build "$@"
+  bench_workdir
+  start_broker
+}
+
 # site FILE [options of tools/bench/site.py]: a site configuration for the benchmark.
 site() { "$py" "$bench_py/site.py" --root "$root" --out "$@"; }
 
