@@ -189,3 +189,61 @@ TEST(SiteConfig, AReplaySourceMustBeARegularFile) {
     const auto text = problems(dir.file("site.json"));
     EXPECT_NE(text.find("/buses/0/file: /dev/zero: not a regular file"), std::string::npos) << text;
 }
+
+TEST(SiteConfig, TheLinkSectionAndTtlsAreReadAndTheirMistakesListed) {
+    test::TempDir dir;
+    const std::string common = R"("gateway_id": "gw", "broker": {"host": "127.0.0.1"}, "mappings": [")" + test::source_dir() +
+                               R"(/configs/demo/bms_mapping.json"], "buses": [{"name": "bms", "type": "candump_replay", "enabled": false, "file": "-"}],)";
+    test::write_file(dir.file("good.json"), "{" + common + R"(
+      "outbox": {"path": "o.db", "ttl_s": {"0": 60, "5": 86400}},
+      "link": {"live_first": true, "max_bytes_per_s": 20000, "max_inflight_bytes": 8192,
+               "batch": {"encoding": "cbor", "compression": "zstd", "max_readings": 100, "max_delay_ms": 10000,
+                         "group_levels": 2, "retained": "batch", "unbatched_from_priority": 8},
+               "budget": {"daily_bytes": 1000000, "monthly_bytes": 20000000, "reserve_percent": 20,
+                          "always_from_priority": 7}}})");
+    const auto site = app::load_site_config(dir.file("good.json"));
+    const auto& b = site.broker;
+    EXPECT_TRUE(b.live_first);
+    EXPECT_EQ(b.max_bytes_per_s, 20000u);
+    EXPECT_EQ(b.max_inflight_bytes, 8192u);
+    EXPECT_TRUE(b.batch.enabled);
+    EXPECT_EQ(b.batch.format.encoding, uplink::Encoding::cbor);
+    EXPECT_EQ(b.batch.format.compression, uplink::Compression::zstd);
+    EXPECT_EQ(b.batch.max_readings, 100u);
+    EXPECT_EQ(b.batch.max_delay, std::chrono::milliseconds(10000));
+    EXPECT_EQ(b.batch.group_levels, 2);
+    EXPECT_TRUE(b.batch.batch_retained);
+    EXPECT_EQ(b.batch.unbatched_from_priority, 8);
+    EXPECT_EQ(b.budget.daily_bytes, 1000000u);
+    EXPECT_EQ(b.budget.monthly_bytes, 20000000u);
+    EXPECT_DOUBLE_EQ(b.budget.reserve_fraction, 0.2);
+    EXPECT_EQ(b.budget.always_from_priority, 7);
+    EXPECT_EQ(site.outbox.ttl[0], std::chrono::seconds(60));
+    EXPECT_EQ(site.outbox.ttl[5], std::chrono::seconds(86400));
+    EXPECT_EQ(site.outbox.ttl[3], std::chrono::seconds(0));
+
+    // Without the section: one message per reading, no caps.
+    test::write_file(dir.file("plain.json"), "{" + common + R"("outbox": {"path": "o.db"}})");
+    const auto plain = app::load_site_config(dir.file("plain.json"));
+    EXPECT_FALSE(plain.broker.batch.enabled);
+    EXPECT_FALSE(plain.broker.live_first);
+    EXPECT_EQ(plain.broker.max_inflight_bytes, 0u);
+
+    test::write_file(dir.file("bad.json"), "{" + common + R"(
+      "outbox": {"path": "o.db", "ttl_s": {"10": 5, "3": -1}},
+      "link": {"batch": {"encoding": "protobuf", "compression": "lz4", "topic_suffix": "a/b", "max_readings": 0},
+               "budget": {"reserve_percent": 150}, "bandwidth": 5}})");
+    try {
+        app::load_site_config(dir.file("bad.json"));
+        FAIL() << "expected a ConfigError";
+    } catch (const core::ConfigError& e) {
+        const std::string text = e.what();
+        for (const char* expected : {"/outbox/ttl_s/10: unknown key", "/outbox/ttl_s/3: -1 is out of range",
+                                     "/link/batch/encoding: \"protobuf\" is not one of",
+                                     "/link/batch/compression: \"lz4\" is not one of", "/link/batch/topic_suffix:",
+                                     "/link/batch/max_readings: 0 is out of range",
+                                     "/link/budget/reserve_percent: 150 is out of range", "/link/bandwidth: unknown key"}) {
+            EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+        }
+    }
+}
