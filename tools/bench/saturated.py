@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,23 @@ def write_log(path, frames):
         for i in range(frames):
             data = ((i * 2654435761) & 0xFFFFFFFFFFFFFFFF).to_bytes(8, 'little').hex().upper()
             f.write('(%.6f) can0 %03X#%s\n' % (start + i * 0.001, 0x200 + i % 4, data))
+
+
+def prefill(args, w):
+    """Stores --backlog readings in the run's outbox: the same mapping, its own log (so the
+    saturated run's replay positions are untouched), a broker port nobody listens on."""
+    frames = max(1, args.backlog // args.signals)
+    write_log(w('backlog.log'), frames)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        dead = s.getsockname()[1]
+    site = w(args.name + '-prefill.json')
+    subprocess.run(['/usr/bin/python3', os.path.join(args.root, 'tools/bench/site.py'), '--root', args.root,
+                    '--out', site, '--port', str(dead), '--outbox', w(args.name + '.db'),
+                    '--mapping', w('saturated_mapping.json'), '--max-rows', str(args.max_rows),
+                    '--bus', 'bus0:%s:max' % w('backlog.log')], check=True)
+    with open(w(args.name + '-prefill.log'), 'w') as log:
+        subprocess.run([args.bin, 'run', '--config', site, '--exit-after', 'ingest'], stderr=log, check=True)
 
 
 def proc_cpu(pid):
@@ -115,6 +133,9 @@ def main():
     ap.add_argument('--tail', type=float, default=10, help='seconds of drain alone after the replays')
     ap.add_argument('--max-rows', type=int, default=100_000_000)
     ap.add_argument('--link', help='a "link" section for the site, as JSON (e.g. batching)')
+    ap.add_argument('--backlog', type=int, default=0,
+                    help='readings stored before the saturation starts (ingested with the broker away), so '
+                         'the drain has a backlog during the saturation and alone after it')
     args = ap.parse_args()
     w = lambda name: os.path.join(args.work, name)
     frames = max(1, int(args.rate * args.seconds))
@@ -130,6 +151,8 @@ def main():
     for b in range(args.buses):
         cmd += ['--bus', 'bus%d:%s:%g' % (b, w('saturated.log'), speed)]
     subprocess.run(cmd, check=True)
+    if args.backlog > 0:
+        prefill(args, w)
 
     log_path = w(args.name + '.log')
     with open(log_path, 'w') as log:
