@@ -65,10 +65,14 @@ def prefill(args, w):
         s.bind(('127.0.0.1', 0))
         dead = s.getsockname()[1]
     site = w(args.name + '-prefill.json')
+    open(w('empty.log'), 'w').close()  # the mapping names every bus: the others replay nothing
+    others = []
+    for b in range(1, args.buses):
+        others += ['--bus', 'bus%d:%s:max' % (b, w('empty.log'))]
     subprocess.run(['/usr/bin/python3', os.path.join(args.root, 'tools/bench/site.py'), '--root', args.root,
                     '--out', site, '--port', str(dead), '--outbox', w(args.name + '.db'),
                     '--mapping', w('saturated_mapping.json'), '--max-rows', str(args.max_rows),
-                    '--bus', 'bus0:%s:max' % w('backlog.log')], check=True)
+                    '--bus', 'bus0:%s:max' % w('backlog.log')] + others, check=True)
     with open(w(args.name + '-prefill.log'), 'w') as log:
         subprocess.run([args.bin, 'run', '--config', site, '--exit-after', 'ingest'], stderr=log, check=True)
 
