@@ -128,13 +128,18 @@ void Gateway::start() {
             if (stopping_) return;
             if (const auto result = outbox_.collect_commit()) commit_done(*result, acks_only_in_flight_);
             // The next one at once only when a batch is waiting; otherwise at the commit tick.
-            if (outbox_.staged() >= config_.commit_batch) commit();
+            if (outbox_.staged() >= config_.commit_batch || outbox_.pending_acks() >= uplink::Uplink::ack_commit_batch) {
+                commit();
+            }
             check_exit();
         });
     });
     // Loss records written by an earlier run (or at start: a quarantine) go out first.
     if (loss_reporter_) loss_reporter_->report(core::wall_clock_ns());
     uplink_.set_health_source([this] { return health_message(); });
+    uplink_.set_commit_request([this] {
+        if (!stopping_) commit();
+    });
     uplink_.start();
     if (http_) http_->start();
     for (auto& reader : can_readers_) reader->start();

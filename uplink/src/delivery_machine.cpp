@@ -371,6 +371,7 @@ void DeliveryMachine::pump(Clock::time_point now, std::vector<Action>& out) {
             if (batcher_.buffered() >= batcher_.buffer_limit()) return;
             const auto version = source_.version();
             if (exhausted_ && version == exhausted_version_) return;
+            if (source_.congested()) return;  // resumed by the OutboxChanged of the next commit
             ready_.clear();
             ready_pos_ = 0;
             if (source_.fetch(cursor_, std::min(options_.fetch_batch, window_.capacity()), ready_) == 0) {

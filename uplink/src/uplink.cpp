@@ -161,6 +161,8 @@ void Uplink::HandleDeleter::operator()(mosquitto* m) const noexcept { mosquitto_
 
 void Uplink::set_health_source(std::function<std::string()> source) { health_source_ = std::move(source); }
 
+void Uplink::set_commit_request(std::function<void()> request) { commit_request_ = std::move(request); }
+
 UplinkStats Uplink::stats() const noexcept {
     auto s = machine_.stats();
     s.payload_bytes = payload_bytes_;
@@ -214,6 +216,7 @@ void Uplink::run_queue() {
     }
     feeding_ = false;
     arm_write();
+    if (commit_request_ && outbox_.pending_acks() >= ack_commit_batch) commit_request_();
 }
 
 void Uplink::take_incoming() {

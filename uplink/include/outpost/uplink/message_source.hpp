@@ -25,6 +25,8 @@ public:
     virtual std::uint64_t version() const = 0;
     // The sequence number the next accepted reading will get: readings from then on count as live.
     virtual std::uint64_t next_seq() const = 0;
+    // Too many acknowledgements wait to be written: fetch no more until the next OutboxChanged.
+    virtual bool congested() const { return false; }
 };
 
 // The outbox as a message source.
@@ -43,6 +45,9 @@ public:
         return v;
     }
     std::uint64_t next_seq() const override { return outbox_.stats().next_seq; }
+    // A batched drain can acknowledge faster than one commit deletes: bound what waits in memory.
+    static constexpr std::size_t max_pending_acks = 32'768;
+    bool congested() const override { return outbox_.pending_acks() >= max_pending_acks; }
 
 private:
     outbox::Outbox& outbox_;

@@ -114,6 +114,10 @@ public:
 
     // The health message's payload (a JSON object), asked for every health_interval while connected.
     void set_health_source(std::function<std::string()> source);
+    // Called when acknowledgements pile up in the outbox (at least `ack_commit_batch` waiting to be
+    // deleted): the owner should start a commit instead of waiting for its commit interval.
+    void set_commit_request(std::function<void()> request);
+    static constexpr std::size_t ack_commit_batch = 8192;
     // Connects in the background and keeps reconnecting until stop().
     void start();
     // New messages were committed to the outbox: publish them if there is room in the window.
@@ -169,6 +173,7 @@ private:
     DeliveryMachine machine_;
     std::string status_topic_;
     std::function<std::string()> health_source_;
+    std::function<void()> commit_request_;
     boost::asio::posix::stream_descriptor socket_;
     boost::asio::steady_timer machine_timer_;
     boost::asio::steady_timer tick_timer_;
