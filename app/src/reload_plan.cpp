@@ -43,6 +43,17 @@ std::string broker_fingerprint(const uplink::UplinkOptions& b) {
         .dump();
 }
 
+// The link section: batching, live first, pacing, in-flight bytes, budgets.
+std::string link_fingerprint(const uplink::UplinkOptions& b) {
+    const auto& t = b.batch;
+    const auto& g = b.budget;
+    return json{t.enabled, static_cast<int>(t.format.encoding), static_cast<int>(t.format.compression), t.format.level,
+                t.max_readings, t.max_bytes, t.max_delay.count(), t.unbatched_from_priority, t.batch_retained,
+                t.group_levels, t.topic_suffix, b.live_first, b.max_bytes_per_s, b.max_inflight_bytes,
+                g.daily_bytes, g.monthly_bytes, g.reserve_fraction, g.always_from_priority}
+        .dump();
+}
+
 }  // namespace
 
 std::string bus_fingerprint(const BusConfig& bus, std::size_t index) {
@@ -97,12 +108,14 @@ ReloadPlan plan_reload(const SiteConfig& running, const SiteConfig& next) {
     }
     if (broker_fingerprint(running.broker) != broker_fingerprint(next.broker)) plan.needs_restart.push_back("broker");
     if (running.report_losses != next.report_losses) plan.needs_restart.push_back("report_losses");
+    if (link_fingerprint(running.broker) != link_fingerprint(next.broker)) plan.needs_restart.push_back("link");
     const auto& o = running.outbox;
     const auto& n = next.outbox;
     if (o.path != n.path) plan.needs_restart.push_back("outbox/path");
     if (o.max_rows != n.max_rows) plan.needs_restart.push_back("outbox/max_rows");
     if (o.max_bytes != n.max_bytes) plan.needs_restart.push_back("outbox/max_bytes");
     if (o.synchronous_full != n.synchronous_full) plan.needs_restart.push_back("outbox/synchronous");
+    if (o.ttl != n.ttl) plan.needs_restart.push_back("outbox/ttl_s");
     if (running.commit_interval != next.commit_interval) plan.live_changes.push_back("outbox/commit_interval_ms");
     if (running.commit_batch != next.commit_batch) plan.live_changes.push_back("outbox/commit_batch");
     if (running.stats_interval != next.stats_interval) plan.live_changes.push_back("stats_interval_s");

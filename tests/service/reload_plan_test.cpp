@@ -73,6 +73,13 @@ TEST(ReloadPlan, BrokerAndOutboxNeedARestartCommitAndStatsAreLive) {
     auto alternate = site();
     alternate.broker.alternates.push_back({"backup", 1883, std::nullopt});
     EXPECT_EQ(plan_reload(site(), alternate).needs_restart, std::vector<std::string>{"broker"});
+    auto link = site();
+    link.broker.batch.enabled = true;
+    link.outbox.ttl[3] = std::chrono::seconds(60);
+    EXPECT_EQ(plan_reload(site(), link).needs_restart, (std::vector<std::string>{"link", "outbox/ttl_s"}));
+    auto budget = site();
+    budget.broker.budget.daily_bytes = 1000;
+    EXPECT_EQ(plan_reload(site(), budget).needs_restart, std::vector<std::string>{"link"});
     auto quiet = site();
     quiet.broker.birth_members = R"("config_digest":"changed")";
     EXPECT_TRUE(plan_reload(site(), quiet).needs_restart.empty());
