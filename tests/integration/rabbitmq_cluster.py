@@ -23,35 +23,20 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from datetime import datetime
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(REPO, 'tools', 'faults'))
 import lib  # noqa: E402  (Proc, free_port, wait_until, log_events, outbox_stats)
+from check_support import SKIP, Failure, Skip, audit, listening, run_check, say  # noqa: E402  (beside this script)
 
-SKIP = 77
 RABBIT_BIN = '/usr/lib/rabbitmq/bin'
 GW = 'rabbit-gw'
 REPLAY_SECONDS = 40
 STOP_A_AFTER_READINGS = 300
-
-
-class Skip(Exception):
-    pass
-
-
-class Failure(Exception):
-    pass
-
-
-def say(text):
-    print(text, flush=True)
 
 
 def low_port():
@@ -199,14 +184,6 @@ def ours(work, epmd_port):
     the work dir) and the epmd the first node daemonised (its environment names our epmd port)."""
     marker = ('ERL_EPMD_PORT=%d' % epmd_port).encode()
     return pids_matching(lambda cmd, env: work in cmd or ('epmd' in cmd and marker in env))
-
-
-def listening(port):
-    try:
-        socket.create_connection(('127.0.0.1', port), 0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 def mqtt_pub(port, topic, message):
@@ -390,19 +367,9 @@ def run(outpost, work, epmd_port):
             raise Failure('the final probe never reached the subscriber')
         sub.stop()
 
-        r = subprocess.run([outpost, 'audit', '--capture', capture, '--json', '--log-format', 'text'],
-                           capture_output=True, text=True, timeout=120)
-        with open(os.path.join(work, 'audit.json'), 'w') as f:
-            f.write(r.stdout)
-        try:
-            report = json.loads(r.stdout)
-        except ValueError:
-            raise Failure('outpost audit printed no JSON (rc %d):\n%s%s' % (r.returncode, r.stdout, r.stderr))
-        g = report.get('gateways', {}).get(GW)
-        if not isinstance(g, dict):
-            raise Failure('the audit saw no gateway %s: %s' % (GW, r.stdout[:2000]))
+        audit_rc, g = audit(outpost, capture, work, GW)
         say('audit (rc %d): expected %d readings; distinct %s, missing %s, unexplained_missing %s, duplicates %s, '
-            'complete %s; latency %s' % (r.returncode, expected, g.get('distinct_readings'), g.get('missing'),
+            'complete %s; latency %s' % (audit_rc, expected, g.get('distinct_readings'), g.get('missing'),
                                          g.get('unexplained_missing'), g.get('duplicates'), g.get('complete'),
                                          json.dumps(g.get('latency_s'))))
         say('gateway at stop: %s' % json.dumps({k: stop_event.get(k) for k in
@@ -415,8 +382,8 @@ def run(outpost, work, epmd_port):
             problems.append('missing readings: %s' % g.get('missing'))
         if g.get('distinct_readings') != expected:
             problems.append('distinct readings %s != expected %d' % (g.get('distinct_readings'), expected))
-        if r.returncode != 0:
-            problems.append('outpost audit exited %d' % r.returncode)
+        if audit_rc != 0:
+            problems.append('outpost audit exited %d' % audit_rc)
         if problems:
             raise Failure('; '.join(problems) + '\n' + json.dumps(g, indent=1)[:4000])
         say('PASS: failover %.2f s (node A stop -> gateway connected to B); nodes start %.1f s, join %.1f s' %
@@ -456,34 +423,14 @@ def main():
     except Skip as e:
         say('SKIP: %s' % e)
         return SKIP
-    work = tempfile.mkdtemp(prefix='outpost-rabbit-')
-    os.chmod(work, 0o755)
-    began = time.monotonic()
     epmd_port = low_port()
-    rc = 1
-    try:
+
+    def body(work):
+        os.chmod(work, 0o755)
         run(outpost, work, epmd_port)
-        rc = 0
-    except Skip as e:
-        say('SKIP: %s' % e)
-        rc = SKIP
-    except Failure as e:
-        say('FAIL: %s' % e)
-        rc = 1
-    except Exception:  # noqa: BLE001  (a broken harness is a failure, and the cleanup still runs)
-        say('FAIL: %s' % traceback.format_exc())
-        rc = 1
-    finally:
-        clean = cleanup(work, epmd_port)
-        if not clean:
-            say('FAIL: processes were left running')
-            rc = 1
-        if rc == 1 and os.environ.get('OUTPOST_KEEP_WORK'):
-            say('work dir kept: %s' % work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-        say('total %.1f s' % (time.monotonic() - began))
-    return rc
+
+    return run_check('integration.rabbitmq_cluster_failover', body, 'outpost-rabbit-',
+                     lambda work: cleanup(work, epmd_port))
 
 if __name__ == '__main__':
     sys.exit(main())
