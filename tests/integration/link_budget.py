@@ -1,0 +1,675 @@
+#!/usr/bin/python3
+"""The 4G link (issue 11's acceptance) against the real binary, a real mosquitto and mosquitto_sub.
+
+Each check is a ctest test of its own (tests/integration/link_tests.cmake):
+
+  live_first     100,001 readings stored while no broker listens; then the broker comes up behind a link
+                 capped at 128 kbit/s each way (tc in a network namespace of the test's own: `unshare -n`),
+                 and the gateway runs with live-first batching while a second log replays live for 30 s.
+                 Live readings of priority 8 must arrive within the bound that follows from the configured
+                 numbers (max_delay_ms + commit_interval_ms + one round trip + what may be in flight ahead
+                 of them at the capped rate), live readings of priority 5 within the same bound once the
+                 stored readings of higher priorities are through (priority 9 first, down to 0: live-first
+                 only puts live readings before the backlog of their own priority), while the backlog is
+                 still draining; at the end every seq has arrived.
+
+Usage: link_budget.py CHECK OUTPOST_BINARY. Exit 0 pass, 1 fail, 77 skip (the reason on stdout).
+OUTPOST_KEEP_WORK=1 keeps the work directory of a failed check.
+"""
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, os.path.join(REPO, 'tools', 'faults'))
+sys.path.insert(0, os.path.join(REPO, 'tools'))
+import lib  # noqa: E402  (Proc, Subscriber, free_port, wait_until, log_events, outbox_stats, make_log, key)
+import outpost_decode  # noqa: E402  (the reference decoder)
+from check_support import SKIP, Failure, Skip, audit, listening, run_check, say  # noqa: E402  (beside this script)
+
+GW = 'link-gw'
+MAPPING = os.path.join(REPO, 'configs', 'demo', 'bms_mapping.json')
+NETNS_ENV = 'OUTPOST_LINK_IN_NETNS'
+
+
+def signal_priorities():
+    """Signal name (a reading topic's last level) -> priority, from the demo mapping."""
+    with open(MAPPING) as f:
+        m = json.load(f)
+    default = m.get('defaults', {}).get('priority', 5)
+    out = {}
+    for message in m['can']:
+        for s in message['signals']:
+            out[s['name']] = s.get('priority', message.get('priority', default))
+    return out
+
+
+PRIORITY = signal_priorities()
+
+
+def utc_seconds(text):
+    """A log line's ISO 8601 UTC time as seconds since the epoch."""
+    return datetime.fromisoformat(text.replace('Z', '+00:00')).timestamp()
+
+
+def pct(values, q):
+    """Nearest-rank percentile."""
+    if not values:
+        return float('nan')
+    s = sorted(values)
+    return s[min(len(s), max(1, math.ceil(q / 100.0 * len(s)))) - 1]
+
+
+def describe(values):
+    if not values:
+        return 'none'
+    return 'n %d, median %.3f s, p95 %.3f s, max %.3f s' % (len(values), statistics.median(values),
+                                                          pct(values, 95), max(values))
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes: broker, subscriber, gateway.
+
+class Broker:
+    """mosquitto on loopback with one listener per port; persistence (saved at a clean stop) on request.
+    Probes (pub) go through the first port."""
+
+    def __init__(self, work, ports, persistent=False, name='mosquitto'):
+        self.work = work
+        self.ports = list(ports)
+        self.conf = os.path.join(work, name + '.conf')
+        self.log = os.path.join(work, name + '.log')
+        lines = ['listener %d 127.0.0.1' % p for p in self.ports]
+        lines += ['allow_anonymous true', 'user root', 'max_queued_messages 0']
+        if persistent:
+            lines += ['persistence true', 'persistence_location %s/' % work, 'autosave_interval 0']
+        with open(self.conf, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        self.proc = None
+
+    def start(self):
+        self.proc = lib.Proc(['mosquitto', '-c', self.conf], self.log)
+        if not lib.wait_until(20, lambda: all(listening(p) for p in self.ports) or not self.proc.alive(), 0.05) \
+                or not self.proc.alive():
+            raise Failure('mosquitto did not start:\n' + tail(self.log))
+
+    def stop(self):
+        """SIGTERM: mosquitto saves its database on a clean exit."""
+        if self.proc:
+            rc = self.proc.stop(30)
+            self.proc = None
+            return rc
+        return None
+
+    def pub(self, topic, payload):
+        return subprocess.call(['mosquitto_pub', '-h', '127.0.0.1', '-p', str(self.ports[0]), '-q', '1', '-t', topic,
+                                '-m', payload], stderr=subprocess.DEVNULL, timeout=15) == 0
+
+
+class MosquittoSub(lib.Proc):
+    """mosquitto_sub as a child: its messages on stdout, its complaints in a file of their own."""
+
+    def __init__(self, argv, out, err):
+        self.log_path = out
+        self.log = open(out, 'ab')
+        self.err = open(err, 'ab')
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=self.err, stdin=subprocess.DEVNULL,
+                                  start_new_session=True)
+
+    def stop(self, timeout=10):
+        rc = super().stop(timeout)
+        self.err.close()
+        return rc
+
+
+class Subscriber(lib.Subscriber):
+    """mosquitto_sub, QoS 1, every topic the gateway publishes on plus probe/#, one `%U %t %x` line per
+    message (receive time, topic, payload in hex) in `path`. sync(broker) is the fault suite's: a probe
+    published through the broker has arrived, so has everything the broker had before it."""
+
+    def __init__(self, work, port, client_id=None, name='sub'):
+        self.port = port
+        self.path = os.path.join(work, name + '.txt')
+        self.err_path = os.path.join(work, name + '.err')
+        argv = ['mosquitto_sub', '-h', '127.0.0.1', '-p', str(port), '-q', '1', '-t', 'site/#', '-t', 'outpost/#',
+                '-t', 'probe/#', '-F', '%U %t %x']
+        if client_id:
+            argv += ['-c', '-i', client_id]  # a persistent session: the broker queues while it is away
+        self.proc = MosquittoSub(argv, self.path, self.err_path)
+        self.probes = 0
+
+    def _has(self, tag):
+        try:
+            with open(self.path, errors='replace') as f:
+                return any(line.split(' ', 2)[1:2] == [tag] for line in f)
+        except OSError:
+            return False
+
+
+class Rig:
+    """The broker and the processes of a check (subscriber, gateways), stopped in reverse order however the
+    check ends, the broker last."""
+
+    def __init__(self, broker):
+        self.broker = broker
+        self.procs = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in reversed(self.procs):
+            p.stop()
+        self.broker.stop()
+
+    def add(self, proc):
+        self.procs.append(proc)
+        return proc
+
+    def subscriber(self, work, port, client_id=None):
+        """A subscriber that has received a probe through the broker."""
+        sub = self.add(Subscriber(work, port, client_id))
+        if not sub.sync(self.broker):
+            raise Failure('the subscriber receives nothing:\n' + tail(sub.err_path))
+        return sub
+
+    def finish(self, sub):
+        """Everything the broker had has reached the subscriber, which then stops."""
+        if not sub.sync(self.broker):
+            raise Failure('the final probe never reached the subscriber')
+        sub.stop()
+
+
+def tail(path, chars=4000):
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()[-chars:]
+    except OSError:
+        return '(no %s)' % path
+
+
+def gen_log(work, name, *args):
+    path = os.path.join(work, name)
+    subprocess.check_call([lib.PY, os.path.join(REPO, 'tools', 'gen_bms_log.py'), '--out', path] + list(args))
+    return path
+
+
+def bus(path, speed, restamp):
+    return {'name': 'bms', 'type': 'candump_replay', 'file': path, 'speed': speed, 'restamp': restamp}
+
+
+def write_site(work, name, port, buses, link=None, outbox=None, broker=None, http=False):
+    site = {'gateway_id': GW,
+            'broker': dict({'host': '127.0.0.1', 'port': port, 'client_id': GW,
+                            'backoff': {'initial_ms': 100, 'max_ms': 1000}, 'connect_timeout_ms': 2000},
+                           **(broker or {})),
+            'outbox': dict({'path': os.path.join(work, 'outbox', 'outbox.db'), 'commit_interval_ms': 200},
+                           **(outbox or {})),
+            'stats_interval_s': 5,
+            'buses': buses,
+            'mappings': [MAPPING]}
+    if link is not None:
+        site['link'] = link
+    if http:
+        site['http'] = {'address': '127.0.0.1', 'port': 0}
+    path = os.path.join(work, name)
+    with open(path, 'w') as f:
+        json.dump(site, f, indent=1)
+    return path, site
+
+
+def replay_done(gw, glog, seconds):
+    """When the replay ended (the replay.done line), the gateway still running."""
+    if not lib.wait_until(seconds, lambda: lib.log_events(glog, ('replay.done',)) or not gw.alive(), 0.2):
+        raise Failure('the replay did not end within %d s:\n%s' % (seconds, tail(glog)))
+    done = lib.log_events(glog, ('replay.done',))
+    if not done:
+        raise Failure('the gateway exited before the replay ended (rc %s):\n%s' % (gw.wait(1), tail(glog)))
+    return utc_seconds(done[0]['ts'])
+
+
+def check_decoded(got, problems):
+    if got.malformed:
+        problems.append('%d payloads the reference decoder refuses: %s' % (len(got.malformed), got.malformed[:3]))
+
+
+def conclude(outpost, sub, work, problems):
+    """`outpost audit` over the whole capture must exit 0; then every problem found fails the check."""
+    rc, _ = audit_capture(outpost, sub.path, work)
+    if rc != 0:
+        problems.append('outpost audit exited %d' % rc)
+    if problems:
+        raise Failure('; '.join(problems))
+
+
+def stop_line(log):
+    events = lib.log_events(log, ('gateway.stop',))
+    if not events:
+        raise Failure('no gateway.stop line in %s:\n%s' % (log, tail(log)))
+    return events[-1]
+
+
+def outbox_stats(outpost, site):
+    stats = lib.outbox_stats(outpost, site)
+    if 'error' in stats:
+        raise Failure('outpost outbox stats: %s' % stats)
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# What arrived.
+
+class Received:
+    """The subscriber's capture decoded with tools/outpost_decode.py: every reading with its receive
+    time and priority, the loss records, and the size of the largest batch."""
+
+    def __init__(self, path):
+        self.readings = []   # dicts from outpost_decode plus recv (receive time), prio and ts (seconds)
+        self.losses = []     # loss records (their dict) plus recv
+        self.messages = 0
+        self.batches = 0
+        self.max_message = 0  # largest topic + payload of a batch message
+        self.malformed = []
+        self.lines = []      # capture lines without the probes, for outpost audit
+        with open(path, errors='replace') as f:
+            for line in f:
+                parts = line.rstrip('\n').split(' ', 2)
+                if len(parts) < 2 or parts[1].startswith('probe/'):
+                    continue
+                self.lines.append(line if line.endswith('\n') else line + '\n')
+                try:
+                    recv = float(parts[0])
+                    payload = bytes.fromhex(parts[2] if len(parts) > 2 else '')
+                except ValueError:
+                    self.malformed.append(line[:200])
+                    continue
+                if not payload:
+                    continue  # a retained message cleared
+                self.messages += 1
+                topic = parts[1]
+                try:
+                    items = outpost_decode.decode(topic, payload)
+                except outpost_decode.DecodeError as e:
+                    self.malformed.append('%s: %s' % (topic, e))
+                    continue
+                is_batch = len(items) > 0 and 'kind' not in items[0] and items[0]['topic'] != topic
+                if is_batch:
+                    self.batches += 1
+                    self.max_message = max(self.max_message, len(topic) + len(payload))
+                for item in items:
+                    if item.get('kind') == 'loss':
+                        self.losses.append(dict(item, recv=recv))
+                    elif 'kind' not in item:
+                        signal_name = item['topic'].rsplit('/', 1)[-1]
+                        item['recv'] = recv
+                        item['prio'] = PRIORITY.get(signal_name, -1)
+                        item['ts'] = item['ts_us'] / 1e6
+                        self.readings.append(item)
+
+    def seqs(self):
+        """Every (ep, seq) received: readings and loss records."""
+        out = {(r['ep'], r['seq']) for r in self.readings}
+        out.update((l['ep'], l['seq']) for l in self.losses if 'seq' in l)
+        return out
+
+    def loss_ranges(self, reason=None):
+        return [(l['loss']['first_seq'], l['loss']['last_seq'], l['loss'].get('count'), l['loss'].get('priority'),
+                 l['loss'].get('reason')) for l in self.losses if reason is None or l['loss'].get('reason') == reason]
+
+    def write_capture(self, path):
+        with open(path, 'w') as f:
+            f.writelines(self.lines)
+        return path
+
+
+def audit_capture(outpost, capture_path, work):
+    """`outpost audit` over the capture, probes left out: its exit code and this gateway's report."""
+    clean = Received(capture_path).write_capture(os.path.join(work, 'audit-capture.txt'))
+    rc, g = audit(outpost, clean, work, GW, hex_payloads=True)
+    say('  outpost audit: exit %d; readings %s, distinct %s, duplicates %s, missing %s, unexplained %s, '
+        'loss records %s, malformed %s' % (rc, g.get('readings'), g.get('distinct_readings'), g.get('duplicates'),
+                                           g.get('missing'), g.get('unexplained_missing'), g.get('loss_records'),
+                                           g.get('malformed')))
+    return rc, g
+
+
+def uncovered(numbers, received, ranges):
+    """The numbers in `numbers` neither received nor inside one of `ranges` [(first, last, ...)]."""
+    spans = sorted((r[0], r[1]) for r in ranges)
+    out = []
+    for n in sorted(numbers):
+        if n in received:
+            continue
+        if not any(a <= n <= b for a, b in spans):
+            out.append(n)
+    return out
+
+
+def ranges_text(numbers, limit=12):
+    numbers = sorted(numbers)
+    spans = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    text = ', '.join('%d' % a if a == b else '%d-%d' % (a, b) for a, b in spans[:limit])
+    return text + (' ... (%d ranges)' % len(spans) if len(spans) > limit else '')
+
+
+# ---------------------------------------------------------------------------------------------
+# live_first: a capped link in a network namespace of our own.
+
+LIVE_RATE_KBIT = 128
+LIVE_SECONDS = 30
+BACKLOG_FRAMES = 27273  # 11 readings per 3 frames: 100,001 readings
+MTU = 1500
+TCP_IP_HEADERS = 52     # IPv4 + TCP with timestamps, per segment (uplink/link_meter.hpp)
+
+
+def run_quiet(argv):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+
+def enter_netns(argv):
+    """Re-runs this script inside `unshare -n` (a fresh network namespace: only lo, ours alone)."""
+    if os.environ.get(NETNS_ENV):
+        return
+    if not shutil.which('unshare'):
+        raise Skip('unshare (util-linux) is not installed: the link cap needs a network namespace')
+    probe = run_quiet(['unshare', '-n', 'true'])
+    if probe.returncode != 0:
+        raise Skip('cannot make a network namespace (unshare -n): %s' % (probe.stderr.strip() or probe.returncode))
+    for tool in ('ip', 'tc'):
+        if not shutil.which(tool):
+            raise Skip('%s (iproute2) is not installed: the link cap needs it' % tool)
+    env = dict(os.environ, **{NETNS_ENV: '1'})
+    sys.stdout.flush()
+    os.execve(shutil.which('unshare'), ['unshare', '-n', '--', lib.PY, os.path.abspath(__file__)] + argv, env)
+
+
+def run_steps(steps):
+    for argv in steps:
+        r = run_quiet(argv)
+        if r.returncode != 0:
+            raise Skip('cannot shape the link here (%s): %s' % (' '.join(argv), r.stderr.strip()))
+
+
+def link_up():
+    """Inside our namespace: lo up, with a 1500-byte MTU like a real link's."""
+    run_steps([['ip', 'link', 'set', 'lo', 'up'], ['ip', 'link', 'set', 'lo', 'mtu', str(MTU)]])
+
+
+def shape(port, rate_kbit):
+    """Everything to and from `port` through a token bucket of `rate_kbit` each way (an htb root with two
+    tbf leaves picked by u32 filters on the port); the rest of lo (the subscriber's own connection)
+    unshaped."""
+    run_steps([
+        ['tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '1000'],
+        ['tc', 'class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit'],
+        ['tc', 'class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '10gbit'],
+        ['tc', 'class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:30', 'htb', 'rate', '10gbit'],
+        ['tc', 'qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'tbf', 'rate', '%dkbit' % rate_kbit,
+         'burst', '16kb', 'limit', '1mb'],
+        ['tc', 'qdisc', 'add', 'dev', 'lo', 'parent', '1:30', 'handle', '30:', 'tbf', 'rate', '%dkbit' % rate_kbit,
+         'burst', '16kb', 'limit', '1mb'],
+        ['tc', 'filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip',
+         'dport', str(port), '0xffff', 'flowid', '1:20'],
+        ['tc', 'filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip',
+         'sport', str(port), '0xffff', 'flowid', '1:30'],
+    ])
+
+
+def tc_counters():
+    """Bytes and packets through the two tbf leaves (uplink, downlink), and their drops."""
+    r = run_quiet(['tc', '-s', 'qdisc', 'show', 'dev', 'lo'])
+    out = {}
+    for m in re.finditer(r'qdisc tbf (\d+): .*?\n\s*Sent (\d+) bytes (\d+) pkt \(dropped (\d+)', r.stdout):
+        out[{'20': 'up', '30': 'down'}.get(m.group(1), m.group(1))] = {
+            'bytes': int(m.group(2)), 'packets': int(m.group(3)), 'dropped': int(m.group(4))}
+    return out
+
+
+def handshake(port):
+    """One TCP handshake with the broker port: the SYN goes up the capped link behind whatever is queued
+    there, the SYN-ACK comes down. Its duration is the link's round trip at that moment."""
+    t = time.monotonic()
+    socket.create_connection(('127.0.0.1', port), 60).close()
+    return time.monotonic() - t
+
+
+class RoundTrips(threading.Thread):
+    """Measures the round trip of the capped link twice a second while the gateway drains."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.samples = []  # (wall time, seconds)
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                self.samples.append((time.time(), handshake(self.port)))
+            except OSError:
+                pass
+            self.done.wait(0.5)
+
+    def stop(self):
+        self.done.set()
+        self.join(90)
+
+
+def check_live_first(outpost, work):
+    link_up()
+    gw_port, sub_port = lib.free_port(), lib.free_port()
+    while sub_port == gw_port:
+        sub_port = lib.free_port()
+    shape(gw_port, LIVE_RATE_KBIT)
+    rate = LIVE_RATE_KBIT * 1000 / 8.0  # bytes a second
+    say('link: lo in a namespace of our own, MTU %d, %d kbit/s each way to and from the broker port %d; the '
+        'subscriber on port %d unshaped' % (MTU, LIVE_RATE_KBIT, gw_port, sub_port))
+
+    # 1. The backlog, stored while no broker listens.
+    backlog_log = gen_log(work, 'backlog.log', '--fast', '--frames', str(BACKLOG_FRAMES))
+    live_log = gen_log(work, 'live.log', '--seconds', str(LIVE_SECONDS))
+    site1, _ = write_site(work, 'store.json', gw_port, [bus(backlog_log, 'max', False)])
+    glog1 = os.path.join(work, 'gateway-store.log')
+    rc = lib.gateway(outpost, site1, glog1, 'ingest').wait(120)
+    if rc != 0:
+        raise Failure('storing the backlog: outpost run exited %s\n%s' % (rc, tail(glog1)))
+    stats = outbox_stats(outpost, site1)
+    backlog = stats['rows']
+    by_prio = stats.get('rows_by_priority')
+    say('stored while no broker listened: %d readings (by priority 0..9: %s), next_seq %d' %
+        (backlog, by_prio, stats['next_seq']))
+    if backlog < 100000:
+        raise Failure('the backlog holds %d readings, not 100,000' % backlog)
+
+    # 2. The broker comes up; the gateway drains the backlog while a live bus replays at its own pace.
+    rtts = RoundTrips(gw_port)
+    with Rig(Broker(work, [sub_port, gw_port])) as rig:
+        rig.broker.start()
+        rtt_idle = max(handshake(gw_port) for _ in range(5))
+        sub = rig.subscriber(work, sub_port)
+        batch = {'encoding': 'cbor', 'max_delay_ms': 1000, 'group_levels': 2, 'retained': 'batch',
+                 'unbatched_from_priority': 9}
+        commit_ms = 200
+        site2, _ = write_site(work, 'live.json', gw_port, [bus(live_log, 1.0, True)],
+                              link={'live_first': True, 'batch': batch}, outbox={'commit_interval_ms': commit_ms})
+        glog = os.path.join(work, 'gateway.log')
+        window_start = time.time()
+        gw = rig.add(lib.gateway(outpost, site2, glog, 'drain'))
+        rtts.start()
+        try:
+            window_end = replay_done(gw, glog, LIVE_SECONDS + 60)
+        finally:
+            rtts.stop()
+        say('live window: %.1f s (the live replay, speed 1.0, readings restamped)' % (window_end - window_start))
+        rc = gw.wait(300)
+        if rc is None:
+            raise Failure('the gateway did not drain within 300 s after the live window:\n%s' % tail(glog))
+        if rc != 0:
+            raise Failure('outpost run exited %d:\n%s' % (rc, tail(glog)))
+        rig.finish(sub)
+        shaped = tc_counters()
+
+    stop = stop_line(glog)
+    link = stop.get('link', {})
+    got = Received(sub.path)
+    # Live: accepted after the CONNACK (link.live_first: "after a reconnect, new readings go before the
+    # stored backlog"); what the live bus read before it is backlog too. The log's times have milliseconds.
+    connected = utc_seconds(lib.log_events(glog, ('uplink.connected',))[0]['ts'])
+    live = [r for r in got.readings if r['ts'] > connected + 0.001]
+    early = [r for r in got.readings if window_start - 1 <= r['ts'] <= connected + 0.001]
+    old = [r for r in got.readings if r['ts'] < window_start - 1]
+    say('connected %.3f s into the live window; %d readings of the live bus were taken before (the backlog, '
+        'by the contract: their latency is not checked)' % (connected - window_start, len(early)))
+    say('received: %d messages (%d batches, the largest %d bytes), %d readings: %d live, %d from the backlog; '
+        '%d loss records; %d malformed' % (got.messages, got.batches, got.max_message, len(got.readings), len(live),
+                                           len(old), len(got.losses), len(got.malformed)))
+
+    # The bound from the configured numbers. A live reading is committed within commit_interval_ms and
+    # waits at most max_delay_ms in its batch; the batch goes when an acknowledgement leaves room under
+    # max_inflight_bytes, and then queues behind what is in flight: at most max_inflight_bytes less one
+    # byte plus the message that crossed the limit ("at least one message goes"), then itself (the
+    # largest batch received stands for either), every byte at the capped rate with TCP/IP headers per
+    # segment. The acknowledgement that leaves room takes one round trip, and on a capped link the round
+    # trip is what waits in its queue (the broker's TCP sends its PUBACKs as the gateway's ACKs come back,
+    # and those wait behind the gateway's data): at most what may be in flight, so one round trip is the
+    # idle round trip plus (max_inflight_bytes + one batch) at the capped rate.
+    inflight = 65536  # link.max_inflight_bytes, the default
+    mss = MTU - TCP_IP_HEADERS
+    wire = (mss + TCP_IP_HEADERS) / float(mss)
+    largest = got.max_message
+    rtt = rtt_idle + (inflight + largest) * wire / rate
+    queued = (inflight + 2 * largest) * wire / rate
+    max_delay, commit = batch['max_delay_ms'] / 1000.0, commit_ms / 1000.0
+    bound = max_delay + commit + rtt + queued
+    measured_rtt = [d for t, d in rtts.samples if window_start <= t <= window_end]
+    say('round trip of the capped link: idle %.4f s; during the live window %s (at most %.3f s by the '
+        'in-flight limit)' % (rtt_idle, describe(measured_rtt), rtt))
+    say('bound: max_delay %.3f s + commit interval %.3f s + one round trip %.3f s + (in flight %d B + 2 x '
+        'largest batch %d B) x %.3f (TCP/IP headers) / %.0f B/s (%.3f s) = %.3f s' %
+        (max_delay, commit, rtt, inflight, largest, wire, rate, queued, bound))
+
+    problems = []
+    check_decoded(got, problems)
+    if measured_rtt and max(measured_rtt) > rtt:
+        problems.append('the capped link queued more than the in-flight limit allows: a round trip of %.3f s '
+                        '(at most %.3f s)' % (max(measured_rtt), rtt))
+    lat = {}
+    for r in live:
+        lat.setdefault(r['prio'], []).append(r['recv'] - r['ts'])
+    for p in sorted(lat, reverse=True):
+        say('  live priority %d: latency %s' % (p, describe(lat[p])))
+    lat8 = lat.get(8, [])
+    if not lat8:
+        problems.append('no live priority-8 reading arrived')
+    elif max(lat8) > bound:
+        late = sorted((r['recv'] - r['ts'], r['seq'], r['ts'] - window_start) for r in live
+                      if r['prio'] == 8 and r['recv'] - r['ts'] > bound)
+        problems.append('%d of %d live priority-8 readings later than the bound %.3f s: %s' % (
+            len(late), len(lat8), bound, ', '.join('seq %d taken at %.2f s: %.3f s' % (seq, at, l)
+                                                   for l, seq, at in late[-6:])))
+
+    # Priority 5: behind the stored readings of higher priorities (delivery order), then the same bound.
+    higher = [r for r in old + early if r['prio'] > 5]
+    hi_done = max((r['recv'] for r in higher), default=window_start)
+    lat5 = [(r['recv'] - max(r['ts'], hi_done), r['recv'] - r['ts'], r) for r in live if r['prio'] == 5]
+    say('  the stored readings of priorities above 5 (%d) were through %.3f s into the live window; live '
+        'priority-5 readings taken before then: %d' % (len(higher), hi_done - window_start,
+                                                       sum(1 for x in lat5 if x[2]['ts'] < hi_done)))
+    say('  live priority 5, counted from when it was taken or the higher backlog was through, whichever is '
+        'later: %s' % describe([x[0] for x in lat5]))
+    if not lat5:
+        problems.append('no live priority-5 reading arrived')
+    elif max(x[0] for x in lat5) > bound:
+        worst = max(lat5, key=lambda x: x[0])
+        problems.append('live priority-5 readings later than the bound %.3f s: worst %.3f s (seq %d, taken %.3f s '
+                        'into the window)' % (bound, worst[0], worst[2]['seq'], worst[2]['ts'] - window_start))
+
+    # The backlog was still draining while the live readings arrived.
+    firsts = {}
+    for r in old:
+        k = (r['ep'], r['seq'])
+        firsts[k] = min(firsts.get(k, r['recv']), r['recv'])
+    arrivals = sorted(firsts.values())
+
+    def backlog_by(t):
+        return sum(1 for a in arrivals if a <= t)
+
+    span = window_end - window_start
+    marks = [(f, backlog_by(window_start + f * span)) for f in (0.25, 0.5, 0.75, 1.0)]
+    say('  backlog readings received by 25/50/75/100%% of the live window: %s of %d' %
+        (', '.join(str(n) for _, n in marks), backlog))
+    counts = [n for _, n in marks]
+    if not counts[-1] < backlog:
+        problems.append('the backlog was through (%d of %d) by the end of the live window: it was not drained '
+                        'beside the live readings' % (counts[-1], backlog))
+    if not all(a < b for a, b in zip(counts, counts[1:])):
+        problems.append('the backlog did not grow through the live window: %s' % counts)
+    if arrivals:
+        drain_s = arrivals[-1] - arrivals[0]
+        say('  drain: %d backlog readings in %.1f s (%.0f readings/s); on the wire %d bytes sent in %.1f s '
+            '(%.0f B/s of %.0f B/s); tc: %s' % (len(arrivals), drain_s, len(arrivals) / max(drain_s, 1e-6),
+                                               link.get('bytes_sent', 0), stop.get('elapsed_s', 0),
+                                               link.get('bytes_sent', 0) / max(stop.get('elapsed_s', 1), 1e-6),
+                                               rate, json.dumps(shaped)))
+
+    # Every seq arrived.
+    n = stop.get('committed', 0)
+    next_seq = outbox_stats(outpost, site2)['next_seq']
+    seqs = {s for _, s in got.seqs()}
+    missing = uncovered(range(1, next_seq), seqs, got.loss_ranges())
+    say('  seqs 1..%d: %d received, %d missing' % (next_seq - 1, len(seqs), len(missing)))
+    if missing:
+        problems.append('%d seqs never arrived: %s' % (len(missing), ranges_text(missing)))
+    live_distinct = len({(r['ep'], r['seq']) for r in live + early})
+    if live_distinct != stop.get('readings'):
+        problems.append('%d distinct readings of the live bus arrived, the gateway read %s' %
+                        (live_distinct, stop.get('readings')))
+    say('  gateway at stop: committed %s, acknowledged %s, batches %s, payload %s B, link %s' %
+        (n, stop.get('acknowledged'), stop.get('batches'), stop.get('payload_bytes'), json.dumps(link)))
+    conclude(outpost, sub, work, problems)
+
+
+# ---------------------------------------------------------------------------------------------
+
+CHECKS = {'live_first': check_live_first}
+
+
+def check_prerequisites():
+    for tool in ('mosquitto', 'mosquitto_sub', 'mosquitto_pub'):
+        if not shutil.which(tool):
+            raise Skip('%s is not installed (Debian: mosquitto, mosquitto-clients)' % tool)
+    if os.geteuid() != 0:
+        raise Skip('needs root: mosquitto runs with `user root`, and the link cap needs a network namespace and tc')
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in CHECKS:
+        print(__doc__)
+        return 2
+    name, outpost = sys.argv[1], os.path.abspath(sys.argv[2])
+    try:
+        check_prerequisites()
+        if name == 'live_first':
+            enter_netns(sys.argv[1:])
+    except Skip as e:
+        say('SKIP: %s' % e)
+        return SKIP
+    return run_check('link.' + name, lambda work: CHECKS[name](outpost, work), 'outpost-link-%s-' % name)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,12 @@
+# The 4G link (issue 11's acceptance), label `link` (select them with `ctest -L '^link$'`: a plain `-L link`
+# also matches `uplink`). One script, one ctest test per check:
+#   link.live_first     a 100,001-reading backlog drained through a link capped with tc (128 kbit/s, in a
+#                       network namespace of the test's own) while a live bus replays: live readings within
+#                       the bound that follows from the configured numbers, the backlog still draining, no gap
+# Each needs root and mosquitto (live_first also unshare, ip and tc) and otherwise skips with the reason.
+foreach(check live_first)
+  add_test(NAME link.${check}
+    COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/link_budget.py ${check} $<TARGET_FILE:outpost>)
+  set_tests_properties(link.${check} PROPERTIES LABELS "link;integration" SKIP_RETURN_CODE 77)
+endforeach()
+set_tests_properties(link.live_first PROPERTIES TIMEOUT 300)
