@@ -12,6 +12,14 @@ Each check is a ctest test of its own (tests/integration/link_tests.cmake):
                  stored readings of higher priorities are through (priority 9 first, down to 0: live-first
                  only puts live readings before the backlog of their own priority), while the backlog is
                  still draining; at the end every seq has arrived.
+  budget         a daily byte budget smaller than the traffic: after `uplink.budget_hold`, no reading of
+                 priority < 8 created after the hold arrives, priority-8 readings and loss records keep
+                 arriving, the held readings expire (TTL 5 s) with loss records, `outpost audit` exits 0,
+                 and the link counters of the stop line agree (day_bytes >= 90% of the budget).
+
+The loss records of expired readings are published once they have settled, 120 s after their last
+change (app/src/loss_reporter.cpp), and the outbox sweeps held readings 60 s after their TTL ran out
+(outbox/src/outbox.cpp): `budget` therefore takes about 4 minutes.
 
 Usage: link_budget.py CHECK OUTPOST_BINARY. Exit 0 pass, 1 fail, 77 skip (the reason on stdout).
 OUTPOST_KEEP_WORK=1 keeps the work directory of a failed check.
@@ -37,6 +45,7 @@ import outpost_decode  # noqa: E402  (the reference decoder)
 from check_support import SKIP, Failure, Skip, audit, listening, run_check, say  # noqa: E402  (beside this script)
 
 GW = 'link-gw'
+STATUS_TOPIC = 'outpost/' + GW
 MAPPING = os.path.join(REPO, 'configs', 'demo', 'bms_mapping.json')
 NETNS_ENV = 'OUTPOST_LINK_IN_NETNS'
 
@@ -237,9 +246,21 @@ def replay_done(gw, glog, seconds):
     return utc_seconds(done[0]['ts'])
 
 
+def stop_gateway(gw, glog):
+    rc = gw.stop(30)
+    if rc != 0:
+        raise Failure('outpost run exited %s on SIGTERM:\n%s' % (rc, tail(glog)))
+
+
 def check_decoded(got, problems):
     if got.malformed:
         problems.append('%d payloads the reference decoder refuses: %s' % (len(got.malformed), got.malformed[:3]))
+
+
+def check_loss_topics(got, problems):
+    elsewhere = sorted({l['topic'] for l in got.losses} - {STATUS_TOPIC + '/loss'})
+    if elsewhere:
+        problems.append('loss records on topics other than %s/loss: %s' % (STATUS_TOPIC, elsewhere))
 
 
 def conclude(outpost, sub, work, problems):
@@ -644,8 +665,154 @@ def check_live_first(outpost, work):
 
 
 # ---------------------------------------------------------------------------------------------
+# budget
 
-CHECKS = {'live_first': check_live_first}
+BUDGET_SECONDS = 40
+BUDGET_BYTES = int(os.environ.get('OUTPOST_LINK_BUDGET', 18000))
+TTL_HELD = 5
+
+
+def frame_offsets(path, ids):
+    """Seconds from a candump log's first frame to each frame whose id is in `ids`."""
+    offsets, first = [], None
+    with open(path) as f:
+        for line in f:
+            m = re.match(r'\((\d+\.\d+)\) \S+ ([0-9A-Fa-f]+)#', line)
+            if not m:
+                continue
+            ts = float(m.group(1))
+            first = ts if first is None else first
+            if m.group(2).upper() in ids:
+                offsets.append(ts - first)
+    return offsets
+
+
+def check_budget(outpost, work):
+    port = lib.free_port()
+    log = gen_log(work, 'bms.log', '--seconds', str(BUDGET_SECONDS))
+    link = {'budget': {'daily_bytes': BUDGET_BYTES, 'reserve_percent': 10, 'always_from_priority': 8},
+            'batch': {'encoding': 'cbor', 'max_delay_ms': 1000, 'group_levels': 2, 'retained': 'batch'}}
+    ttl = {str(p): TTL_HELD for p in range(8)}
+    site, _ = write_site(work, 'site.json', port, [bus(log, 1.0, True)], link=link, outbox={'ttl_s': ttl})
+    glog = os.path.join(work, 'gateway.log')
+    say('budget: %d bytes a day, reserve 10%% (held from %d bytes), always from priority 8; TTL %d s for '
+        'priorities 0..7; a %d s replay at speed 1.0' %
+        (BUDGET_BYTES, BUDGET_BYTES * 9 // 10, TTL_HELD, BUDGET_SECONDS))
+    with Rig(Broker(work, [port])) as rig:
+        rig.broker.start()
+        sub = rig.subscriber(work, port)
+        started = time.time()
+        gw = rig.add(lib.gateway(outpost, site, glog))
+        replay_end = replay_done(gw, glog, BUDGET_SECONDS + 60)
+        # The held readings expire 5 s after they were taken; the sweep removes held rows 60 s after that
+        # and the loss records go out once they have not changed for 120 s: wait for the outbox to empty
+        # and for every seq numbered so far to have arrived or to be covered by a loss record.
+        deadline = replay_end + TTL_HELD + 60 + 120 + 60
+        say('replay over %.1f s after the start; waiting for the held readings to expire and their loss '
+            'records to arrive (up to %.0f s)' % (replay_end - started, deadline - time.time()))
+        state = {}
+
+        def settled():
+            s = outbox_stats(outpost, site)
+            if s.get('rows') != 0:
+                return False
+            got = Received(sub.path)
+            left = uncovered(range(1, s['next_seq']), {q for _, q in got.seqs()}, got.loss_ranges())
+            state.update(next_seq=s['next_seq'], left=left)
+            return not left
+
+        ok = lib.wait_until(deadline - time.time(), settled, 2)
+        waited = time.time() - replay_end
+        stop_gateway(gw, glog)
+        rig.finish(sub)
+    say('settled %s, %.0f s after the replay ended%s' %
+        ('yes' if ok else 'NO', waited, '' if ok else ': not covered %s' % ranges_text(state.get('left', []))))
+
+    problems = []
+    stop = stop_line(glog)
+    linkc = stop.get('link', {})
+    holds = lib.log_events(glog, ('uplink.budget_hold',))
+    got = Received(sub.path)
+    check_decoded(got, problems)
+    if not holds:
+        raise Failure('no uplink.budget_hold: the budget was never reached (day_bytes %s, budget %d)' %
+                      (linkc.get('day_bytes'), BUDGET_BYTES))
+    hold = holds[0]
+    t_hold = utc_seconds(hold['ts'])
+    say('hold: %.1f s into the replay (%.0f%%), %s' %
+        (t_hold - started, 100 * (t_hold - started) / (replay_end - started),
+         json.dumps({k: hold.get(k) for k in ('held_below_priority', 'day_bytes', 'daily_budget')})))
+    if not started + 0.1 * (replay_end - started) < t_hold < replay_end - 0.1 * (replay_end - started):
+        problems.append('the hold did not begin partway through the replay (%.1f s of %.1f s)' %
+                        (t_hold - started, replay_end - started))
+    if hold.get('held_below_priority') != 8:
+        problems.append('held below priority %s, not 8' % hold.get('held_below_priority'))
+    if len(holds) > 1 or lib.log_events(glog, ('uplink.budget_release',)):
+        problems.append('the hold was released or began again within one UTC day: %s' %
+                        [e['event'] for e in lib.log_events(glog, ('uplink.budget_hold', 'uplink.budget_release'))])
+
+    after = [r for r in got.readings if r['ts'] > t_hold + 0.001]
+    low_after = [r for r in after if r['prio'] < 8]
+    p8_after = [r for r in after if r['prio'] == 8]
+    before_low = [r for r in got.readings if r['ts'] <= t_hold + 0.001 and r['prio'] < 8]
+    loss_after = [l for l in got.losses if l['recv'] > t_hold]
+    say('readings received: %d of priority < 8 taken before the hold, %d taken after it (must be 0); priority 8 '
+        'taken after it: %d; loss records received after the hold: %d (%s)' %
+        (len(before_low), len(low_after), len(p8_after), len(loss_after),
+         ', '.join('%s p%s %s x%s' % (l['loss']['reason'], l['loss']['priority'],
+                                       '%d-%d' % (l['loss']['first_seq'], l['loss']['last_seq']), l['loss']['count'])
+                   for l in loss_after)))
+    if low_after:
+        problems.append('%d readings of priority < 8 taken after the hold arrived, e.g. %s' %
+                        (len(low_after), [(r['seq'], r['topic'], round(r['ts'] - t_hold, 3)) for r in low_after[:5]]))
+    # The replay reads a frame no earlier than its offset in the log after gateway.start: the frames of the
+    # priority-8 signals (0x102 temp_max, 0x18FF50E5 insulation_resistance) at offsets past the hold were
+    # read after it, and every one must arrive.
+    gw_start = utc_seconds(lib.log_events(glog, ('gateway.start',))[0]['ts'])
+    expected_p8 = sum(1 for o in frame_offsets(log, ('102', '18FF50E5')) if gw_start + o > t_hold)
+    if len(p8_after) < expected_p8:
+        problems.append('only %d priority-8 readings taken after the hold arrived; the log has %d frames of them '
+                        'after it' % (len(p8_after), expected_p8))
+    expired_records = [l for l in loss_after if l['loss'].get('reason') == 'expired_ttl']
+    check_loss_topics(got, problems)
+    if not expired_records:
+        problems.append('no expired_ttl loss record arrived after the hold')
+    if any(l['loss'].get('priority', 99) >= 8 for l in expired_records):
+        problems.append('an expiry record for priority >= 8 (no TTL there): %s' % expired_records)
+    expired = stop.get('expired', 0)
+    recorded = sum(l['loss']['count'] for l in got.losses if l['loss'].get('reason') == 'expired_ttl')
+    say('expired (stop line) %d; expired_ttl loss records received: %d covering %d readings' %
+        (expired, len([l for l in got.losses if l['loss'].get('reason') == 'expired_ttl']), recorded))
+    if expired <= 0:
+        problems.append('nothing expired (stop line "expired" %s)' % expired)
+    if recorded != expired:
+        problems.append('the expired_ttl loss records received count %d readings, the gateway expired %d' %
+                        (recorded, expired))
+    if not ok:
+        problems.append('seqs neither received nor covered by a loss record %.0f s after the replay: %s' %
+                        (waited, ranges_text(state.get('left', []))))
+
+    say('link counters at stop: %s; payload %s B' % (json.dumps(linkc), stop.get('payload_bytes')))
+    day = linkc.get('day_bytes', 0)
+    if day < BUDGET_BYTES * 0.9:
+        problems.append('day_bytes %d < 90%% of the budget %d although the hold began' % (day, BUDGET_BYTES))
+    wire = linkc.get('bytes_sent', 0) + linkc.get('bytes_received', 0) + \
+        (linkc.get('segments_sent', 0) + linkc.get('segments_received', 0)) * TCP_IP_HEADERS
+    if wire != linkc.get('wire_bytes'):
+        problems.append('wire_bytes %s != bytes sent + received + 52 per segment (%d)' %
+                        (linkc.get('wire_bytes'), wire))
+    same_day = int(started // 86400) == int(time.time() // 86400)
+    if same_day and day != linkc.get('wire_bytes'):
+        problems.append('day_bytes %d != wire_bytes %s on a fresh outbox within one UTC day' %
+                        (day, linkc.get('wire_bytes')))
+    if linkc.get('bytes_sent', 0) < stop.get('payload_bytes', 0):
+        problems.append('bytes_sent %s < payload_bytes %s' % (linkc.get('bytes_sent'), stop.get('payload_bytes')))
+    conclude(outpost, sub, work, problems)
+
+
+# ---------------------------------------------------------------------------------------------
+
+CHECKS = {'live_first': check_live_first, 'budget': check_budget}
 
 
 def check_prerequisites():

@@ -3,10 +3,15 @@
 #   link.live_first     a 100,001-reading backlog drained through a link capped with tc (128 kbit/s, in a
 #                       network namespace of the test's own) while a live bus replays: live readings within
 #                       the bound that follows from the configured numbers, the backlog still draining, no gap
+#   link.budget         a daily byte budget smaller than the traffic: priorities below 8 held, expired with
+#                       loss records, the audit explains every gap, the link counters agree
 # Each needs root and mosquitto (live_first also unshare, ip and tc) and otherwise skips with the reason.
-foreach(check live_first)
+# budget waits for expiry: the gateway sweeps held rows 60 s after their TTL and publishes an expiry loss
+# record once it has not changed for 120 s (about 4 minutes).
+foreach(check live_first budget)
   add_test(NAME link.${check}
     COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/link_budget.py ${check} $<TARGET_FILE:outpost>)
   set_tests_properties(link.${check} PROPERTIES LABELS "link;integration" SKIP_RETURN_CODE 77)
 endforeach()
 set_tests_properties(link.live_first PROPERTIES TIMEOUT 300)
+set_tests_properties(link.budget PROPERTIES TIMEOUT 480)
