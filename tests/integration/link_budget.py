@@ -16,10 +16,13 @@ Each check is a ctest test of its own (tests/integration/link_tests.cmake):
                  priority < 8 created after the hold arrives, priority-8 readings and loss records keep
                  arriving, the held readings expire (TTL 5 s) with loss records, `outpost audit` exits 0,
                  and the link counters of the stop line agree (day_bytes >= 90% of the budget).
+  ttl            readings stored while the broker is down and older than their priority's TTL when it
+                 comes back are never sent, exactly those are counted as expired (stop line and /metrics
+                 by priority) and covered by `expired_ttl` loss records; priorities without TTL all arrive.
 
 The loss records of expired readings are published once they have settled, 120 s after their last
 change (app/src/loss_reporter.cpp), and the outbox sweeps held readings 60 s after their TTL ran out
-(outbox/src/outbox.cpp): `budget` therefore takes about 4 minutes.
+(outbox/src/outbox.cpp): `budget` therefore takes about 4 minutes and `ttl` about 2.5.
 
 Usage: link_budget.py CHECK OUTPOST_BINARY. Exit 0 pass, 1 fail, 77 skip (the reason on stdout).
 OUTPOST_KEEP_WORK=1 keeps the work directory of a failed check.
@@ -35,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from datetime import datetime
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -811,8 +815,144 @@ def check_budget(outpost, work):
 
 
 # ---------------------------------------------------------------------------------------------
+# ttl
 
-CHECKS = {'live_first': check_live_first, 'budget': check_budget}
+TTL_SECONDS = 12
+TTLS = {2: 4, 5: 4, 7: 600}  # priority -> TTL s; 8 and 9 have none
+
+
+def metrics(port):
+    with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port, timeout=10) as r:
+        return r.read().decode()
+
+
+def metric_values(text, name):
+    """{labels text: value} of one metric in Prometheus text."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'^%s(\{[^}]*\})?\s+(\S+)$' % re.escape(name), line)
+        if m:
+            out[m.group(1) or ''] = float(m.group(2))
+    return out
+
+
+def check_ttl(outpost, work):
+    port = lib.free_port()
+    expected_path = os.path.join(work, 'expected.jsonl')
+    log = gen_log(work, 'bms.log', '--seconds', str(TTL_SECONDS), '--expected', expected_path)
+    with open(expected_path) as f:
+        readings = sum(1 for line in f if line.strip())
+    site, _ = write_site(work, 'site.json', port, [bus(log, 1.0, True)],
+                         outbox={'ttl_s': {str(p): s for p, s in TTLS.items()}}, http=True)
+    glog = os.path.join(work, 'gateway.log')
+    say('TTL by priority: %s (none for 8 and 9); a %d s replay at speed 1.0 while the broker is down' %
+        (TTLS, TTL_SECONDS))
+    with Rig(Broker(work, [port], persistent=True)) as rig:
+        # A persistent session for the subscriber first, so that the broker queues for it from the moment it
+        # is back, whoever connects first.
+        rig.broker.start()
+        sub = rig.subscriber(work, port, client_id='link-ttl-sub')
+        rig.broker.stop()
+
+        gw = rig.add(lib.gateway(outpost, site, glog))
+        replay_done(gw, glog, TTL_SECONDS + 60)
+        if not lib.wait_until(30, lambda: outbox_stats(outpost, site).get('rows') == readings, 0.2):
+            raise Failure('the outbox does not hold the %d readings of the log: %s\n%s' %
+                          (readings, outbox_stats(outpost, site), tail(glog)))
+        http_port = lib.log_events(glog, ('http.listening',))[0]['port']
+        export = subprocess.run([outpost, 'outbox', 'export', '--config', site], capture_output=True, text=True,
+                                timeout=60)
+        if export.returncode != 0:
+            raise Failure('outpost outbox export: %s' % export.stderr)
+        stored = [json.loads(line) for line in export.stdout.splitlines() if line.strip()]
+        # Every row of a priority with a TTL of seconds must be past it before the broker comes back.
+        short = [m for m in stored if TTLS.get(m['priority'], 0) and TTLS[m['priority']] < 60]
+        newest = max(m['created_ns'] for m in short) / 1e9
+        back_at = newest + max(TTLS[m['priority']] for m in short) + 1.0
+        time.sleep(max(0.0, back_at - time.time()))
+        state_before = outbox_stats(outpost, site)
+        rig.broker.start()
+        back = time.time()
+        say('stored while the broker was down: %d readings (by priority: %s); %d of priorities with a short TTL, the '
+            'newest taken %.1f s before the broker came back' %
+            (len(stored), state_before.get('rows_by_priority'), len(short), back - newest))
+        if any(m['created_ns'] / 1e9 + TTLS[m['priority']] > back for m in short):
+            raise Failure('a reading with a short TTL was still within it when the broker came back')
+
+        # The expiry records go out once settled (120 s after their last change).
+        expired_seqs = {m['seq'] for m in short}
+        state = {}
+
+        def covered():
+            got = Received(sub.path)
+            ranges = got.loss_ranges('expired_ttl')
+            state['ranges'] = ranges
+            return expired_seqs and all(any(a <= s <= b for a, b, *_ in ranges) for s in expired_seqs)
+
+        ok = lib.wait_until(120 + 90, covered, 2)
+        waited = time.time() - back
+        text = metrics(http_port)
+        by_prio = metric_values(text, 'outpost_outbox_expired_messages_total')
+        stop_gateway(gw, glog)
+        rig.finish(sub)
+
+    problems = []
+    stop = stop_line(glog)
+    got = Received(sub.path)
+    say('loss records covering every expired seq: %s, %.0f s after the broker came back' %
+        ('yes' if ok else 'NO', waited))
+    check_decoded(got, problems)
+    received = {r['seq'] for r in got.readings}
+    arrived_expired = sorted(expired_seqs & received)
+    by_priority = {}
+    for m in stored:
+        by_priority.setdefault(m['priority'], set()).add(m['seq'])
+    for p in sorted(by_priority):
+        seqs = by_priority[p]
+        say('  priority %d (TTL %s): %d stored, %d arrived' % (p, TTLS.get(p, 'none'), len(seqs), len(seqs & received)))
+    if arrived_expired:
+        problems.append('%d readings past their TTL were sent: seqs %s' %
+                        (len(arrived_expired), ranges_text(arrived_expired)))
+    kept = {m['seq'] for m in stored} - expired_seqs
+    if kept - received:
+        problems.append('%d readings of priorities without a short TTL never arrived: %s' %
+                        (len(kept - received), ranges_text(kept - received)))
+    check_loss_topics(got, problems)
+    ranges = got.loss_ranges('expired_ttl')
+    say('  expired_ttl loss records: %s' % ', '.join('p%s %d-%d x%s' % (r[3], r[0], r[1], r[2]) for r in ranges))
+    in_records = set()
+    for a, b, count, prio, _ in ranges:
+        span = set(range(a, b + 1))
+        # A record's range may span seqs of other priorities; its count is exact.
+        mine = span & by_priority.get(prio, set())
+        in_records |= mine
+        if count != len(mine):
+            problems.append('the loss record p%s %d-%d counts %s, but %d readings of that priority lie in its range'
+                            % (prio, a, b, count, len(mine)))
+    if in_records != expired_seqs:
+        problems.append('the expired_ttl records cover %s, the readings past their TTL were %s (difference %s)' %
+                        (len(in_records), len(expired_seqs), ranges_text(in_records ^ expired_seqs)))
+    if sum(r[2] for r in ranges) != len(expired_seqs):
+        problems.append('the expired_ttl records count %d readings, %d were past their TTL' %
+                        (sum(r[2] for r in ranges), len(expired_seqs)))
+    expired = stop.get('expired')
+    say('  expired: stop line %s, /metrics by priority %s; expected %d' %
+        (expired, {k: v for k, v in by_prio.items() if v}, len(expired_seqs)))
+    if expired != len(expired_seqs):
+        problems.append('the stop line reports expired %s, %d readings were past their TTL' %
+                        (expired, len(expired_seqs)))
+    for p in range(10):
+        want = len([m for m in short if m['priority'] == p])
+        have = by_prio.get('{priority="%d"}' % p, 0)
+        if have != want:
+            problems.append('/metrics: outpost_outbox_expired_messages_total{priority="%d"} %s, expected %d' %
+                            (p, have, want))
+    conclude(outpost, sub, work, problems)
+
+
+# ---------------------------------------------------------------------------------------------
+
+CHECKS = {'live_first': check_live_first, 'budget': check_budget, 'ttl': check_ttl}
 
 
 def check_prerequisites():

@@ -5,13 +5,16 @@
 #                       the bound that follows from the configured numbers, the backlog still draining, no gap
 #   link.budget         a daily byte budget smaller than the traffic: priorities below 8 held, expired with
 #                       loss records, the audit explains every gap, the link counters agree
+#   link.ttl            readings past their priority's TTL when the broker comes back are never sent, and
+#                       exactly those are counted and covered by expired_ttl loss records
 # Each needs root and mosquitto (live_first also unshare, ip and tc) and otherwise skips with the reason.
-# budget waits for expiry: the gateway sweeps held rows 60 s after their TTL and publishes an expiry loss
-# record once it has not changed for 120 s (about 4 minutes).
-foreach(check live_first budget)
+# budget and ttl wait for expiry: the gateway sweeps held rows 60 s after their TTL and publishes an expiry
+# loss record once it has not changed for 120 s (about 4 and 2.5 minutes).
+foreach(check live_first budget ttl)
   add_test(NAME link.${check}
     COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/link_budget.py ${check} $<TARGET_FILE:outpost>)
   set_tests_properties(link.${check} PROPERTIES LABELS "link;integration" SKIP_RETURN_CODE 77)
 endforeach()
 set_tests_properties(link.live_first PROPERTIES TIMEOUT 300)
 set_tests_properties(link.budget PROPERTIES TIMEOUT 480)
+set_tests_properties(link.ttl PROPERTIES TIMEOUT 360)
