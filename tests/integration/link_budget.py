@@ -19,19 +19,25 @@ Each check is a ctest test of its own (tests/integration/link_tests.cmake):
   ttl            readings stored while the broker is down and older than their priority's TTL when it
                  comes back are never sent, exactly those are counted as expired (stop line and /metrics
                  by priority) and covered by `expired_ttl` loss records; priorities without TTL all arrive.
+  kill9_batched  batching with zstd on: the gateway SIGKILLed 10 times at random moments and restarted on
+                 the same outbox, the broker restarted (SIGTERM) twice; every seq the gateway committed
+                 arrives, duplicates are counted and bounded, `outpost audit` exits 0.
 
 The loss records of expired readings are published once they have settled, 120 s after their last
 change (app/src/loss_reporter.cpp), and the outbox sweeps held readings 60 s after their TTL ran out
 (outbox/src/outbox.cpp): `budget` therefore takes about 4 minutes and `ttl` about 2.5.
 
 Usage: link_budget.py CHECK OUTPOST_BINARY. Exit 0 pass, 1 fail, 77 skip (the reason on stdout).
-OUTPOST_KEEP_WORK=1 keeps the work directory of a failed check.
+OUTPOST_KEEP_WORK=1 keeps the work directory of a failed check; OUTPOST_LINK_SEED sets kill9's schedule.
 """
+import importlib.util
 import json
 import math
 import os
+import random
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -951,8 +957,124 @@ def check_ttl(outpost, work):
 
 
 # ---------------------------------------------------------------------------------------------
+# kill9_batched
 
-CHECKS = {'live_first': check_live_first, 'budget': check_budget, 'ttl': check_ttl}
+KILL_FRAMES = 30000  # 1 ms apart at speed 1.0: 30 s, 110,000 readings
+KILLS = 10
+BROKER_RESTARTS_AFTER = (3, 7)  # kills after which the broker is restarted while the gateway runs
+K9_WINDOW = 64
+K9_MAX_READINGS = 500
+MOSQUITTO_INFLIGHT = 20  # mosquitto's max_inflight_messages (default) towards the subscriber
+
+
+def check_kill9_batched(outpost, work):
+    if importlib.util.find_spec('zstandard') is None and not shutil.which('zstd'):
+        raise Skip('neither python3-zstandard nor the zstd program: the reference decoder cannot read zstd')
+    seed = int(os.environ.get('OUTPOST_LINK_SEED') or time.time_ns() % 1000000)
+    rng = random.Random(seed)
+    port = lib.free_port()
+    log = os.path.join(work, 'bms.log')
+    expected = lib.make_log(log, KILL_FRAMES, 1700000000.0)
+    link = {'batch': {'encoding': 'cbor', 'compression': 'zstd', 'max_delay_ms': 500, 'group_levels': 2,
+                      'retained': 'batch', 'max_readings': K9_MAX_READINGS}}
+    site, _ = write_site(work, 'site.json', port, [bus(log, 1.0, False)], link=link,
+                         broker={'inflight_window': K9_WINDOW})
+    glog = os.path.join(work, 'gateway.log')
+    say('seed %d (OUTPOST_LINK_SEED); %d frames 1 ms apart at speed 1.0 (%d readings); batches: cbor + zstd, '
+        'max_readings %d, in-flight window %d' % (seed, KILL_FRAMES, len(expected), K9_MAX_READINGS, K9_WINDOW))
+    kills = []
+    broker_restarts = []
+    with Rig(Broker(work, [port], persistent=True)) as rig:
+        rig.broker.start()
+        sub = rig.subscriber(work, port, client_id='link-kill9-sub')
+        began = time.monotonic()
+        for k in range(1, KILLS + 1):
+            gw = rig.add(lib.gateway(outpost, site, glog))
+            t0 = time.monotonic()
+            if k - 1 in BROKER_RESTARTS_AFTER:
+                time.sleep(rng.uniform(0.3, 1.5))
+                t = time.monotonic()
+                rc = rig.broker.stop()
+                down = rng.uniform(0.2, 1.5)
+                time.sleep(down)
+                rig.broker.start()
+                broker_restarts.append((round(t - t0, 2), round(down, 2), rc))
+            time.sleep(rng.uniform(0.2, 3.0))
+            if not gw.alive():
+                raise Failure('the gateway exited by itself (rc %s):\n%s' % (gw.wait(1), tail(glog)))
+            gw.kill(signal.SIGKILL)
+            gw.wait(10)
+            gw.stop()
+            st = outbox_stats(outpost, site)
+            kills.append((round(time.monotonic() - t0, 2), st['rows'], st['next_seq']))
+        say('kills (s after start, rows stored, next_seq): %s' % kills)
+        say('broker restarts (s after the gateway started, s down, rc): %s' % broker_restarts)
+        gw = rig.add(lib.gateway(outpost, site, glog, 'drain'))
+        rc = gw.wait(240)
+        if rc is None:
+            raise Failure('the last run did not finish the replay and drain within 240 s:\n' + tail(glog))
+        if rc != 0:
+            raise Failure('the last run exited %d:\n%s' % (rc, tail(glog)))
+        total_s = time.monotonic() - began
+        rig.finish(sub)
+
+    problems = []
+    stats = outbox_stats(outpost, site)
+    losses = stats.get('losses', []) or []
+    not_committed = [(int(l['first_seq']), int(l['last_seq']), l.get('count'), l.get('priority'), l.get('reason'))
+                     for l in losses]
+    got = Received(sub.path)
+    check_decoded(got, problems)
+    seqs = {s for _, s in got.seqs()}
+    missing = uncovered(range(1, stats['next_seq']), seqs, not_committed)
+    say('all over after %.1f s; outbox: %d rows, next_seq %d, losses %s' %
+        (total_s, stats['rows'], stats['next_seq'], [(l.get('reason'), l.get('count'), l.get('first_seq'),
+                                                      l.get('last_seq')) for l in losses]))
+    if stats['rows'] != 0:
+        problems.append('%d rows left in the outbox after the drain' % stats['rows'])
+    if missing:
+        problems.append('%d committed seqs never arrived: %s' % (len(missing), ranges_text(missing)))
+
+    # Content: every reading of the log arrived, and no (ep, seq) names two readings.
+    content = {}
+    conflicts = []
+    for r in got.readings:
+        parts = r['topic'].split('/')
+        k = lib.key(parts[-2] + '/' + parts[-1], r['ts'], r['value'])
+        prev = content.setdefault((r['ep'], r['seq']), k)
+        if prev != k:
+            conflicts.append(((r['ep'], r['seq']), prev, k))
+    keys = set(content.values())
+    absent = [k for k in expected if k not in keys]
+    distinct = len(content)
+    dups = len(got.readings) - distinct
+    faults = KILLS + len(BROKER_RESTARTS_AFTER)
+    # What a fault can cost, from the contract: a row is deleted only after the broker acknowledged it, so
+    # after a kill only the rows still stored can arrive twice; after a broker restart, what the gateway
+    # had in flight (its window of batches) and what the broker had in flight to the subscriber (mosquitto's
+    # max_inflight_messages, 20 by default) can.
+    stored_after_kills = sum(rows for _, rows, _ in kills)
+    per_restart = (K9_WINDOW + MOSQUITTO_INFLIGHT) * K9_MAX_READINGS
+    bound = stored_after_kills + len(broker_restarts) * per_restart
+    say('received: %d messages (%d batches), %d readings, %d distinct (ep, seq), %d duplicates (%.0f per fault); '
+        'bound: %d rows stored after the kills + %d broker restarts x (%d + %d messages in flight) x %d readings = '
+        '%d; %d readings of the log never arrived; %d conflicts; epochs %s' %
+        (got.messages, got.batches, len(got.readings), distinct, dups, dups / faults, stored_after_kills,
+         len(broker_restarts), K9_WINDOW, MOSQUITTO_INFLIGHT, K9_MAX_READINGS, bound, len(absent), len(conflicts),
+         sorted({r['ep'] for r in got.readings})))
+    if conflicts:
+        problems.append('%d (ep, seq) named two different readings: %s' % (len(conflicts), conflicts[:3]))
+    if absent:
+        problems.append('%d readings of the log never arrived: %s' % (len(absent), absent[:5]))
+    if dups > bound:
+        problems.append('%d duplicates, more than the faults allow (%d)' % (dups, bound))
+    conclude(outpost, sub, work, problems)
+
+
+# ---------------------------------------------------------------------------------------------
+
+CHECKS = {'live_first': check_live_first, 'budget': check_budget, 'ttl': check_ttl,
+          'kill9_batched': check_kill9_batched}
 
 
 def check_prerequisites():
