@@ -22,10 +22,12 @@ Each check is a ctest test of its own (tests/integration/link_tests.cmake):
   kill9_batched  batching with zstd on: the gateway SIGKILLed 10 times at random moments and restarted on
                  the same outbox, the broker restarted (SIGTERM) twice; every seq the gateway committed
                  arrives, duplicates are counted and bounded, `outpost audit` exits 0.
+  budget_drain   `--exit-after drain` under a budget hold: once the held readings have expired and been
+                 swept, the outbox is empty, and the gateway stops by itself.
 
 The loss records of expired readings are published once they have settled, 120 s after their last
 change (app/src/loss_reporter.cpp), and the outbox sweeps held readings 60 s after their TTL ran out
-(outbox/src/outbox.cpp): `budget` therefore takes about 4 minutes and `ttl` about 2.5.
+(outbox/src/outbox.cpp): `budget` therefore takes about 4 minutes, `ttl` about 2.5 and `budget_drain` about 1.5.
 
 Usage: link_budget.py CHECK OUTPOST_BINARY. Exit 0 pass, 1 fail, 77 skip (the reason on stdout).
 OUTPOST_KEEP_WORK=1 keeps the work directory of a failed check; OUTPOST_LINK_SEED sets kill9's schedule.
@@ -1072,9 +1074,61 @@ def check_kill9_batched(outpost, work):
 
 
 # ---------------------------------------------------------------------------------------------
+# budget_drain: `--exit-after drain` under a budget hold
+
+DRAIN_SECONDS = 10
+DRAIN_BUDGET = 3000
+DRAIN_TTL = 3
+SWEEP_GRACE = 60  # the outbox sweeps a held row this long after its TTL ran out (outbox/src/outbox.cpp)
+KEEPALIVE = 30    # broker.keepalive_s (default)
+
+
+def check_budget_drain(outpost, work):
+    """`--exit-after drain` stops "when the outbox is empty": under a budget hold the held readings expire,
+    the sweep removes them, and then nothing is left to deliver."""
+    port = lib.free_port()
+    log = gen_log(work, 'bms.log', '--seconds', str(DRAIN_SECONDS))
+    link = {'budget': {'daily_bytes': DRAIN_BUDGET, 'reserve_percent': 10, 'always_from_priority': 8},
+            'batch': {'encoding': 'cbor', 'max_delay_ms': 1000, 'group_levels': 2, 'retained': 'batch'}}
+    site, _ = write_site(work, 'site.json', port, [bus(log, 1.0, True)], link=link,
+                         outbox={'ttl_s': {str(p): DRAIN_TTL for p in range(8)}})
+    glog = os.path.join(work, 'gateway.log')
+    say('budget %d bytes a day (held from %d), TTL %d s for priorities 0..7, a %d s replay, --exit-after drain' %
+        (DRAIN_BUDGET, DRAIN_BUDGET * 9 // 10, DRAIN_TTL, DRAIN_SECONDS))
+    with Rig(Broker(work, [port])) as rig:
+        rig.broker.start()
+        gw = rig.add(lib.gateway(outpost, site, glog, 'drain'))
+        replay_end = replay_done(gw, glog, DRAIN_SECONDS + 60)
+        if not lib.log_events(glog, ('uplink.budget_hold',)):
+            raise Failure('the budget was never reached:\n' + tail(glog))
+        # The last held reading expires DRAIN_TTL s after the replay and the sweep may remove it SWEEP_GRACE s
+        # later. The sweep runs with a commit: with no reading left to commit, the next one comes when the
+        # link's byte count moves (it is committed as a position), at the latest with the keepalive's PINGREQ.
+        deadline = replay_end + DRAIN_TTL + SWEEP_GRACE + KEEPALIVE + 15
+        if not lib.wait_until(deadline - time.time(), lambda: outbox_stats(outpost, site).get('rows') == 0, 1):
+            raise Failure('the held readings were not swept: %s' % outbox_stats(outpost, site))
+        empty = time.time()
+        # The gateway looks at its exit condition at every commit (commit_interval_ms, 200 ms).
+        rc = gw.wait(10)
+        stats = outbox_stats(outpost, site)
+        last = lib.last_stats(glog) or {}
+        say('outbox empty %.1f s after the replay (rows %s, next_seq %s); the gateway %s' %
+            (empty - replay_end, stats.get('rows'), stats.get('next_seq'),
+             'exited %s after %.1f s' % (rc, time.time() - empty) if rc is not None else 'still runs 10 s later'))
+        say('its last counters: %s' % json.dumps({k: last.get(k) for k in (
+            'committed', 'acknowledged', 'expired', 'outbox_rows', 'staged', 'inflight', 'held_below_priority',
+            'connected')}))
+        if rc is None:
+            raise Failure('--exit-after drain: the outbox has been empty for 10 s (every reading acknowledged or '
+                          'expired) and the gateway still runs while the budget holds priorities below 8')
+        if rc != 0:
+            raise Failure('outpost run exited %d:\n%s' % (rc, tail(glog)))
+
+
+# ---------------------------------------------------------------------------------------------
 
 CHECKS = {'live_first': check_live_first, 'budget': check_budget, 'ttl': check_ttl,
-          'kill9_batched': check_kill9_batched}
+          'kill9_batched': check_kill9_batched, 'budget_drain': check_budget_drain}
 
 
 def check_prerequisites():

@@ -8,10 +8,11 @@
 #   link.ttl            readings past their priority's TTL when the broker comes back are never sent, and
 #                       exactly those are counted and covered by expired_ttl loss records
 #   link.kill9_batched  cbor + zstd batches through 10 SIGKILLs of the gateway and 2 broker restarts
+#   link.budget_drain   `--exit-after drain` stops once a budget hold has let everything expire
 # Each needs root and mosquitto (live_first also unshare, ip and tc) and otherwise skips with the reason.
-# budget and ttl wait for expiry: the gateway sweeps held rows 60 s after their TTL and publishes an expiry
-# loss record once it has not changed for 120 s (about 4 and 2.5 minutes).
-foreach(check live_first budget ttl kill9_batched)
+# budget, ttl and budget_drain wait for expiry: the gateway sweeps held rows 60 s after their TTL and
+# publishes an expiry loss record once it has not changed for 120 s (about 4, 2.5 and 1.5 minutes).
+foreach(check live_first budget ttl kill9_batched budget_drain)
   add_test(NAME link.${check}
     COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/link_budget.py ${check} $<TARGET_FILE:outpost>)
   set_tests_properties(link.${check} PROPERTIES LABELS "link;integration" SKIP_RETURN_CODE 77)
@@ -20,3 +21,4 @@ set_tests_properties(link.live_first PROPERTIES TIMEOUT 300)
 set_tests_properties(link.budget PROPERTIES TIMEOUT 480)
 set_tests_properties(link.ttl PROPERTIES TIMEOUT 360)
 set_tests_properties(link.kill9_batched PROPERTIES TIMEOUT 300)
+set_tests_properties(link.budget_drain PROPERTIES TIMEOUT 300)
