@@ -31,7 +31,7 @@ DeliveryMachine::DeliveryMachine(DeliveryOptions options, MessageSource& source)
 
 bool DeliveryMachine::drained() const {
     return state_ == State::connected && window_.empty() && pending_.empty() && ready_pos_ >= ready_.size() &&
-           batcher_.empty() && parked_.empty() && source_.empty();
+           batcher_.empty() && source_.empty();  // parked readings are still in the source, unless expired
 }
 
 void DeliveryMachine::handle(const Event& e, Clock::time_point now, std::vector<Action>& out) {
