@@ -22,3 +22,5 @@ set_tests_properties(link.budget PROPERTIES TIMEOUT 480)
 set_tests_properties(link.ttl PROPERTIES TIMEOUT 360)
 set_tests_properties(link.kill9_batched PROPERTIES TIMEOUT 300)
 set_tests_properties(link.budget_drain PROPERTIES TIMEOUT 300)
+# Mostly waiting: started first, they overlap the rest of the suite instead of lengthening it.
+set_tests_properties(link.budget link.ttl link.budget_drain PROPERTIES COST 10000)
