@@ -171,12 +171,14 @@ void Gateway::stage(std::vector<core::Message>& messages) {
     for (auto& m : messages) outbox_.stage(std::move(m));
     if (outbox_.staged() < config_.commit_batch) return;
     // A few batches may wait while the writer thread commits; more means it is behind a source
-    // faster than the disk (a replay at full speed): wait for it here, which holds the source
-    // back, rather than fill memory (RSS is a budget) and drop at the cap.
+    // faster than the disk (a replay at full speed, or a bus while the writer also deletes a
+    // large drain's acknowledgements): wait for it here, which holds the source back, rather
+    // than fill memory (RSS is a budget) and drop at the cap. Counted (commit_waits).
     const std::size_t high_water =
         std::min(config_.outbox.max_staged / 2, std::max<std::size_t>(config_.commit_batch * 4, 4096));
     if (outbox_.commit_in_flight() && outbox_.staged() >= high_water &&
         std::chrono::steady_clock::now() >= commit_retry_at_) {
+        ++commit_waits_;
         outbox_.wait_for_commit();
     }
     commit();
@@ -313,6 +315,7 @@ nlohmann::json Gateway::counters() const {
             {"outbox_bytes", o.bytes},
             {"staged", o.staged},
             {"commit_failures", o.commit_failures},
+            {"commit_waits", commit_waits_},
             {"evicted", evicted},
             {"expired", expired},
             {"dropped_unwritable", o.dropped_unwritable},

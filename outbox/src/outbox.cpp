@@ -42,6 +42,10 @@ constexpr std::size_t max_skipped_per_fetch = 4096;
 constexpr auto unbounded_seq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
 constexpr const char* expired_reason = "expired_ttl";
+// Acknowledged runs at least this long are deleted with one ranged statement (below it the count
+// that guards the range costs more than it saves).
+constexpr std::size_t min_ranged_delete = 4;
+
 // The sweep of expired rows runs at most once a second and removes at most this many rows per
 // commit (in batches), so a commit stays short whatever the backlog.
 constexpr std::int64_t max_swept_per_commit = 20'000;
@@ -168,8 +172,8 @@ struct Outbox::Impl {
     std::unique_ptr<SeqMarker> marker;
     IntegrityChecker checker;
     sql::Database db;
-    sql::Statement insert, remove, remove_plain, fetch, evict_select, sweep_select, meta_set, meta_get, loss_insert,
-        loss_grow, position_set, epoch_set;
+    sql::Statement insert, remove, remove_plain, remove_range, count_range, fetch, evict_select, sweep_select, meta_set,
+        meta_get, loss_insert, loss_grow, position_set, epoch_set;
     bool store_ok = false;  // open for writing
     bool readable = false;  // open read-only while the store cannot be written (memory-only mode)
     int runtime_quarantines = 0;
@@ -190,6 +194,8 @@ struct Outbox::Impl {
                                     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
         remove = sql::Statement(db, "DELETE FROM messages WHERE seq=?1 RETURNING length(topic)+length(body)");
         remove_plain = sql::Statement(db, "DELETE FROM messages WHERE seq=?1");
+        remove_range = sql::Statement(db, "DELETE FROM messages WHERE seq BETWEEN ?1 AND ?2");
+        count_range = sql::Statement(db, "SELECT count(*) FROM messages WHERE seq BETWEEN ?1 AND ?2");
         // Both bounds on the (priority, seq) index: a bounded range costs no more per row.
         fetch = sql::Statement(reader(),
                                "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
@@ -216,6 +222,8 @@ struct Outbox::Impl {
         insert = {};
         remove = {};
         remove_plain = {};
+        remove_range = {};
+        count_range = {};
         fetch = {};
         evict_select = {};
         sweep_select = {};
@@ -345,6 +353,22 @@ struct Outbox::Impl {
         const int rc = done(remove_plain);
         bytes = rc == SQLITE_OK && sqlite3_changes(db.get()) > 0 ? known : -1;
         return rc;
+    }
+
+    // Rows with seq in [first, last]; SQLITE_OK and the count in `n`.
+    int count_between(std::uint64_t first, std::uint64_t last, std::int64_t& n) {
+        count_range.bind(1, static_cast<std::int64_t>(first));
+        count_range.bind(2, static_cast<std::int64_t>(last));
+        int rc = count_range.step();
+        n = rc == SQLITE_ROW ? count_range.column_int(0) : 0;
+        count_range.reset();
+        return rc == SQLITE_ROW ? SQLITE_OK : rc;
+    }
+
+    int delete_between(std::uint64_t first, std::uint64_t last) {
+        remove_range.bind(1, static_cast<std::int64_t>(first));
+        remove_range.bind(2, static_cast<std::int64_t>(last));
+        return done(remove_range);
     }
 
     // Deletes one message; returns SQLITE_OK and its payload size in `bytes` (-1 if it was gone).
@@ -581,6 +605,9 @@ Outbox::DbState Outbox::open_store() {
     // 1 MiB of page cache: appends and a drain in seq order touch few pages, and RSS is a budget.
     im.db.exec("PRAGMA cache_size=-1024");
     im.db.exec(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    // Debian builds SQLite with secure_delete on, which also zeroes whole freed pages: extra
+    // writes for every delivered row (flash wear). FAST still clears deleted cells inside pages.
+    im.db.exec("PRAGMA secure_delete=FAST");
     im.db.exec(schema);
     // Stores written before rows were checksummed: add the column (their old rows stay unchecked).
     if (im.db.try_exec("SELECT crc FROM messages LIMIT 0") != SQLITE_OK) im.db.exec("ALTER TABLE messages ADD COLUMN crc INTEGER");
@@ -950,6 +977,7 @@ struct Outbox::Job {
     bool acks_only = false;
     std::deque<core::StoredMessage> staged;
     std::vector<Ack> acked;
+    std::size_t pending = 0;  // acked plus expired at submission (the io thread reads this, not the vectors)
     std::vector<LossRecord> losses;
     std::map<std::string, std::int64_t> positions;
     bool positions_dirty = false;
@@ -963,7 +991,7 @@ struct Outbox::Job {
 
 std::size_t Outbox::staged() const noexcept { return staged_.size() + (job_ ? job_->staged.size() : 0); }
 std::size_t Outbox::pending_acks() const noexcept {
-    return acked_.size() + expired_.size() + (job_ ? job_->acked.size() + job_->expired.size() : 0);
+    return acked_.size() + expired_.size() + (job_ ? job_->pending : 0);
 }
 
 bool Outbox::has_work() const noexcept {
@@ -988,6 +1016,7 @@ bool Outbox::begin_commit(bool acks_only) {
     }
     job->acked.swap(acked_);
     job->expired.swap(expired_);
+    job->pending = job->acked.size() + job->expired.size();
     job->losses.swap(unwritten_losses_);
     job->st = stats_;
     job_ = std::move(job);
@@ -1151,15 +1180,7 @@ std::error_code Outbox::commit_once(Job& j) {
         ++st.rows;
         st.bytes += row_bytes(s.message.topic.size() + s.message.body.size());
     }
-    for (const auto& a : j.acked) {
-        std::int64_t b = 0;
-        if (const int rc = im.delete_acked(a.seq, a.bytes, b); rc != SQLITE_OK) return fail(rc);
-        if (b >= 0) {
-            ++j.removed;
-            st.rows = checked_sub(st.rows, 1);
-            st.bytes = checked_sub(st.bytes, row_bytes(static_cast<std::size_t>(b)));
-        }
-    }
+    if (const int rc = delete_acked_rows(j.acked, st.rows, st.bytes, j.removed); rc != SQLITE_OK) return fail(rc);
     if (const int rc = delete_expired(j, st.rows, st.bytes, j.expired_removed); rc != SQLITE_OK) return fail(rc);
     for (const auto& loss : j.losses) {
         if (const int rc = im.write_loss(loss); rc != SQLITE_OK) return fail(rc);
@@ -1201,15 +1222,7 @@ std::error_code Outbox::commit_deletes_and_losses(Job& j) {
         {
             sql::Transaction tx(im.db);
             rc = tx.begin_result();
-            for (auto it = j.acked.begin(); rc == SQLITE_OK && it != j.acked.end(); ++it) {
-                std::int64_t b = 0;
-                rc = im.delete_acked(it->seq, it->bytes, b);
-                if (rc == SQLITE_OK && b >= 0) {
-                    ++removed;
-                    rows = checked_sub(rows, 1);
-                    bytes = checked_sub(bytes, row_bytes(static_cast<std::size_t>(b)));
-                }
-            }
+            if (rc == SQLITE_OK) rc = delete_acked_rows(j.acked, rows, bytes, removed);
             if (rc == SQLITE_OK) rc = delete_expired(j, rows, bytes, expired);
             if (rc == SQLITE_OK) rc = write_expired(expired);
             for (auto it = j.losses.begin(); rc == SQLITE_OK && it != j.losses.end(); ++it) {
@@ -1331,6 +1344,51 @@ int Outbox::write_coalesced(OpenLosses& open_records, const LossRecord& l, std::
     const int rc = im.write_loss(l);
     if (rc == SQLITE_OK) open = {sqlite3_last_insert_rowid(im.db.get()), now};
     return rc;
+}
+
+int Outbox::delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std::uint64_t& bytes,
+                              std::uint64_t& removed) {
+    auto& im = *impl_;
+    std::sort(acked.begin(), acked.end(), [](const Ack& a, const Ack& b) { return a.seq < b.seq; });
+    auto remove_one = [&](const Ack& a) {
+        std::int64_t b = 0;
+        const int rc = im.delete_acked(a.seq, a.bytes, b);
+        if (rc == SQLITE_OK && b >= 0) {
+            ++removed;
+            rows = checked_sub(rows, 1);
+            bytes = checked_sub(bytes, row_bytes(static_cast<std::size_t>(b)));
+        }
+        return rc;
+    };
+    for (std::size_t i = 0; i < acked.size();) {
+        // A run of consecutive numbers with known sizes: every row in it is acknowledged, so one
+        // ranged DELETE takes them all when all are still there (counted first: one that was
+        // evicted or swept meanwhile must not be subtracted twice).
+        const bool sized = acked[i].bytes >= 0;
+        std::size_t end = i + 1;
+        std::uint64_t payload = sized ? static_cast<std::uint64_t>(acked[i].bytes) : 0;
+        while (sized && end < acked.size() && acked[end].seq == acked[end - 1].seq + 1 && acked[end].bytes >= 0) {
+            payload += static_cast<std::uint64_t>(acked[end].bytes);
+            ++end;
+        }
+        const std::uint64_t n = end - i;
+        if (n >= min_ranged_delete) {
+            std::int64_t present = 0;
+            if (const int rc = im.count_between(acked[i].seq, acked[end - 1].seq, present); rc != SQLITE_OK) return rc;
+            if (static_cast<std::uint64_t>(present) == n) {
+                if (const int rc = im.delete_between(acked[i].seq, acked[end - 1].seq); rc != SQLITE_OK) return rc;
+                removed += n;
+                rows = checked_sub(rows, n);
+                bytes = checked_sub(bytes, payload + n * row_overhead);
+                i = end;
+                continue;
+            }
+        }
+        for (; i < end; ++i) {
+            if (const int rc = remove_one(acked[i]); rc != SQLITE_OK) return rc;
+        }
+    }
+    return SQLITE_OK;
 }
 
 int Outbox::delete_expired(const Job& j, std::uint64_t& rows, std::uint64_t& bytes, LossesByPriority& expired) {

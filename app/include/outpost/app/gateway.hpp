@@ -134,6 +134,7 @@ private:
     core::Backoff commit_backoff_;
     std::chrono::steady_clock::time_point commit_retry_at_{};
     bool acks_only_in_flight_ = false;
+    std::uint64_t commit_waits_ = 0;  // stage() waited for the writer thread (a source faster than the disk)
     bool stopping_ = false;
     int exit_code_ = 0;
     RunOptions run_;

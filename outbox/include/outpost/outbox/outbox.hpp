@@ -261,6 +261,8 @@ private:
         std::int64_t bytes;  // topic plus body; -1: not known, read back at the delete
     };
     std::vector<Ack> acked_;
+    // Deletes acknowledged rows in seq order, each run of consecutive numbers with one statement.
+    int delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std::uint64_t& bytes, std::uint64_t& removed);
     std::unordered_set<std::uint64_t> acked_set_;  // acknowledged or expired: never fetched again
     struct Expired {
         std::uint64_t seq;
