@@ -66,7 +66,10 @@ Gateway::Gateway(boost::asio::io_context& io, SiteConfig config, ExitAfter exit_
     for (auto& bus : config_.buses) {
         if (bus.enabled) add_source(bus);
     }
-    if (config_.report_losses) loss_reporter_ = std::make_unique<LossReporter>(outbox_, uplink_.status_topic() + "/loss");
+    if (config_.report_losses) {
+        // A record settles one loss window after the window it was written in has closed.
+        loss_reporter_ = std::make_unique<LossReporter>(outbox_, uplink_.status_topic() + "/loss", 2 * config_.outbox.loss_window);
+    }
     scratch_.reserve(64);
     open_http();
 }

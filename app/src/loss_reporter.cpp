@@ -8,13 +8,14 @@ namespace outpost::app {
 namespace {
 
 constexpr const char* position_key = "losses:reported";
-// An eviction record is added to for a minute after it is written; past this it no longer changes.
-constexpr std::int64_t settle_ns = 120'000'000'000;
 constexpr std::size_t batch = 256;
 
 }  // namespace
 
-LossReporter::LossReporter(outbox::Outbox& outbox, std::string topic) : outbox_(outbox), topic_(std::move(topic)) {}
+LossReporter::LossReporter(outbox::Outbox& outbox, std::string topic, std::chrono::seconds settle)
+    : outbox_(outbox),
+      topic_(std::move(topic)),
+      settle_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(settle).count()) {}
 
 std::string loss_body(const outbox::LossRecord& loss) {
     char ts[40];
@@ -30,8 +31,8 @@ std::size_t LossReporter::report(std::int64_t now_ns) {
     std::size_t staged = 0;
     std::int64_t last = after;
     for (const auto& loss : outbox_.losses_after(after, batch)) {
-        // Eviction and expiry records keep growing for a minute after they are written.
-        if ((loss.reason == "evicted_quota" || loss.reason == "expired_ttl") && now_ns - loss.at_ns < settle_ns) break;
+        // Eviction and expiry records keep growing for the loss window after they are written.
+        if ((loss.reason == "evicted_quota" || loss.reason == "expired_ttl") && now_ns - loss.at_ns < settle_ns_) break;
         core::Message m;
         m.topic = topic_;
         m.body = loss_body(loss);

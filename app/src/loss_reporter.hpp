@@ -6,7 +6,9 @@
 // transaction as the messages it staged: a crash neither repeats nor skips a record.
 //   {"gw":"bess-01","ep":7,"seq":912,"ts":1700000001.500000,
 //    "loss":{"reason":"evicted_quota","priority":2,"count":100,"first_seq":5,"last_seq":104}}
-// An eviction or expiry record grows for a minute after it is written; it is reported once it has settled.
+// An eviction or expiry record grows for the outbox's loss window after it is written; it is
+// reported once it has settled (twice that window after it was written).
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -16,7 +18,8 @@ namespace outpost::app {
 
 class LossReporter {
 public:
-    LossReporter(outbox::Outbox& outbox, std::string topic);
+    // `settle`: how long after it was written an eviction or expiry record no longer changes.
+    LossReporter(outbox::Outbox& outbox, std::string topic, std::chrono::seconds settle);
     // Stages a message for every settled record not reported yet; returns how many. `now_ns` is
     // wall-clock time (records carry wall-clock times).
     std::size_t report(std::int64_t now_ns);
@@ -24,6 +27,7 @@ public:
 private:
     outbox::Outbox& outbox_;
     std::string topic_;
+    std::int64_t settle_ns_;
 };
 
 // The body (JSON members without braces) of a loss record's message.

@@ -116,6 +116,8 @@ ReloadPlan plan_reload(const SiteConfig& running, const SiteConfig& next) {
     if (o.max_bytes != n.max_bytes) plan.needs_restart.push_back("outbox/max_bytes");
     if (o.synchronous_full != n.synchronous_full) plan.needs_restart.push_back("outbox/synchronous");
     if (o.ttl != n.ttl) plan.needs_restart.push_back("outbox/ttl_s");
+    if (o.loss_window != n.loss_window) plan.needs_restart.push_back("outbox/loss_window_s");
+    if (o.expiry_grace != n.expiry_grace) plan.needs_restart.push_back("outbox/expiry_grace_s");
     if (running.commit_interval != next.commit_interval) plan.live_changes.push_back("outbox/commit_interval_ms");
     if (running.commit_batch != next.commit_batch) plan.live_changes.push_back("outbox/commit_batch");
     if (running.stats_interval != next.stats_interval) plan.live_changes.push_back("stats_interval_s");

@@ -152,6 +152,8 @@ void read_outbox(core::JsonReader& r, const fs::path& base, SiteConfig& site) {
         }
         ttl->finish();
     }
+    o.loss_window = std::chrono::seconds(r.integer("loss_window_s", 60, 1, 3600));
+    o.expiry_grace = std::chrono::seconds(r.integer("expiry_grace_s", 60, 1, 3600));
     r.finish();
 }
 

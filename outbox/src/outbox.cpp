@@ -50,9 +50,6 @@ constexpr std::size_t min_ranged_delete = 4;
 // commit (in batches), so a commit stays short whatever the backlog.
 constexpr std::int64_t max_swept_per_commit = 20'000;
 constexpr std::int64_t sweep_batch = 4096;
-// The sweep leaves a row to fetch() for a minute after it expired: a message published just before
-// its TTL ran out may still be waiting for its acknowledgement, and must not be recorded as lost.
-constexpr std::int64_t sweep_grace_ns = 60'000'000'000;
 
 std::uint64_t row_bytes(std::size_t payload) { return payload + row_overhead; }
 
@@ -1331,7 +1328,7 @@ int Outbox::write_coalesced(OpenLosses& open_records, const LossRecord& l, std::
     // priority's open record (in this same transaction), or opens a new one.
     auto& im = *impl_;
     auto& open = open_records[static_cast<std::size_t>(std::clamp(l.priority, 0, priority_levels - 1))];
-    if (open.rowid != 0 && now - open.since < std::chrono::minutes(1)) {
+    if (open.rowid != 0 && now - open.since < options_.loss_window) {
         im.loss_grow.bind(1, l.count);
         im.loss_grow.bind(2, static_cast<std::int64_t>(l.first_seq));
         im.loss_grow.bind(3, static_cast<std::int64_t>(l.last_seq));
@@ -1420,8 +1417,10 @@ int Outbox::sweep_expired(OutboxStats& st, LossesByPriority& expired) {
     std::vector<Victim> victims;
     for (int p = 0; p < priority_levels && budget > 0; ++p) {
         const std::int64_t before = expired_before(p, now_ns);
-        if (before < std::numeric_limits<std::int64_t>::min() + sweep_grace_ns) continue;  // no TTL
-        const std::int64_t cutoff = before - sweep_grace_ns;
+        // The sweep leaves an expired row to fetch() for options_.expiry_grace (see OutboxOptions).
+        const std::int64_t grace_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.expiry_grace).count();
+        if (before < std::numeric_limits<std::int64_t>::min() + grace_ns) continue;  // no TTL
+        const std::int64_t cutoff = before - grace_ns;
         std::uint64_t after = 0;
         for (bool alive = false; !alive && budget > 0;) {
             const std::int64_t limit = std::min(budget, sweep_batch);

@@ -195,7 +195,7 @@ TEST(SiteConfig, TheLinkSectionAndTtlsAreReadAndTheirMistakesListed) {
     const std::string common = R"("gateway_id": "gw", "broker": {"host": "127.0.0.1"}, "mappings": [")" + test::source_dir() +
                                R"(/configs/demo/bms_mapping.json"], "buses": [{"name": "bms", "type": "candump_replay", "enabled": false, "file": "-"}],)";
     test::write_file(dir.file("good.json"), "{" + common + R"(
-      "outbox": {"path": "o.db", "ttl_s": {"0": 60, "5": 86400}},
+      "outbox": {"path": "o.db", "ttl_s": {"0": 60, "5": 86400}, "loss_window_s": 10, "expiry_grace_s": 15},
       "link": {"live_first": true, "max_bytes_per_s": 20000, "max_inflight_bytes": 8192,
                "batch": {"encoding": "cbor", "compression": "zstd", "max_readings": 100, "max_delay_ms": 10000,
                          "group_levels": 2, "retained": "batch", "unbatched_from_priority": 8},
@@ -221,6 +221,8 @@ TEST(SiteConfig, TheLinkSectionAndTtlsAreReadAndTheirMistakesListed) {
     EXPECT_EQ(site.outbox.ttl[0], std::chrono::seconds(60));
     EXPECT_EQ(site.outbox.ttl[5], std::chrono::seconds(86400));
     EXPECT_EQ(site.outbox.ttl[3], std::chrono::seconds(0));
+    EXPECT_EQ(site.outbox.loss_window, std::chrono::seconds(10));
+    EXPECT_EQ(site.outbox.expiry_grace, std::chrono::seconds(15));
 
     // Without the section: one message per reading, no caps.
     test::write_file(dir.file("plain.json"), "{" + common + R"("outbox": {"path": "o.db"}})");
@@ -228,9 +230,11 @@ TEST(SiteConfig, TheLinkSectionAndTtlsAreReadAndTheirMistakesListed) {
     EXPECT_FALSE(plain.broker.batch.enabled);
     EXPECT_FALSE(plain.broker.live_first);
     EXPECT_EQ(plain.broker.max_inflight_bytes, 0u);
+    EXPECT_EQ(plain.outbox.loss_window, std::chrono::seconds(60));
+    EXPECT_EQ(plain.outbox.expiry_grace, std::chrono::seconds(60));
 
     test::write_file(dir.file("bad.json"), "{" + common + R"(
-      "outbox": {"path": "o.db", "ttl_s": {"10": 5, "3": -1}},
+      "outbox": {"path": "o.db", "ttl_s": {"10": 5, "3": -1}, "loss_window_s": 0, "expiry_grace_s": 7200},
       "link": {"batch": {"encoding": "protobuf", "compression": "lz4", "topic_suffix": "a/b", "max_readings": 0},
                "budget": {"reserve_percent": 150}, "bandwidth": 5}})");
     try {
@@ -239,6 +243,8 @@ TEST(SiteConfig, TheLinkSectionAndTtlsAreReadAndTheirMistakesListed) {
     } catch (const core::ConfigError& e) {
         const std::string text = e.what();
         for (const char* expected : {"/outbox/ttl_s/10: unknown key", "/outbox/ttl_s/3: -1 is out of range",
+                                     "/outbox/loss_window_s: 0 is out of range",
+                                     "/outbox/expiry_grace_s: 7200 is out of range",
                                      "/link/batch/encoding: \"protobuf\" is not one of",
                                      "/link/batch/compression: \"lz4\" is not one of", "/link/batch/topic_suffix:",
                                      "/link/batch/max_readings: 0 is out of range",

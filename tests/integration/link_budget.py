@@ -25,9 +25,11 @@ Each check is a ctest test of its own (tests/integration/link_tests.cmake):
   budget_drain   `--exit-after drain` under a budget hold: once the held readings have expired and been
                  swept, the outbox is empty, and the gateway stops by itself.
 
-The loss records of expired readings are published once they have settled, 120 s after their last
-change (app/src/loss_reporter.cpp), and the outbox sweeps held readings 60 s after their TTL ran out
-(outbox/src/outbox.cpp): `budget` therefore takes about 4 minutes, `ttl` about 2.5 and `budget_drain` about 1.5.
+The loss records of expired readings are published once they have settled, two loss windows after they
+were written (app/src/loss_reporter.cpp), and the outbox sweeps held readings a grace period after their
+TTL ran out (outbox/src/outbox.cpp). Both are 60 s by default; these sites set `outbox.loss_window_s` and
+`outbox.expiry_grace_s` to LOSS_WINDOW and EXPIRY_GRACE (10 s), so that `budget` takes about 1.5 minutes,
+`ttl` about 1 and `budget_drain` about 1.
 
 Usage: link_budget.py CHECK OUTPOST_BINARY. Exit 0 pass, 1 fail, 77 skip (the reason on stdout).
 OUTPOST_KEEP_WORK=1 keeps the work directory of a failed check; OUTPOST_LINK_SEED sets kill9's schedule.
@@ -699,13 +701,21 @@ def frame_offsets(path, ids):
     return offsets
 
 
+LOSS_WINDOW = 10   # outbox.loss_window_s: expiry records settle 2 x this after they are written
+EXPIRY_GRACE = 10  # outbox.expiry_grace_s: the sweep removes a held row this long after its TTL ran out
+
+
+def outbox_keys(ttl):
+    return {'ttl_s': ttl, 'loss_window_s': LOSS_WINDOW, 'expiry_grace_s': EXPIRY_GRACE}
+
+
 def check_budget(outpost, work):
     port = lib.free_port()
     log = gen_log(work, 'bms.log', '--seconds', str(BUDGET_SECONDS))
     link = {'budget': {'daily_bytes': BUDGET_BYTES, 'reserve_percent': 10, 'always_from_priority': 8},
             'batch': {'encoding': 'cbor', 'max_delay_ms': 1000, 'group_levels': 2, 'retained': 'batch'}}
     ttl = {str(p): TTL_HELD for p in range(8)}
-    site, _ = write_site(work, 'site.json', port, [bus(log, 1.0, True)], link=link, outbox={'ttl_s': ttl})
+    site, _ = write_site(work, 'site.json', port, [bus(log, 1.0, True)], link=link, outbox=outbox_keys(ttl))
     glog = os.path.join(work, 'gateway.log')
     say('budget: %d bytes a day, reserve 10%% (held from %d bytes), always from priority 8; TTL %d s for '
         'priorities 0..7; a %d s replay at speed 1.0' %
@@ -716,10 +726,10 @@ def check_budget(outpost, work):
         started = time.time()
         gw = rig.add(lib.gateway(outpost, site, glog))
         replay_end = replay_done(gw, glog, BUDGET_SECONDS + 60)
-        # The held readings expire 5 s after they were taken; the sweep removes held rows 60 s after that
-        # and the loss records go out once they have not changed for 120 s: wait for the outbox to empty
-        # and for every seq numbered so far to have arrived or to be covered by a loss record.
-        deadline = replay_end + TTL_HELD + 60 + 120 + 60
+        # The held readings expire 5 s after they were taken; the sweep removes held rows EXPIRY_GRACE s
+        # after that and the loss records go out 2 x LOSS_WINDOW s after they were written: wait for the
+        # outbox to empty and for every seq numbered so far to have arrived or to be covered by a loss record.
+        deadline = replay_end + TTL_HELD + EXPIRY_GRACE + 2 * LOSS_WINDOW + 60
         say('replay over %.1f s after the start; waiting for the held readings to expire and their loss '
             'records to arrive (up to %.0f s)' % (replay_end - started, deadline - time.time()))
         state = {}
@@ -851,7 +861,7 @@ def check_ttl(outpost, work):
     with open(expected_path) as f:
         readings = sum(1 for line in f if line.strip())
     site, _ = write_site(work, 'site.json', port, [bus(log, 1.0, True)],
-                         outbox={'ttl_s': {str(p): s for p, s in TTLS.items()}}, http=True)
+                         outbox=outbox_keys({str(p): s for p, s in TTLS.items()}), http=True)
     glog = os.path.join(work, 'gateway.log')
     say('TTL by priority: %s (none for 8 and 9); a %d s replay at speed 1.0 while the broker is down' %
         (TTLS, TTL_SECONDS))
@@ -887,7 +897,7 @@ def check_ttl(outpost, work):
         if any(m['created_ns'] / 1e9 + TTLS[m['priority']] > back for m in short):
             raise Failure('a reading with a short TTL was still within it when the broker came back')
 
-        # The expiry records go out once settled (120 s after their last change).
+        # The expiry records go out once settled (2 x LOSS_WINDOW s after they were written).
         expired_seqs = {m['seq'] for m in short}
         state = {}
 
@@ -897,7 +907,7 @@ def check_ttl(outpost, work):
             state['ranges'] = ranges
             return expired_seqs and all(any(a <= s <= b for a, b, *_ in ranges) for s in expired_seqs)
 
-        ok = lib.wait_until(120 + 90, covered, 2)
+        ok = lib.wait_until(2 * LOSS_WINDOW + 90, covered, 2)
         waited = time.time() - back
         text = metrics(http_port)
         by_prio = metric_values(text, 'outpost_outbox_expired_messages_total')
@@ -1079,7 +1089,6 @@ def check_kill9_batched(outpost, work):
 DRAIN_SECONDS = 10
 DRAIN_BUDGET = 3000
 DRAIN_TTL = 3
-SWEEP_GRACE = 60  # the outbox sweeps a held row this long after its TTL ran out (outbox/src/outbox.cpp)
 KEEPALIVE = 30    # broker.keepalive_s (default)
 
 
@@ -1091,7 +1100,7 @@ def check_budget_drain(outpost, work):
     link = {'budget': {'daily_bytes': DRAIN_BUDGET, 'reserve_percent': 10, 'always_from_priority': 8},
             'batch': {'encoding': 'cbor', 'max_delay_ms': 1000, 'group_levels': 2, 'retained': 'batch'}}
     site, _ = write_site(work, 'site.json', port, [bus(log, 1.0, True)], link=link,
-                         outbox={'ttl_s': {str(p): DRAIN_TTL for p in range(8)}})
+                         outbox=outbox_keys({str(p): DRAIN_TTL for p in range(8)}))
     glog = os.path.join(work, 'gateway.log')
     say('budget %d bytes a day (held from %d), TTL %d s for priorities 0..7, a %d s replay, --exit-after drain' %
         (DRAIN_BUDGET, DRAIN_BUDGET * 9 // 10, DRAIN_TTL, DRAIN_SECONDS))
@@ -1101,10 +1110,10 @@ def check_budget_drain(outpost, work):
         replay_end = replay_done(gw, glog, DRAIN_SECONDS + 60)
         if not lib.log_events(glog, ('uplink.budget_hold',)):
             raise Failure('the budget was never reached:\n' + tail(glog))
-        # The last held reading expires DRAIN_TTL s after the replay and the sweep may remove it SWEEP_GRACE s
+        # The last held reading expires DRAIN_TTL s after the replay and the sweep may remove it EXPIRY_GRACE s
         # later. The sweep runs with a commit: with no reading left to commit, the next one comes when the
         # link's byte count moves (it is committed as a position), at the latest with the keepalive's PINGREQ.
-        deadline = replay_end + DRAIN_TTL + SWEEP_GRACE + KEEPALIVE + 15
+        deadline = replay_end + DRAIN_TTL + EXPIRY_GRACE + KEEPALIVE + 15
         if not lib.wait_until(deadline - time.time(), lambda: outbox_stats(outpost, site).get('rows') == 0, 1):
             raise Failure('the held readings were not swept: %s' % outbox_stats(outpost, site))
         empty = time.time()

@@ -10,8 +10,9 @@
 #   link.kill9_batched  cbor + zstd batches through 10 SIGKILLs of the gateway and 2 broker restarts
 #   link.budget_drain   `--exit-after drain` stops once a budget hold has let everything expire
 # Each needs root and mosquitto (live_first also unshare, ip and tc) and otherwise skips with the reason.
-# budget, ttl and budget_drain wait for expiry: the gateway sweeps held rows 60 s after their TTL and
-# publishes an expiry loss record once it has not changed for 120 s (about 4, 2.5 and 1.5 minutes).
+# budget, ttl and budget_drain wait for expiry: the gateway sweeps held rows outbox.expiry_grace_s after
+# their TTL and publishes an expiry loss record two outbox.loss_window_s after it was written (both 10 s
+# in these sites, 60 s by default).
 foreach(check live_first budget ttl kill9_batched budget_drain)
   add_test(NAME link.${check}
     COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/link_budget.py ${check} $<TARGET_FILE:outpost>)

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "outpost/core/wall_clock.hpp"
 #include "private_mounts.hpp"
@@ -74,7 +75,7 @@ Expiries expiry_records(const Outbox& o) {
     for (const auto& l : o.losses(1000)) {
         if (l.reason == "expired_ttl") out.push_back({l.priority, l.count, l.first_seq, l.last_seq});
     }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.priority < b.priority; });
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.priority < b.priority; });
     return out;
 }
 
@@ -200,6 +201,27 @@ TEST(OutboxTtl, ExpiriesOverManyCommitsMakeOneRecordPerPriorityAndFewLogLines) {
     EXPECT_GE(lines, 1u);
     EXPECT_LE(lines, 3u) << "at most one line a second; the test takes well under 3 s";
     EXPECT_NE(log.find("\"by_priority\":{\"1\":10,\"3\":10}"), std::string::npos) << log;
+}
+
+TEST(OutboxTtl, TheSweepWaitsTheExpiryGraceAndRecordsCoalesceOverTheLossWindow) {
+    outpost::test::TempDir dir;
+    const Quiet quiet;
+    auto options = with_ttl(dir.file("o.db"), {{1, 60s}});
+    options.expiry_grace = 1h;
+    options.loss_window = 1s;
+    Outbox o(options);
+    // 1: expired long ago, past the grace: swept. 2: expired 29 minutes ago, within the grace: left for fetch().
+    stage(o, {{1, 3h}, {1, 30min}});
+    ASSERT_FALSE(o.commit());
+    EXPECT_EQ(o.stats().rows, 1u);
+    EXPECT_EQ(o.stats().expired[1], 1u);
+    EXPECT_EQ(expiry_records(o), (Expiries{{1, 1, 1, 1}}));
+    // Past the loss window the next expiry starts a record of its own.
+    std::this_thread::sleep_for(1100ms);
+    EXPECT_EQ(drain(o), Seqs{}) << "fetch() takes the one the sweep left, as expired";
+    ASSERT_FALSE(o.commit());
+    EXPECT_EQ(o.stats().rows, 0u);
+    EXPECT_EQ(expiry_records(o), (Expiries{{1, 1, 2, 2}, {1, 1, 1, 1}})) << "two records, newest first";
 }
 
 TEST(OutboxTtl, ExpiredRowsGoBeforeTheQuotaEvictsLiveOnes) {

@@ -71,7 +71,9 @@ std::vector<DecodedReading> round_trip(BatchFormat format, const std::vector<Sto
     encoder.encode("bess-01", 7, std::strlen(group), messages, payload);
     std::vector<DecodedReading> out;
     std::string problem;
-    EXPECT_TRUE(decode_batch(std::string(group) + "/batch", payload, out, problem)) << problem;
+    std::string topic = group;
+    topic += "/batch";
+    EXPECT_TRUE(decode_batch(topic, payload, out, problem)) << problem;
     return out;
 }
 

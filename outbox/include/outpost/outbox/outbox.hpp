@@ -60,6 +60,12 @@ struct OutboxOptions {
     // How long a message of each priority may wait for delivery, counted from its created_ns; 0 =
     // for ever. An older one is never fetched: it is removed and recorded as lost ("expired_ttl").
     std::array<std::chrono::seconds, priority_levels> ttl{};
+    // An eviction or expiry loss record of a priority is added to for this long after it is
+    // written, then the next one starts: one record per window, not one per commit.
+    std::chrono::seconds loss_window{60};
+    // A reading published just before its TTL ran out may still wait for its acknowledgement: the
+    // sweep removes an expired row only this long after its TTL, so a delivered one is not counted lost.
+    std::chrono::seconds expiry_grace{60};
 };
 
 struct OutboxStats {
