@@ -19,6 +19,7 @@
 #include "outpost/outbox/outbox_error.hpp"
 #include "outpost/core/wall_clock.hpp"
 #include "row_checksum.hpp"
+#include "row_key.hpp"
 #include "row_size.hpp"
 #include "salvage.hpp"
 #include "seq_marker.hpp"
@@ -55,17 +56,8 @@ std::uint64_t row_bytes(std::size_t payload) { return payload + row_overhead; }
 
 using core::wall_clock_ns;
 
+// The tables besides `messages` (row_key.hpp).
 constexpr const char* schema = R"sql(
-CREATE TABLE IF NOT EXISTS messages(
-  seq        INTEGER PRIMARY KEY,
-  priority   INTEGER NOT NULL,
-  created_ns INTEGER NOT NULL,
-  qos        INTEGER NOT NULL,
-  retain     INTEGER NOT NULL,
-  topic      TEXT    NOT NULL,
-  body       TEXT    NOT NULL,
-  crc        INTEGER);
-CREATE INDEX IF NOT EXISTS messages_by_priority ON messages(priority, seq);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS positions(source TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS epochs(first_seq INTEGER PRIMARY KEY, epoch INTEGER NOT NULL);
@@ -77,6 +69,47 @@ CREATE TABLE IF NOT EXISTS losses(
   first_seq INTEGER NOT NULL,
   last_seq  INTEGER NOT NULL);
 )sql";
+
+// A conversion from the legacy layout moves this many rows a transaction (a crash in between
+// resumes it at the next open; freed pages are reused, so the file does not need twice the space).
+constexpr std::int64_t conversion_batch = 50'000;
+
+// Acknowledged numbers of one priority at most this far apart still make one ranged delete: the
+// count that guards the range then reads at most this many rows per acknowledgement.
+constexpr std::uint64_t max_ranged_gap = 64;
+
+// "key IN (...)": the keys `seq` could have at any priority, for a row whose priority is unknown.
+std::string keys_of_any_priority() {
+    std::string in = "(?1";
+    for (int p = 1; p < priority_levels; ++p) in += ",?1+" + std::to_string(row_key(p, 0));
+    return in + ")";
+}
+
+struct OldestRow {
+    std::uint64_t seq;
+    std::int64_t created_ns;
+};
+
+// The row with the lowest seq, whatever its priority (one lookup per priority); nullopt if none.
+std::optional<OldestRow> oldest_row(sql::Database& db, bool legacy) {
+    std::optional<OldestRow> oldest;
+    if (legacy) {
+        sql::Statement q(db, "SELECT seq,created_ns FROM messages ORDER BY seq LIMIT 1");
+        if (q.step() == SQLITE_ROW) oldest = OldestRow{static_cast<std::uint64_t>(q.column_int(0)), q.column_int(1)};
+        return oldest;
+    }
+    sql::Statement q(db, "SELECT key,created_ns FROM messages WHERE key>=?1 AND key<?2 ORDER BY key LIMIT 1");
+    for (int p = 0; p < priority_levels; ++p) {
+        q.bind(1, row_key(p, 0));
+        q.bind(2, row_key(p, seq_limit));
+        if (q.step() == SQLITE_ROW) {
+            const auto seq = seq_of_key(q.column_int(0));
+            if (!oldest || seq < oldest->seq) oldest = OldestRow{seq, q.column_int(1)};
+        }
+        q.reset();
+    }
+    return oldest;
+}
 
 bool is_corruption(int code) noexcept {
     return (code & 0xFF) == SQLITE_CORRUPT || (code & 0xFF) == SQLITE_NOTADB;
@@ -169,7 +202,7 @@ struct Outbox::Impl {
     std::unique_ptr<SeqMarker> marker;
     IntegrityChecker checker;
     sql::Database db;
-    sql::Statement insert, remove, remove_plain, remove_range, count_range, fetch, evict_select, sweep_select, meta_set,
+    sql::Statement insert, remove, remove_any, remove_plain, remove_range, keys_range, fetch, evict_select, sweep_select, meta_set,
         meta_get, loss_insert, loss_grow, position_set, epoch_set;
     bool store_ok = false;  // open for writing
     bool readable = false;  // open read-only while the store cannot be written (memory-only mode)
@@ -186,25 +219,32 @@ struct Outbox::Impl {
 
     sql::Database& reader() { return rdb.get() ? rdb : db; }
 
+    // Open read-only on a store in the legacy layout (row_key.hpp), which cannot be converted: only
+    // fetch() and the meta reads are prepared, fetch() on seq bounds instead of keys.
+    bool legacy = false;
+
     void prepare() {
-        insert = sql::Statement(db, "INSERT INTO messages(seq,priority,created_ns,qos,retain,topic,body,crc) "
-                                    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
-        remove = sql::Statement(db, "DELETE FROM messages WHERE seq=?1 RETURNING length(topic)+length(body)");
-        remove_plain = sql::Statement(db, "DELETE FROM messages WHERE seq=?1");
-        remove_range = sql::Statement(db, "DELETE FROM messages WHERE seq BETWEEN ?1 AND ?2");
-        count_range = sql::Statement(db, "SELECT count(*) FROM messages WHERE seq BETWEEN ?1 AND ?2");
-        // Both bounds on the (priority, seq) index: a bounded range costs no more per row.
-        fetch = sql::Statement(reader(),
-                               "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
-                               "WHERE priority=?1 AND seq>?2 AND seq<?4 ORDER BY seq LIMIT ?3");
-        evict_select = sql::Statement(db, "SELECT seq,priority,length(topic)+length(body) FROM messages "
-                                          "ORDER BY priority,seq LIMIT ?1");
+        meta_get = sql::Statement(db, "SELECT value FROM meta WHERE key=?1");
+        // ?1 and ?2 are keys (seqs when legacy), ?4 the priority: one bounded range on one B-tree.
+        fetch = sql::Statement(reader(), legacy ? "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages "
+                                                  "WHERE priority=?4 AND seq>?1 AND seq<?2 ORDER BY seq LIMIT ?3"
+                                                : "SELECT key,created_ns,qos,retain,topic,body,crc FROM messages "
+                                                  "WHERE key>?1 AND key<?2 ORDER BY key LIMIT ?3");
+        if (legacy) return;
+        insert = sql::Statement(db, "INSERT INTO messages(key,created_ns,qos,retain,topic,body,crc) "
+                                    "VALUES(?1,?2,?3,?4,?5,?6,?7)");
+        remove = sql::Statement(db, "DELETE FROM messages WHERE key=?1 RETURNING length(topic)+length(body)");
+        remove_any = sql::Statement(db, "DELETE FROM messages WHERE key IN " + keys_of_any_priority() +
+                                            " RETURNING length(topic)+length(body)");
+        remove_plain = sql::Statement(db, "DELETE FROM messages WHERE key=?1");
+        remove_range = sql::Statement(db, "DELETE FROM messages WHERE key BETWEEN ?1 AND ?2");
+        keys_range = sql::Statement(db, "SELECT key FROM messages WHERE key BETWEEN ?1 AND ?2");
+        evict_select = sql::Statement(db, "SELECT key,length(topic)+length(body) FROM messages ORDER BY key LIMIT ?1");
         sweep_select = sql::Statement(db,
-                                      "SELECT seq,created_ns,length(topic)+length(body) FROM messages "
-                                      "WHERE priority=?1 AND seq>?2 ORDER BY seq LIMIT ?3");
+                                      "SELECT key,created_ns,length(topic)+length(body) FROM messages "
+                                      "WHERE key>?1 AND key<?2 ORDER BY key LIMIT ?3");
         meta_set = sql::Statement(db, "INSERT INTO meta(key,value) VALUES(?1,?2) "
                                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
-        meta_get = sql::Statement(db, "SELECT value FROM meta WHERE key=?1");
         loss_insert = sql::Statement(db, "INSERT INTO losses(at_ns,reason,priority,count,first_seq,last_seq) "
                                          "VALUES(?1,?2,?3,?4,?5,?6)");
         loss_grow = sql::Statement(db,
@@ -218,9 +258,10 @@ struct Outbox::Impl {
     void close_db() noexcept {
         insert = {};
         remove = {};
+        remove_any = {};
         remove_plain = {};
         remove_range = {};
-        count_range = {};
+        keys_range = {};
         fetch = {};
         evict_select = {};
         sweep_select = {};
@@ -234,6 +275,7 @@ struct Outbox::Impl {
         db.close();
         store_ok = false;
         readable = false;
+        legacy = false;
     }
 
     // The meta value, nullopt if absent; throws OutboxError on a read error (a damaged page).
@@ -330,47 +372,63 @@ struct Outbox::Impl {
 
     int write_message(const core::StoredMessage& s) {
         const auto& m = s.message;
-        insert.bind(1, static_cast<std::int64_t>(s.seq));
-        insert.bind(2, m.priority);
-        insert.bind(3, m.created_ns);
-        insert.bind(4, m.qos);
-        insert.bind(5, m.retain ? 1 : 0);
-        insert.bind(6, m.topic);
-        insert.bind(7, m.body);
-        insert.bind(8, std::int64_t{row_checksum({s.seq, m.priority, m.created_ns, m.qos, m.retain, m.topic, m.body})});
+        insert.bind(1, row_key(m.priority, s.seq));
+        insert.bind(2, m.created_ns);
+        insert.bind(3, m.qos);
+        insert.bind(4, m.retain ? 1 : 0);
+        insert.bind(5, m.topic);
+        insert.bind(6, m.body);
+        insert.bind(7, std::int64_t{row_checksum({s.seq, m.priority, m.created_ns, m.qos, m.retain, m.topic, m.body})});
         return done(insert);
     }
 
-    // Deletes an acknowledged message. Its size is known from the fetch (no RETURNING, whose
-    // temporary B-tree cost more than the delete itself), unless `known` is negative. Returns
-    // SQLITE_OK and the payload size in `bytes` (-1 if the row was gone already).
-    int delete_acked(std::uint64_t seq, std::int64_t known, std::int64_t& bytes) {
-        if (known < 0) return delete_seq(seq, bytes);
-        remove_plain.bind(1, static_cast<std::int64_t>(seq));
+    // Deletes a message that is done with (acknowledged, evicted, expired). Its size is known from
+    // the fetch (no RETURNING, whose temporary B-tree cost more than the delete itself), unless
+    // `known` is negative; its priority too, unless negative. Returns SQLITE_OK and the payload
+    // size in `bytes` (-1 if the row was gone already).
+    int delete_acked(std::uint64_t seq, int priority, std::int64_t known, std::int64_t& bytes) {
+        if (priority < 0) return delete_any_priority(seq, bytes);
+        return delete_row(row_key(priority, seq), known, bytes);
+    }
+
+    // The same by key (as read from the table).
+    int delete_row(std::int64_t key, std::int64_t known, std::int64_t& bytes) {
+        if (known < 0) return delete_key(key, bytes);
+        remove_plain.bind(1, key);
         const int rc = done(remove_plain);
         bytes = rc == SQLITE_OK && sqlite3_changes(db.get()) > 0 ? known : -1;
         return rc;
     }
 
-    // Rows with seq in [first, last]; SQLITE_OK and the count in `n`.
-    int count_between(std::uint64_t first, std::uint64_t last, std::int64_t& n) {
-        count_range.bind(1, static_cast<std::int64_t>(first));
-        count_range.bind(2, static_cast<std::int64_t>(last));
-        int rc = count_range.step();
-        n = rc == SQLITE_ROW ? count_range.column_int(0) : 0;
-        count_range.reset();
-        return rc == SQLITE_ROW ? SQLITE_OK : rc;
+    // Whether the rows with keys in [first, last] are exactly `keys` (ascending); SQLITE_OK or the error.
+    int rows_are(std::int64_t first, std::int64_t last, const std::vector<std::int64_t>& keys, bool& exactly) {
+        keys_range.bind(1, first);
+        keys_range.bind(2, last);
+        std::size_t i = 0;
+        exactly = true;
+        int rc;
+        while ((rc = keys_range.step()) == SQLITE_ROW) {
+            if (i == keys.size() || keys_range.column_int(0) != keys[i]) {
+                exactly = false;
+                rc = SQLITE_DONE;
+                break;
+            }
+            ++i;
+        }
+        keys_range.reset();
+        exactly = exactly && i == keys.size();
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
 
-    int delete_between(std::uint64_t first, std::uint64_t last) {
-        remove_range.bind(1, static_cast<std::int64_t>(first));
-        remove_range.bind(2, static_cast<std::int64_t>(last));
+    int delete_between(std::int64_t first, std::int64_t last) {
+        remove_range.bind(1, first);
+        remove_range.bind(2, last);
         return done(remove_range);
     }
 
-    // Deletes one message; returns SQLITE_OK and its payload size in `bytes` (-1 if it was gone).
-    int delete_seq(std::uint64_t seq, std::int64_t& bytes) {
-        remove.bind(1, static_cast<std::int64_t>(seq));
+    // Deletes one row; returns SQLITE_OK and its payload size in `bytes` (-1 if it was gone).
+    int delete_key(std::int64_t key, std::int64_t& bytes) {
+        remove.bind(1, key);
         bytes = -1;
         int rc = remove.step();
         if (rc == SQLITE_ROW) {
@@ -378,6 +436,16 @@ struct Outbox::Impl {
             rc = remove.step();
         }
         remove.reset();
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+
+    // The same for a seq whose priority is not known: its key at each priority (one lookup each).
+    int delete_any_priority(std::uint64_t seq, std::int64_t& bytes) {
+        remove_any.bind(1, row_key(0, seq));
+        bytes = -1;
+        int rc;
+        while ((rc = remove_any.step()) == SQLITE_ROW) bytes = remove_any.column_int(0);
+        remove_any.reset();
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
 };
@@ -546,6 +614,7 @@ bool Outbox::open_read_only() noexcept {
         // no -shm): what it holds can still be delivered; nothing in it is changed.
         im.db = sql::Database(file_uri(options_.path, "immutable=1"),
                               SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
+        im.legacy = !im.db.has_column("messages", "key");  // cannot be converted while read-only
         im.prepare();
         im.readable = true;
     } catch (const std::exception&) {
@@ -606,8 +675,7 @@ Outbox::DbState Outbox::open_store() {
     // writes for every delivered row (flash wear). FAST still clears deleted cells inside pages.
     im.db.exec("PRAGMA secure_delete=FAST");
     im.db.exec(schema);
-    // Stores written before rows were checksummed: add the column (their old rows stay unchecked).
-    if (im.db.try_exec("SELECT crc FROM messages LIMIT 0") != SQLITE_OK) im.db.exec("ALTER TABLE messages ADD COLUMN crc INTEGER");
+    prepare_messages_table();
     im.rdb = sql::Database(options_.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     im.rdb.exec("PRAGMA busy_timeout=2000");
     im.rdb.exec("PRAGMA cache_size=-512");  // reads follow the drain: few pages, and RSS is a budget
@@ -668,6 +736,85 @@ Outbox::DbState Outbox::open_store() {
     im.store_ok = true;
     store_next_seq_ = state.next_seq;
     return state;
+}
+
+void Outbox::prepare_messages_table() {
+    auto& db = impl_->db;
+    const bool exists = db.has_column("messages", "topic");
+    if (exists && db.has_column("messages", "key")) return;
+    if (!exists) {
+        // A new store, or a conversion that ended between its last batch and the rename.
+        db.exec(db.has_column(converting_table, "key")
+                    ? std::string("ALTER TABLE ") + converting_table + " RENAME TO messages"
+                    : std::string("CREATE TABLE messages") + message_columns);
+        return;
+    }
+    // The legacy layout: converted in place, lowest seqs first, conversion_batch rows a
+    // transaction. A crash in between leaves both tables; the next open goes on from there.
+    const auto started = std::chrono::steady_clock::now();
+    // Stores written before rows were checksummed: their rows carry no checksum (NULL).
+    if (!db.has_column("messages", "crc")) db.exec("ALTER TABLE messages ADD COLUMN crc INTEGER");
+    db.exec(std::string("CREATE TABLE IF NOT EXISTS ") + converting_table + message_columns);
+    auto fail = [&](const char* what, int rc) {
+        throw OutboxError(std::string("outbox: cannot convert ") + options_.path + " to the current layout (" + what +
+                              "): " + db.error_message(),
+                          rc);
+    };
+    std::int64_t rows = 0;
+    {
+        sql::Statement q(db, "SELECT count(*) FROM messages");
+        if (const int rc = q.step(); rc != SQLITE_ROW) fail("count", rc);
+        rows = q.column_int(0);
+    }
+    core::log_info("outbox.converting",
+                   "converting the outbox to the current layout (once, before the first delivery from it)",
+                   {{"path", options_.path}, {"rows", rows}});
+    {
+        // A seq no key can hold (never written by the gateway): such a row cannot be delivered.
+        sql::Statement q(db, "SELECT count(*), min(seq), max(seq) FROM messages WHERE seq<1 OR seq>=?1");
+        q.bind(1, static_cast<std::int64_t>(seq_limit));
+        if (const int rc = q.step(); rc != SQLITE_ROW) fail("check", rc);
+        if (const auto n = q.column_int(0); n > 0) {
+            add_loss({wall_clock_ns(), "checksum_mismatch", -1, n, static_cast<std::uint64_t>(std::max<std::int64_t>(q.column_int(1), 0)),
+                      static_cast<std::uint64_t>(std::max<std::int64_t>(q.column_int(2), 0))});
+        }
+    }
+    sql::Statement bound(db, "SELECT coalesce((SELECT seq FROM messages ORDER BY seq LIMIT 1 OFFSET ?1), "
+                             "(SELECT max(seq) FROM messages))");
+    // A priority out of range is clamped; the row's checksum then fails at its fetch (on the record).
+    sql::Statement move(db, std::string("INSERT INTO ") + converting_table +
+                                "(key,created_ns,qos,retain,topic,body,crc) "
+                                "SELECT (min(max(priority,0),9)<<56)+seq,created_ns,qos,retain,topic,body,crc "
+                                "FROM messages WHERE seq BETWEEN 1 AND min(?1,?2)");
+    sql::Statement drop(db, "DELETE FROM messages WHERE seq<=?1");
+    for (;;) {
+        sql::Transaction tx(db);
+        if (const int rc = tx.begin_result(); rc != SQLITE_OK) fail("begin", rc);
+        bound.bind(1, conversion_batch - 1);
+        if (const int rc = bound.step(); rc != SQLITE_ROW) fail("batch", rc);
+        const bool done = bound.column_is_null(0);
+        const std::int64_t last = done ? 0 : bound.column_int(0);
+        bound.reset();
+        if (done) break;
+        move.bind(1, last);
+        move.bind(2, static_cast<std::int64_t>(seq_mask));
+        if (const int rc = Impl::done(move); rc != SQLITE_OK) fail("copy", rc);
+        drop.bind(1, last);
+        if (const int rc = Impl::done(drop); rc != SQLITE_OK) fail("copy", rc);
+        if (const int rc = tx.commit(); rc != SQLITE_OK) fail("commit", rc);
+    }
+    {
+        sql::Transaction tx(db);
+        int rc = tx.begin_result();
+        if (rc == SQLITE_OK) rc = db.try_exec("DROP TABLE messages");
+        if (rc == SQLITE_OK) rc = db.try_exec((std::string("ALTER TABLE ") + converting_table + " RENAME TO messages").c_str());
+        if (rc == SQLITE_OK) rc = tx.commit();
+        if (rc != SQLITE_OK) fail("rename", rc);
+    }
+    core::log_info("outbox.converted", "the outbox is in the current layout",
+                   {{"path", options_.path},
+                    {"rows", rows},
+                    {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()}});
 }
 
 void Outbox::start_epoch(std::uint64_t first_seq, const char* why) {
@@ -732,17 +879,31 @@ void Outbox::quarantine(const std::string& why, bool at_start) {
     int rc = SQLITE_OK;
     std::uint64_t in_batch = 0;
     std::optional<sql::Transaction> tx;
-    const auto salvage = salvage_outbox(target, [&](const core::StoredMessage& m) {
+    // The fresh store's epochs are the damaged file's (rows come in key order, not seq order, so
+    // they are written first, not as rows come): a row keeps the epoch it was published under.
+    auto copy_epochs = [&](const SalvageResult& found) {
+        auto add = [&](std::uint64_t first, std::uint32_t epoch) {
+            if (epoch == 0) epoch = fallback_epoch;
+            if (epochs_.empty() || epochs_.back().second != epoch) epochs_.emplace_back(first, epoch);
+        };
+        add(1, found.epoch.value_or(0));
+        for (const auto& [first, epoch] : found.epochs) {
+            if (first > 1) add(first, epoch);
+            else epochs_.back().second = epoch ? epoch : fallback_epoch;
+        }
+        sql::Transaction etx(im.db);
+        rc = etx.begin_result();
+        for (const auto& [first, epoch] : epochs_) {
+            if (rc == SQLITE_OK) rc = im.write_epoch(first, epoch);
+        }
+        if (rc == SQLITE_OK) rc = etx.commit();
+    };
+    const auto salvage = salvage_outbox(target, copy_epochs, [&](const core::StoredMessage& m) {
         if (rc != SQLITE_OK) return;
         if (!tx) {
             tx.emplace(im.db);
             rc = tx->begin_result();
             if (rc != SQLITE_OK) return;
-        }
-        const std::uint32_t epoch = m.epoch ? m.epoch : fallback_epoch;
-        if (epochs_.empty() || epochs_.back().second != epoch) {
-            epochs_.emplace_back(m.seq, epoch);
-            rc = im.write_epoch(m.seq, epoch);
         }
         if (rc == SQLITE_OK) rc = im.write_message(m);
         if (rc != SQLITE_OK) return;
@@ -917,7 +1078,7 @@ void Outbox::flush_open_drops(bool now_or_never) {
 
 void Outbox::record_bad_row(std::uint64_t seq, int priority) {
     ++stats_.corrupt_rows;
-    acknowledge(seq);
+    if (acked_set_.insert(seq).second) acked_.push_back({seq, -1, priority});
     add_loss({wall_clock_ns(), "checksum_mismatch", priority, 1, seq, seq});
 }
 
@@ -943,15 +1104,16 @@ std::uint64_t Outbox::stage(core::Message message) {
 }
 
 void Outbox::acknowledge(std::uint64_t seq) {
-    if (acked_set_.insert(seq).second) acked_.push_back({seq, -1});
+    if (acked_set_.insert(seq).second) acked_.push_back({seq, -1, -1});
 }
 
-void Outbox::acknowledge(std::uint64_t seq, std::uint32_t stored_bytes) {
-    if (acked_set_.insert(seq).second) acked_.push_back({seq, std::int64_t{stored_bytes}});
+void Outbox::acknowledge(std::uint64_t seq, int priority, std::uint32_t stored_bytes) {
+    const bool known = priority >= 0 && priority < priority_levels;
+    if (acked_set_.insert(seq).second) acked_.push_back({seq, known ? std::int64_t{stored_bytes} : -1, known ? priority : -1});
 }
 
 void Outbox::discard(std::uint64_t seq, int priority, std::string reason) {
-    acknowledge(seq);
+    if (acked_set_.insert(seq).second) acked_.push_back({seq, -1, priority >= 0 && priority < priority_levels ? priority : -1});
     ++stats_.discarded;
     add_loss({wall_clock_ns(), std::move(reason), std::clamp(priority, -1, priority_levels - 1), 1, seq, seq});
 }
@@ -1279,17 +1441,18 @@ std::error_code Outbox::evict_over_quota(OutboxStats& st) {
         const std::uint64_t excess_rows = checked_sub(st.rows, target_rows);
         const auto batch = static_cast<std::int64_t>(std::clamp<std::uint64_t>(excess_rows, 64, 4096));
         struct Victim {
+            std::int64_t key;
             std::uint64_t seq;
-            int priority;
+            int priority;  // clamped: a damaged key may say anything
             std::int64_t payload;
         };
         std::vector<Victim> victims;
         im.evict_select.bind(1, batch);
         int rc;
         while ((rc = im.evict_select.step()) == SQLITE_ROW) {
-            victims.push_back({static_cast<std::uint64_t>(im.evict_select.column_int(0)),
-                               static_cast<int>(std::clamp<std::int64_t>(im.evict_select.column_int(1), 0, priority_levels - 1)),
-                               std::max<std::int64_t>(im.evict_select.column_int(2), 0)});
+            const auto key = im.evict_select.column_int(0);
+            victims.push_back({key, seq_of_key(key), key < 0 ? 0 : std::min(priority_of_key(key), priority_levels - 1),
+                               std::max<std::int64_t>(im.evict_select.column_int(1), 0)});
         }
         im.evict_select.reset();
         if (rc != SQLITE_DONE) return make_sqlite_error(rc);
@@ -1297,7 +1460,7 @@ std::error_code Outbox::evict_over_quota(OutboxStats& st) {
         for (const auto& v : victims) {
             if (st.rows <= target_rows && st.bytes <= target_bytes) break;
             std::int64_t b = 0;
-            if (const int drc = im.delete_acked(v.seq, v.payload, b); drc != SQLITE_OK) return make_sqlite_error(drc);
+            if (const int drc = im.delete_row(v.key, v.payload, b); drc != SQLITE_OK) return make_sqlite_error(drc);
             if (b < 0) continue;
             st.rows = checked_sub(st.rows, 1);
             st.bytes = checked_sub(st.bytes, row_bytes(static_cast<std::size_t>(b)));
@@ -1346,10 +1509,12 @@ int Outbox::write_coalesced(OpenLosses& open_records, const LossRecord& l, std::
 int Outbox::delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std::uint64_t& bytes,
                               std::uint64_t& removed) {
     auto& im = *impl_;
-    std::sort(acked.begin(), acked.end(), [](const Ack& a, const Ack& b) { return a.seq < b.seq; });
+    // Key order: by priority (unknown ones first, each looked up on its own), then seq.
+    std::sort(acked.begin(), acked.end(),
+              [](const Ack& a, const Ack& b) { return a.priority != b.priority ? a.priority < b.priority : a.seq < b.seq; });
     auto remove_one = [&](const Ack& a) {
         std::int64_t b = 0;
-        const int rc = im.delete_acked(a.seq, a.bytes, b);
+        const int rc = im.delete_acked(a.seq, a.priority, a.bytes, b);
         if (rc == SQLITE_OK && b >= 0) {
             ++removed;
             rows = checked_sub(rows, 1);
@@ -1357,23 +1522,28 @@ int Outbox::delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std:
         }
         return rc;
     };
+    std::vector<std::int64_t> keys;
     for (std::size_t i = 0; i < acked.size();) {
-        // A run of consecutive numbers with known sizes: every row in it is acknowledged, so one
-        // ranged DELETE takes them all when all are still there (counted first: one that was
-        // evicted or swept meanwhile must not be subtracted twice).
-        const bool sized = acked[i].bytes >= 0;
+        // A run of one priority with known sizes and close numbers (other priorities' readings
+        // between them take no key in this range): when the rows between its first and last key
+        // are exactly its rows, one ranged DELETE takes them all. Read first: a row that is gone
+        // (evicted or swept meanwhile) must not be subtracted twice, a row not acknowledged must stay.
+        const bool sized = acked[i].bytes >= 0 && acked[i].priority >= 0;
         std::size_t end = i + 1;
         std::uint64_t payload = sized ? static_cast<std::uint64_t>(acked[i].bytes) : 0;
-        while (sized && end < acked.size() && acked[end].seq == acked[end - 1].seq + 1 && acked[end].bytes >= 0) {
+        while (sized && end < acked.size() && acked[end].priority == acked[i].priority &&
+               acked[end].seq - acked[end - 1].seq <= max_ranged_gap && acked[end].bytes >= 0) {
             payload += static_cast<std::uint64_t>(acked[end].bytes);
             ++end;
         }
         const std::uint64_t n = end - i;
         if (n >= min_ranged_delete) {
-            std::int64_t present = 0;
-            if (const int rc = im.count_between(acked[i].seq, acked[end - 1].seq, present); rc != SQLITE_OK) return rc;
-            if (static_cast<std::uint64_t>(present) == n) {
-                if (const int rc = im.delete_between(acked[i].seq, acked[end - 1].seq); rc != SQLITE_OK) return rc;
+            keys.clear();
+            for (std::size_t k = i; k < end; ++k) keys.push_back(row_key(acked[k].priority, acked[k].seq));
+            bool exactly = false;
+            if (const int rc = im.rows_are(keys.front(), keys.back(), keys, exactly); rc != SQLITE_OK) return rc;
+            if (exactly) {
+                if (const int rc = im.delete_between(keys.front(), keys.back()); rc != SQLITE_OK) return rc;
                 removed += n;
                 rows = checked_sub(rows, n);
                 bytes = checked_sub(bytes, payload + n * row_overhead);
@@ -1391,7 +1561,7 @@ int Outbox::delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std:
 int Outbox::delete_expired(const Job& j, std::uint64_t& rows, std::uint64_t& bytes, LossesByPriority& expired) {
     for (const auto& e : j.expired) {
         std::int64_t b = 0;
-        if (const int rc = impl_->delete_acked(e.seq, e.bytes, b); rc != SQLITE_OK) return rc;
+        if (const int rc = impl_->delete_acked(e.seq, e.priority, e.bytes, b); rc != SQLITE_OK) return rc;
         if (b < 0) continue;  // swept meanwhile: counted there
         rows = checked_sub(rows, 1);
         bytes = checked_sub(bytes, row_bytes(static_cast<std::size_t>(b)));
@@ -1402,7 +1572,7 @@ int Outbox::delete_expired(const Job& j, std::uint64_t& rows, std::uint64_t& byt
 
 int Outbox::sweep_expired(OutboxStats& st, LossesByPriority& expired) {
     // Expired rows that fetch() does not meet (held priorities, a drain that is behind) are
-    // removed oldest first, in seq order on the (priority, seq) index, up to the first row still
+    // removed oldest first, in key order (priority, seq), up to the first row still
     // alive: created_ns grows with seq in practice, and a straggler is still caught by fetch().
     const auto now = std::chrono::steady_clock::now();
     if (!any_ttl_ || now < next_sweep_) return SQLITE_OK;
@@ -1426,19 +1596,18 @@ int Outbox::sweep_expired(OutboxStats& st, LossesByPriority& expired) {
             const std::int64_t limit = std::min(budget, sweep_batch);
             victims.clear();
             auto& q = im.sweep_select;
-            q.bind(1, p);
-            q.bind(2, static_cast<std::int64_t>(after));
+            q.bind(1, row_key(p, after));
+            q.bind(2, row_key(p, seq_limit));
             q.bind(3, limit);
             int rc;
             while ((rc = q.step()) == SQLITE_ROW && !(alive = q.column_int(1) >= cutoff)) {
-                victims.push_back(
-                    {static_cast<std::uint64_t>(q.column_int(0)), std::max<std::int64_t>(q.column_int(2), 0)});
+                victims.push_back({seq_of_key(q.column_int(0)), std::max<std::int64_t>(q.column_int(2), 0)});
             }
             q.reset();
             if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
             for (const auto& v : victims) {
                 std::int64_t b = 0;
-                if (const int drc = im.delete_acked(v.seq, v.payload, b); drc != SQLITE_OK) return drc;
+                if (const int drc = im.delete_acked(v.seq, p, v.payload, b); drc != SQLITE_OK) return drc;
                 if (b < 0) continue;
                 st.rows = checked_sub(st.rows, 1);
                 st.bytes = checked_sub(st.bytes, row_bytes(static_cast<std::size_t>(b)));
@@ -1530,15 +1699,18 @@ void Outbox::fetch_range(const Range& r, std::uint64_t& after, Batch& b) {
     const int p = r.priority;
     for (;;) {
         const std::size_t limit = b.max - b.got;
-        st.bind(1, p);
-        st.bind(2, static_cast<std::int64_t>(std::max(after, r.from)));
+        // Keys of this priority's range, or (legacy, read-only) its seqs.
+        const std::uint64_t from = std::min(std::max(after, r.from), seq_limit);
+        const std::uint64_t below = std::min(r.below, seq_limit);
+        st.bind(1, im.legacy ? static_cast<std::int64_t>(from) : row_key(p, from));
+        st.bind(2, im.legacy ? static_cast<std::int64_t>(below) : row_key(p, below));
         st.bind(3, static_cast<std::int64_t>(limit));
-        st.bind(4, static_cast<std::int64_t>(r.below));
+        st.bind(4, p);
         std::size_t rows = 0;
         int rc;
         while ((rc = st.step()) == SQLITE_ROW) {
             ++rows;
-            const auto seq = static_cast<std::uint64_t>(st.column_int(0));
+            const auto seq = im.legacy ? static_cast<std::uint64_t>(st.column_int(0)) : seq_of_key(st.column_int(0));
             after = seq;
             if (acked_set_.count(seq)) {
                 ++b.skipped;
@@ -1739,8 +1911,7 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
 std::optional<std::int64_t> Outbox::oldest_created_ns() const {
     auto& im = *impl_;
     if (im.store_ok || im.readable) {
-        sql::Statement q(im.reader(), "SELECT created_ns FROM messages ORDER BY seq LIMIT 1");
-        if (q.step() == SQLITE_ROW) return q.column_int(0);
+        if (const auto row = oldest_row(im.reader(), im.legacy)) return row->created_ns;
     }
     if (!staged_.empty()) return staged_.front().message.created_ns;
     return std::nullopt;
@@ -1797,10 +1968,9 @@ OutboxSummary inspect_outbox(const std::string& path) {
             s.rows_by_priority[static_cast<std::size_t>(p)] = static_cast<std::uint64_t>(by_priority.column_int(1));
         }
     }
-    sql::Statement oldest(db, "SELECT seq,created_ns FROM messages ORDER BY seq LIMIT 1");
-    if (oldest.step() == SQLITE_ROW) {
-        s.oldest_seq = static_cast<std::uint64_t>(oldest.column_int(0));
-        s.oldest_created_ns = oldest.column_int(1);
+    if (const auto row = oldest_row(db, !db.has_column("messages", "key"))) {
+        s.oldest_seq = row->seq;
+        s.oldest_created_ns = row->created_ns;
     }
     sql::Statement losses(db, "SELECT at_ns,reason,priority,count,first_seq,last_seq FROM losses ORDER BY rowid");
     while (losses.step() == SQLITE_ROW) {

@@ -7,6 +7,7 @@
 
 #include "outpost/outbox/outbox_error.hpp"
 #include "row_checksum.hpp"
+#include "row_key.hpp"
 #include "row_size.hpp"
 #include "sqlite.hpp"
 #include "store_lock.hpp"
@@ -46,14 +47,25 @@ std::uint32_t epoch_of(const Epochs& epochs, std::uint64_t seq) noexcept {
     return std::prev(it)->second;
 }
 
-// The filter as a WHERE clause on one priority (?1), so each query walks the (priority, seq)
-// index in seq order: delivery order without a sort, whatever the size of the store.
-constexpr const char* where_one_priority = "priority=?1 AND seq BETWEEN ?2 AND ?3 AND created_ns<?4";
+// The filter as a WHERE clause on one priority (?1) and its ORDER BY, so each query walks one
+// key range in seq order (row_key.hpp): delivery order without a sort, whatever the size of the
+// store. A store still in the legacy layout is read on its (priority, seq) index.
+struct FilterSql {
+    std::string where;
+    std::string order;
+};
+
+FilterSql filter_sql(sql::Database& db) {
+    if (db.has_column("messages", "key")) {
+        return {"key BETWEEN (?1<<56)+?2 AND (?1<<56)+?3 AND created_ns<?4", " ORDER BY key"};
+    }
+    return {"priority=?1 AND seq BETWEEN ?2 AND ?3 AND created_ns<?4", " ORDER BY seq"};
+}
 
 void bind_filter(sql::Statement& st, int priority, const MessageFilter& f) {
     st.bind(1, priority);
-    st.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(f.from_seq, std::numeric_limits<std::int64_t>::max())));
-    st.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(f.to_seq, std::numeric_limits<std::int64_t>::max())));
+    st.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(f.from_seq, seq_mask)));
+    st.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(f.to_seq, seq_mask)));
     st.bind(4, f.created_before_ns.value_or(std::numeric_limits<std::int64_t>::max()));
 }
 
@@ -81,8 +93,8 @@ std::uint64_t read_messages(const std::string& path, const MessageFilter& filter
     // One read transaction: every priority is read from the same snapshot.
     db.exec("BEGIN");
     const auto epochs = read_epochs(db);
-    sql::Statement st(db, std::string("SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages WHERE ") +
-                              where_one_priority + " ORDER BY seq");
+    const auto f = filter_sql(db);
+    sql::Statement st(db, "SELECT seq,created_ns,qos,retain,topic,body,crc FROM messages WHERE " + f.where + f.order);
     std::uint64_t given = 0;
     for (int p = priority_levels - 1; p >= 0; --p) {
         if (!wanted(p, filter)) continue;
@@ -145,9 +157,9 @@ PurgeResult purge_messages(const std::string& path, const MessageFilter& filter,
             throw OutboxError("cannot begin a transaction on " + path + ": " + db.error_message(), tx->begin_result());
         }
     }
-    sql::Statement select(db, std::string("SELECT seq,length(topic)+length(body) FROM messages WHERE ") +
-                                  where_one_priority + " ORDER BY seq");
-    sql::Statement remove(db, std::string("DELETE FROM messages WHERE ") + where_one_priority);
+    const auto f = filter_sql(db);
+    sql::Statement select(db, "SELECT seq,length(topic)+length(body) FROM messages WHERE " + f.where + f.order);
+    sql::Statement remove(db, "DELETE FROM messages WHERE " + f.where);
     const auto at = now_ns();
     for (int p = priority_levels - 1; p >= 0; --p) {
         if (!wanted(p, filter)) continue;

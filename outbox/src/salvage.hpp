@@ -6,6 +6,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "outpost/core/message.hpp"
 
@@ -20,10 +22,17 @@ struct SalvageResult {
     std::uint64_t min_seq = 0;              // lowest and highest seq seen (0 if none)
     std::uint64_t max_seq = 0;
     bool complete = false;                  // the table read to its end without an error
+    // The file's epochs table, (first seq, epoch) ascending: a row's epoch is that of the last entry
+    // at or below its seq, `epoch` below the first (0: not known).
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> epochs;
 };
 
-// Calls `keep` for every intact row in seq order (with the row's epoch, if the file knew one).
+// Calls `keep` for every intact row (with the row's epoch, 0 if the file knew none): in key order
+// (priority, then seq), or in seq order for a file in the legacy layout (row_key.hpp); a file
+// caught in its conversion has rows in both tables.
+// `bookkeeping` is called once before the first row, with what the file's meta and epochs said.
 SalvageResult salvage_outbox(const std::string& damaged_path,
+                             const std::function<void(const SalvageResult&)>& bookkeeping,
                              const std::function<void(const core::StoredMessage&)>& keep) noexcept;
 
 }  // namespace outpost::outbox

@@ -47,6 +47,15 @@ int Database::try_exec(const char* sql) noexcept {
     return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
 }
 
+bool Database::has_column(std::string_view table, std::string_view column) {
+    Statement q(*this, "SELECT count(*) FROM pragma_table_info(?1) WHERE name=?2");
+    q.bind(1, table);
+    q.bind(2, column);
+    const int rc = q.step();
+    if (rc != SQLITE_ROW) throw OutboxError("outbox: cannot read its schema: " + error_message(), rc);
+    return q.column_int(0) > 0;
+}
+
 Statement::Statement(Database& db, std::string_view sql) {
     const int rc = sqlite3_prepare_v3(db.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                                       &stmt_, nullptr);

@@ -26,6 +26,8 @@ public:
     // Returns SQLite's result code.
     int try_exec(const char* sql) noexcept;
     std::string error_message() const { return db_ ? sqlite3_errmsg(db_) : "no database"; }
+    // Whether `table` exists and has `column`. Throws OutboxError if the schema cannot be read.
+    bool has_column(std::string_view table, std::string_view column);
     void close() noexcept;
 
 private:

@@ -120,12 +120,12 @@ TEST(Outbox, AcknowledgedRunsAreDeletedWholeAndCountedExactly) {
     const std::uint64_t overhead = (o.stats().bytes - total_payload) / 30;  // per row, as the outbox counts it
     ASSERT_EQ(o.stats().bytes, total_payload + 30 * overhead);
 
-    o.acknowledge(7, payload[7]);  // deleted first, on its own
+    o.acknowledge(7, 5, payload[7]);  // deleted first, on its own
     ASSERT_FALSE(o.commit());
     // 1..20 again with 7 among them (already gone), 22 without a size, 24..30 as a run.
-    for (std::uint64_t s = 1; s <= 20; ++s) o.acknowledge(s, payload[s]);
+    for (std::uint64_t s = 1; s <= 20; ++s) o.acknowledge(s, 5, payload[s]);
     o.acknowledge(22);
-    for (std::uint64_t s = 24; s <= 30; ++s) o.acknowledge(s, payload[s]);
+    for (std::uint64_t s = 24; s <= 30; ++s) o.acknowledge(s, 5, payload[s]);
     ASSERT_FALSE(o.commit());
     EXPECT_EQ(o.stats().rows, 2u);  // 21 and 23
     EXPECT_EQ(o.stats().removed, 28u);
@@ -133,6 +133,31 @@ TEST(Outbox, AcknowledgedRunsAreDeletedWholeAndCountedExactly) {
     EXPECT_EQ(drain_seqs(o), (std::vector<std::uint64_t>{21, 23}));
     const auto s = inspect_outbox(dir.file("o.db"));
     EXPECT_EQ(s.rows, 2u);
+}
+
+// Readings of other priorities between them take no key in a priority's range: acknowledged
+// numbers a few apart still go in one ranged delete, but only when the rows in the range are
+// exactly the acknowledged ones (one not acknowledged stays; one gone is not counted twice).
+TEST(Outbox, RangedDeletesSpanOtherPrioritiesButNeverTakeARowNotAcknowledged) {
+    outpost::test::TempDir dir;
+    Outbox o({.path = dir.file("o.db")});
+    for (int i = 0; i < 40; ++i) o.stage(msg(i % 2 == 0 ? 3 : 6, "t", "x"));  // odd seqs at 3, even at 6
+    ASSERT_FALSE(o.commit());
+    const std::uint64_t per_row = o.stats().bytes / 40;
+    // Priority 3: 1, 3, ..., 19 acknowledged (one range); 21 not; 23..39 acknowledged but 29 is
+    // discarded first (gone before the run is deleted).
+    o.discard(29, 3, "rejected_by_broker");
+    ASSERT_FALSE(o.commit());
+    for (std::uint64_t s = 1; s <= 19; s += 2) o.acknowledge(s, 3, 2);
+    for (std::uint64_t s = 23; s <= 39; s += 2) o.acknowledge(s, 3, 2);
+    // Priority 6: all of it but 40.
+    for (std::uint64_t s = 2; s <= 38; s += 2) o.acknowledge(s, 6, 2);
+    ASSERT_FALSE(o.commit());
+    EXPECT_EQ(o.stats().rows, 2u);  // 21 and 40
+    EXPECT_EQ(o.stats().removed, 38u);
+    EXPECT_EQ(o.stats().bytes, 2 * per_row);
+    EXPECT_EQ(drain_seqs(o), (std::vector<std::uint64_t>{40, 21}));
+    EXPECT_EQ(inspect_outbox(dir.file("o.db")).rows_by_priority[3], 1u);
 }
 
 TEST(Outbox, StagedMessagesAreCommittedAtShutdown) {

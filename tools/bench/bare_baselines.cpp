@@ -25,6 +25,10 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+// Every bench reading has priority 5 (as the demo's pack voltage).
+constexpr long priority_key = 5L << 56;
+constexpr long seq_mask = (1L << 56) - 1;
+
 void check(int rc, sqlite3* db, const char* what) {
     if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
         std::fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
@@ -37,10 +41,11 @@ sqlite3* open_db(const char* path) {
     check(sqlite3_open(path, &db), db, "open");
     check(sqlite3_exec(db,
                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                       "CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY, priority INTEGER NOT NULL,"
+                       // Outpost's schema (outbox/src/row_key.hpp): the key is priority * 2^56 + seq.
+                       "CREATE TABLE IF NOT EXISTS messages(key INTEGER PRIMARY KEY,"
                        " created_ns INTEGER NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL,"
-                       " topic TEXT NOT NULL, body TEXT NOT NULL, crc INTEGER);"
-                       "CREATE INDEX IF NOT EXISTS messages_by_priority ON messages(priority, seq);",
+                       " topic TEXT NOT NULL, body TEXT NOT NULL, crc INTEGER,"
+                       " seq INTEGER AS (key & 72057594037927935), priority INTEGER AS (key >> 56));",
                        nullptr, nullptr, nullptr),
           db, "schema");
     return db;
@@ -49,7 +54,9 @@ sqlite3* open_db(const char* path) {
 // Rows shaped like the demo's readings.
 void insert_rows(sqlite3* db, long n, long batch) {
     sqlite3_stmt* ins = nullptr;
-    check(sqlite3_prepare_v2(db, "INSERT INTO messages VALUES(?1,?2,?3,1,0,?4,?5,?6)", -1, &ins, nullptr), db, "prepare");
+    check(sqlite3_prepare_v2(db, "INSERT INTO messages(key,created_ns,qos,retain,topic,body,crc) VALUES(?1,?2,1,0,?3,?4,?5)",
+                             -1, &ins, nullptr),
+          db, "prepare");
     const std::string topic = "site/bench-gw/bms/pack/pack_voltage";
     char body[96];
     for (long i = 0; i < n; i += batch) {
@@ -57,12 +64,11 @@ void insert_rows(sqlite3* db, long n, long batch) {
         for (long k = i; k < std::min(n, i + batch); ++k) {
             const int len = std::snprintf(body, sizeof body, "\"ts\":1700000000.%06ld,\"value\":%ld.%ld,\"unit\":\"V\"",
                                           k % 1000000, 700 + k % 100, k % 10);
-            sqlite3_bind_int64(ins, 1, k + 1);
-            sqlite3_bind_int(ins, 2, 5);
-            sqlite3_bind_int64(ins, 3, 1700000000000000000 + k);
-            sqlite3_bind_text(ins, 4, topic.data(), static_cast<int>(topic.size()), SQLITE_STATIC);
-            sqlite3_bind_text(ins, 5, body, len, SQLITE_STATIC);
-            sqlite3_bind_int64(ins, 6, 0x5EED0000L + k);  // the same columns as Outpost's rows (it computes a CRC)
+            sqlite3_bind_int64(ins, 1, priority_key + k + 1);
+            sqlite3_bind_int64(ins, 2, 1700000000000000000 + k);
+            sqlite3_bind_text(ins, 3, topic.data(), static_cast<int>(topic.size()), SQLITE_STATIC);
+            sqlite3_bind_text(ins, 4, body, len, SQLITE_STATIC);
+            sqlite3_bind_int64(ins, 5, 0x5EED0000L + k);  // the same columns as Outpost's rows (it computes a CRC)
             check(sqlite3_step(ins), db, "insert");
             sqlite3_reset(ins);
         }
@@ -115,9 +121,9 @@ int bench_drain(long n, long window, int port, const char* path) {
     }
     sqlite3_stmt* sel = nullptr;
     sqlite3_stmt* del = nullptr;
-    check(sqlite3_prepare_v2(db, "SELECT seq,topic,body,qos,retain FROM messages WHERE seq>?1 ORDER BY seq LIMIT ?2",
+    check(sqlite3_prepare_v2(db, "SELECT key,topic,body,qos,retain FROM messages WHERE key>?1 ORDER BY key LIMIT ?2",
                              -1, &sel, nullptr), db, "prepare");
-    check(sqlite3_prepare_v2(db, "DELETE FROM messages WHERE seq=?1", -1, &del, nullptr), db, "prepare");
+    check(sqlite3_prepare_v2(db, "DELETE FROM messages WHERE key=?1", -1, &del, nullptr), db, "prepare");
     // The outbox's epoch goes into every payload and user property, as Outpost sends it.
     std::string epoch = "0";
     {
@@ -128,7 +134,7 @@ int bench_drain(long n, long window, int port, const char* path) {
         }
         sqlite3_finalize(ep);
     }
-    std::vector<long> mid_to_seq(65536, 0);
+    std::vector<long> mid_to_key(65536, 0);
     long cursor = 0, sent = 0, deleted = 0;
     std::vector<long> to_delete;
     std::string payload;
@@ -138,8 +144,9 @@ int bench_drain(long n, long window, int port, const char* path) {
             sqlite3_bind_int64(sel, 1, cursor);
             sqlite3_bind_int64(sel, 2, window - d.inflight);
             while (sqlite3_step(sel) == SQLITE_ROW) {
-                const long seq = sqlite3_column_int64(sel, 0);
-                cursor = seq;
+                const long key = sqlite3_column_int64(sel, 0);
+                const long seq = key & seq_mask;
+                cursor = key;
                 payload = "{\"gw\":\"bench-gw\",\"ep\":" + epoch + ",\"seq\":" + std::to_string(seq) + "," +
                           reinterpret_cast<const char*>(sqlite3_column_text(sel, 2)) + "}";
                 // The same MQTT 5 user properties as Outpost: gateway id, sequence number, epoch.
@@ -152,7 +159,7 @@ int bench_drain(long n, long window, int port, const char* path) {
                                      static_cast<int>(payload.size()), payload.data(), sqlite3_column_int(sel, 3),
                                      sqlite3_column_int(sel, 4) != 0, props);
                 mosquitto_property_free_all(&props);
-                mid_to_seq[static_cast<std::size_t>(mid)] = seq;
+                mid_to_key[static_cast<std::size_t>(mid)] = key;
                 ++d.inflight;
                 ++sent;
             }
@@ -164,14 +171,14 @@ int bench_drain(long n, long window, int port, const char* path) {
         if (p.revents & POLLOUT) mosquitto_loop_write(m, 1);
         mosquitto_loop_misc(m);
         while (!d.acked.empty()) {
-            to_delete.push_back(mid_to_seq[static_cast<std::size_t>(d.acked.front())]);
+            to_delete.push_back(mid_to_key[static_cast<std::size_t>(d.acked.front())]);
             d.acked.pop_front();
         }
         if (!to_delete.empty() && (to_delete.size() >= 1000 || clock_type::now() - last_commit > std::chrono::milliseconds(200) ||
                                    deleted + static_cast<long>(to_delete.size()) >= n)) {
             sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-            for (long seq : to_delete) {
-                sqlite3_bind_int64(del, 1, seq);
+            for (long key : to_delete) {
+                sqlite3_bind_int64(del, 1, key);
                 sqlite3_step(del);
                 sqlite3_reset(del);
             }

@@ -163,7 +163,7 @@ void DeliveryMachine::on_acked(int mid, int reason, Clock::time_point now, std::
         stats_.acknowledged += members.size();
         ++acked_this_connection_;
         last_progress_ = now;
-        for (const auto& m : members) out.push_back(action::Acknowledge{m.seq, m.stored_bytes});
+        for (const auto& m : members) out.push_back(action::Acknowledge{m.seq, m.stored_bytes, m.priority});
     } else if (const auto error = puback_error(reason); is_per_message(error)) {
         stats_.rejected += members.size();
         last_progress_ = now;

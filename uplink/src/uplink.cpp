@@ -232,7 +232,7 @@ void Uplink::execute(Action& a) {
     } else if (auto* b = std::get_if<action::PublishBatch>(&a)) {
         publish_batch(b->batch);
     } else if (auto* ack = std::get_if<action::Acknowledge>(&a)) {
-        outbox_.acknowledge(ack->seq, ack->stored_bytes);
+        outbox_.acknowledge(ack->seq, ack->priority, ack->stored_bytes);
     } else if (auto* d = std::get_if<action::Discard>(&a)) {
         outbox_.discard(d->seq, d->priority, loss_reason(d->error));
     } else if (auto* t = std::get_if<action::ArmTimer>(&a)) {

@@ -146,8 +146,9 @@ public:
     // the oldest staged message is dropped and recorded as a loss.
     std::uint64_t stage(core::Message message);
     // Marks a message acknowledged: it is deleted at the next commit and never fetched again.
-    // `stored_bytes` (topic plus body, as fetched) spares reading the row back to count it.
-    void acknowledge(std::uint64_t seq, std::uint32_t stored_bytes);
+    // Its priority and `stored_bytes` (topic plus body), as fetched, spare reading the row back;
+    // without them the delete looks the row up at every priority.
+    void acknowledge(std::uint64_t seq, int priority, std::uint32_t stored_bytes);
     void acknowledge(std::uint64_t seq);
     // Removes a message that will never be delivered (the broker refused it) and writes a loss
     // record with `reason`, at the next commit.
@@ -227,6 +228,8 @@ private:
     void settle();
     void drop_oldest_staged();
     DbState open_store();
+    // Creates the messages table, or converts one in the legacy layout (outbox/src/row_key.hpp).
+    void prepare_messages_table();
     void open_at_start();
     void start_memory_only(const std::string& why);
     bool open_read_only() noexcept;
@@ -265,9 +268,10 @@ private:
     struct Ack {
         std::uint64_t seq;
         std::int64_t bytes;  // topic plus body; -1: not known, read back at the delete
+        int priority;        // -1: not known
     };
     std::vector<Ack> acked_;
-    // Deletes acknowledged rows in seq order, each run of consecutive numbers with one statement.
+    // Deletes acknowledged rows in key order, each run of them with no other row between with one statement.
     int delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std::uint64_t& bytes, std::uint64_t& removed);
     std::unordered_set<std::uint64_t> acked_set_;  // acknowledged or expired: never fetched again
     struct Expired {

@@ -170,6 +170,7 @@ struct PublishHealth {};
 struct Acknowledge {
     std::uint64_t seq = 0;
     std::uint32_t stored_bytes = 0;
+    std::uint8_t priority = 0;
 };
 struct Discard {
     std::uint64_t seq = 0;
