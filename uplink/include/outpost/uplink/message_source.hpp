@@ -46,7 +46,7 @@ public:
     }
     std::uint64_t next_seq() const override { return outbox_.stats().next_seq; }
     // A batched drain can acknowledge faster than one commit deletes: bound what waits in memory.
-    static constexpr std::size_t max_pending_acks = 16'384;
+    static constexpr std::size_t max_pending_acks = 32'768;
     bool congested() const override { return outbox_.pending_acks() >= max_pending_acks; }
 
 private:
