@@ -1078,7 +1078,7 @@ void Outbox::flush_open_drops(bool now_or_never) {
 
 void Outbox::record_bad_row(std::uint64_t seq, int priority) {
     ++stats_.corrupt_rows;
-    if (acked_set_.insert(seq).second) acked_.push_back({seq, -1, priority});
+    if (acked_set_.insert(seq)) acked_.push_back({seq, -1, priority});
     add_loss({wall_clock_ns(), "checksum_mismatch", priority, 1, seq, seq});
 }
 
@@ -1104,16 +1104,16 @@ std::uint64_t Outbox::stage(core::Message message) {
 }
 
 void Outbox::acknowledge(std::uint64_t seq) {
-    if (acked_set_.insert(seq).second) acked_.push_back({seq, -1, -1});
+    if (acked_set_.insert(seq)) acked_.push_back({seq, -1, -1});
 }
 
 void Outbox::acknowledge(std::uint64_t seq, int priority, std::uint32_t stored_bytes) {
-    const bool known = priority >= 0 && priority < priority_levels;
-    if (acked_set_.insert(seq).second) acked_.push_back({seq, known ? std::int64_t{stored_bytes} : -1, known ? priority : -1});
+    const bool known = priority >= 0 && priority < priority_levels && stored_bytes <= std::numeric_limits<std::int32_t>::max();
+    if (acked_set_.insert(seq)) acked_.push_back({seq, known ? static_cast<std::int32_t>(stored_bytes) : -1, known ? priority : -1});
 }
 
 void Outbox::discard(std::uint64_t seq, int priority, std::string reason) {
-    if (acked_set_.insert(seq).second) acked_.push_back({seq, -1, priority >= 0 && priority < priority_levels ? priority : -1});
+    if (acked_set_.insert(seq)) acked_.push_back({seq, -1, priority >= 0 && priority < priority_levels ? priority : -1});
     ++stats_.discarded;
     add_loss({wall_clock_ns(), std::move(reason), std::clamp(priority, -1, priority_levels - 1), 1, seq, seq});
 }

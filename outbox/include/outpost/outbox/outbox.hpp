@@ -37,10 +37,10 @@
 #include <optional>
 #include <string>
 #include <system_error>
-#include <unordered_set>
 #include <vector>
 
 #include "outpost/core/message.hpp"
+#include "outpost/outbox/seq_set.hpp"
 
 namespace outpost::outbox {
 
@@ -265,15 +265,15 @@ private:
     OutboxOptions options_;
     std::unique_ptr<Impl> impl_;
     std::deque<core::StoredMessage> staged_;
-    struct Ack {
+    struct Ack {  // 16 bytes: tens of thousands may wait
         std::uint64_t seq;
-        std::int64_t bytes;  // topic plus body; -1: not known, read back at the delete
-        int priority;        // -1: not known
+        std::int32_t bytes;     // topic plus body; -1: not known, read back at the delete
+        std::int32_t priority;  // -1: not known
     };
     std::vector<Ack> acked_;
     // Deletes acknowledged rows in key order, each run of them with no other row between with one statement.
     int delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std::uint64_t& bytes, std::uint64_t& removed);
-    std::unordered_set<std::uint64_t> acked_set_;  // acknowledged or expired: never fetched again
+    SeqSet acked_set_;  // acknowledged or expired: never fetched again
     struct Expired {
         std::uint64_t seq;
         std::uint32_t bytes;  // topic plus body
