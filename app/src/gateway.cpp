@@ -173,13 +173,15 @@ void Gateway::on_modbus(const core::ModbusBlock& block) {
 void Gateway::stage(std::vector<core::Message>& messages) {
     for (auto& m : messages) outbox_.stage(std::move(m));
     if (outbox_.staged() < config_.commit_batch) return;
-    // Two batches may wait while the writer thread commits; more means it is behind a source
+    // A few batches may wait while the writer thread commits; more means it is behind a source
     // faster than the disk (a replay at full speed, or a bus while the writer also deletes a
     // large drain's acknowledgements): wait for it here, which holds the source back, rather
     // than fill memory (a staged reading costs about 200 bytes of heap, and RSS is a budget) and
-    // drop at the cap. Counted (commit_waits).
+    // drop at the cap. Counted (commit_waits). Waiting stalls the drain on this thread too: at
+    // two batches instead of four the drain under a saturated bus fell from 0.83x to 0.49x of its
+    // rate alone (medians of 5 runs) for 1 MB less heap.
     const std::size_t high_water =
-        std::min(config_.outbox.max_staged / 2, std::max<std::size_t>(config_.commit_batch * 2, 4096));
+        std::min(config_.outbox.max_staged / 2, std::max<std::size_t>(config_.commit_batch * 4, 4096));
     if (outbox_.commit_in_flight() && outbox_.staged() >= high_water &&
         std::chrono::steady_clock::now() >= commit_retry_at_) {
         ++commit_waits_;
