@@ -47,6 +47,9 @@ constexpr const char* expired_reason = "expired_ttl";
 // that guards the range costs more than it saves).
 constexpr std::size_t min_ranged_delete = 4;
 
+// Distinct topics kept for staged readings before the table is pruned to those still staged.
+constexpr std::size_t max_topics = 65'536;
+
 // The sweep of expired rows runs at most once a second and removes at most this many rows per
 // commit (in batches), so a commit stays short whatever the backlog.
 constexpr std::int64_t max_swept_per_commit = 20'000;
@@ -372,13 +375,17 @@ struct Outbox::Impl {
 
     int write_message(const core::StoredMessage& s) {
         const auto& m = s.message;
-        insert.bind(1, row_key(m.priority, s.seq));
-        insert.bind(2, m.created_ns);
-        insert.bind(3, m.qos);
-        insert.bind(4, m.retain ? 1 : 0);
-        insert.bind(5, m.topic);
-        insert.bind(6, m.body);
-        insert.bind(7, std::int64_t{row_checksum({s.seq, m.priority, m.created_ns, m.qos, m.retain, m.topic, m.body})});
+        return write_row({s.seq, m.priority, m.created_ns, m.qos, m.retain, m.topic, m.body});
+    }
+
+    int write_row(const RowFields& r) {
+        insert.bind(1, row_key(r.priority, r.seq));
+        insert.bind(2, r.created_ns);
+        insert.bind(3, r.qos);
+        insert.bind(4, r.retain ? 1 : 0);
+        insert.bind(5, r.topic);
+        insert.bind(6, r.body);
+        insert.bind(7, std::int64_t{row_checksum(r)});
         return done(insert);
     }
 
@@ -1036,9 +1043,7 @@ void Outbox::close() noexcept {
 
 void Outbox::drop_staged_at_shutdown() noexcept {
     LossesByPriority by_priority{};
-    for (const auto& s : staged_) {
-        count_loss(by_priority[s.message.priority], "dropped_at_shutdown", s.message.priority, s.seq);
-    }
+    for (const auto& s : staged_) count_loss(by_priority[s.priority], "dropped_at_shutdown", s.priority, s.seq);
     stats_.dropped_at_shutdown += staged_.size();
     for (auto& l : by_priority) {
         if (l.count == 0) continue;
@@ -1096,7 +1101,8 @@ std::error_code Outbox::write_marker_if_needed(std::uint64_t next_seq, std::uint
 std::uint64_t Outbox::stage(core::Message message) {
     const std::uint64_t seq = stats_.next_seq++;
     if (message.priority >= priority_levels) message.priority = priority_levels - 1;
-    staged_.push_back({seq, 0, std::move(message)});
+    const auto topic = topics_.insert(std::move(message.topic)).first;
+    staged_.push_back({seq, message.created_ns, &*topic, std::move(message.body), message.priority, message.qos, message.retain});
     // Commits are failing and memory is finite: drop the oldest staged message, on the record.
     if (staged_.size() > options_.max_staged) drop_oldest_staged();
     stats_.staged = staged_.size();
@@ -1134,7 +1140,7 @@ std::optional<std::int64_t> Outbox::position(const std::string& source) const {
 // What one commit carries to the writer thread, and what it brings back.
 struct Outbox::Job {
     bool acks_only = false;
-    std::deque<core::StoredMessage> staged;
+    std::deque<Staged> staged;
     std::vector<Ack> acked;
     std::size_t pending = 0;  // acked plus expired at submission (the io thread reads this, not the vectors)
     std::vector<LossRecord> losses;
@@ -1147,6 +1153,28 @@ struct Outbox::Job {
     std::vector<Expired> expired;        // rows fetch() found expired: deleted with the acknowledged ones
     LossesByPriority expired_removed{};  // what the committed transaction removed as expired, by priority
 };
+
+core::StoredMessage Outbox::Staged::stored(std::uint32_t epoch) const {
+    core::StoredMessage m;
+    m.seq = seq;
+    m.epoch = epoch;
+    m.message.topic = *topic;
+    m.message.body = body;
+    m.message.created_ns = created_ns;
+    m.message.priority = priority;
+    m.message.qos = qos;
+    m.message.retain = retain;
+    return m;
+}
+
+void Outbox::prune_topics() {
+    // The owner's thread, no commit in flight: nothing else reads the table. Rebuilt from what is
+    // still staged, so a site whose topics keep changing does not grow it without bound.
+    if (job_ || topics_.size() <= max_topics) return;
+    std::unordered_set<std::string> kept;
+    for (auto& s : staged_) s.topic = &*kept.insert(*s.topic).first;
+    topics_.swap(kept);
+}
 
 std::size_t Outbox::staged() const noexcept { return staged_.size() + (job_ ? job_->staged.size() : 0); }
 std::size_t Outbox::pending_acks() const noexcept {
@@ -1238,9 +1266,13 @@ std::optional<std::error_code> Outbox::collect_commit() {
         if (j.positions_dirty) positions_dirty_ = true;
     }
     stats_.staged = staged_.size();
+    const auto ec = j.ec;
+    const bool acks_only = j.acks_only;
+    job.reset();  // its readings (and their topics) are done with
+    prune_topics();
     log_expired();
-    if (j.ec) recover_if_damaged(j.ec.value(), j.acks_only ? "a delete" : "a commit");
-    return j.ec;
+    if (ec) recover_if_damaged(ec.value(), acks_only ? "a delete" : "a commit");
+    return ec;
 }
 
 void Outbox::settle() {
@@ -1277,7 +1309,7 @@ void Outbox::forget_delivered_from_memory() {
     }
     if (acked_set_.empty()) return;
     const std::uint64_t first_staged = staged_.front().seq;
-    const auto delivered = std::erase_if(staged_, [&](const core::StoredMessage& m) { return acked_set_.count(m.seq) != 0; });
+    const auto delivered = std::erase_if(staged_, [&](const Staged& m) { return acked_set_.count(m.seq) != 0; });
     if (delivered == 0) return;
     stats_.delivered_from_memory += delivered;
     // Acknowledgements of stored rows stay (they are deleted once the store can be written).
@@ -1316,7 +1348,7 @@ void Outbox::drop_oldest_staged() {
         return;
     }
     // One record per priority covers every drop since the last commit attempt.
-    count_loss(open_drops_[old.message.priority], "dropped_unwritable", old.message.priority, old.seq);
+    count_loss(open_drops_[old.priority], "dropped_unwritable", old.priority, old.seq);
     ++stats_.dropped_unwritable;
     staged_.pop_front();
 }
@@ -1335,9 +1367,11 @@ std::error_code Outbox::commit_once(Job& j) {
         return std::error_code(rc & 0xFF, sqlite_category());
     };
     for (const auto& s : j.staged) {
-        if (const int rc = im.write_message(s); rc != SQLITE_OK) return fail(rc);
+        if (const int rc = im.write_row({s.seq, s.priority, s.created_ns, s.qos, s.retain, *s.topic, s.body}); rc != SQLITE_OK) {
+            return fail(rc);
+        }
         ++st.rows;
-        st.bytes += row_bytes(s.message.topic.size() + s.message.body.size());
+        st.bytes += row_bytes(s.topic->size() + s.body.size());
     }
     if (const int rc = delete_acked_rows(j.acked, st.rows, st.bytes, j.removed); rc != SQLITE_OK) return fail(rc);
     if (const int rc = delete_expired(j, st.rows, st.bytes, j.expired_removed); rc != SQLITE_OK) return fail(rc);
@@ -1662,15 +1696,15 @@ struct Outbox::Batch {
 void Outbox::fetch_staged(const Range& r, std::uint64_t& after, Batch& b) {
     // Memory-only mode: staged messages are delivered from memory (seq order, after the cursor).
     auto it = std::upper_bound(staged_.begin(), staged_.end(), std::max(after, r.from),
-                               [](std::uint64_t seq, const core::StoredMessage& m) { return seq < m.seq; });
+                               [](std::uint64_t seq, const Staged& m) { return seq < m.seq; });
     bool expired = false;
     while (it != staged_.end() && it->seq < r.below && b.got < b.max) {
-        if (it->message.priority != r.priority || acked_set_.count(it->seq)) {
+        if (it->priority != r.priority || acked_set_.count(it->seq)) {
             ++it;
             continue;
         }
         after = it->seq;
-        if (it->message.created_ns < r.expired_before) {
+        if (it->created_ns < r.expired_before) {
             // Past its TTL: dropped from memory, on the record with the next commit that can be written.
             const auto p = static_cast<std::size_t>(r.priority);
             count_loss(open_expired_[p], expired_reason, r.priority, it->seq);
@@ -1681,8 +1715,7 @@ void Outbox::fetch_staged(const Range& r, std::uint64_t& after, Batch& b) {
             continue;
         }
         served_from_memory_ = true;
-        b.out.push_back(*it);
-        b.out.back().epoch = epoch_of(it->seq);
+        b.out.push_back(it->stored(epoch_of(it->seq)));
         ++b.got;
         ++it;
     }
@@ -1913,7 +1946,7 @@ std::optional<std::int64_t> Outbox::oldest_created_ns() const {
     if (im.store_ok || im.readable) {
         if (const auto row = oldest_row(im.reader(), im.legacy)) return row->created_ns;
     }
-    if (!staged_.empty()) return staged_.front().message.created_ns;
+    if (!staged_.empty()) return staged_.front().created_ns;
     return std::nullopt;
 }
 

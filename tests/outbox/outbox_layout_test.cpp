@@ -5,11 +5,17 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include <fstream>
 #include <set>
 #include <tuple>
 
+#include "private_mounts.hpp"
 #include "process.hpp"
 
 using namespace outpost::outbox;
@@ -194,4 +200,37 @@ TEST(OutboxLayout, ADamagedLegacyStoreIsSalvagedFromItsOldLayout) {
         if (l.reason == "quarantined") lost += l.count;
     }
     EXPECT_EQ(static_cast<std::int64_t>(seen.size()) + lost, 3000) << "every row is salvaged or recorded";
+}
+
+TEST(OutboxLayout, ALegacyStoreThatCannotBeWrittenIsDeliveredReadOnlyAndConvertedLater) {
+    outpost::test::TempDir dir;
+    const auto sub = dir.file("ob");
+    const auto path = sub + "/o.db";
+    std::vector<Row> expected;
+    {
+        Outbox o({.path = path});
+        for (int i = 0; i < 300; ++i) o.stage(msg(static_cast<std::uint8_t>(i % 4 == 0 ? 8 : 3), std::to_string(i)));
+        ASSERT_FALSE(o.commit());
+        expected = drain(o);
+    }
+    make_legacy(dir, path);
+    if (std::string error; !outpost::test::make_read_only(sub, error)) {
+        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
+        GTEST_SKIP() << error;
+    }
+    const outpost::test::MountGuard unmount{sub};
+    Quiet quiet;
+    Outbox o({.path = path});
+    ASSERT_TRUE(o.stats().memory_only);
+    EXPECT_EQ(drain(o), expected) << "the old layout is read as it is";
+    for (std::uint64_t s = 1; s <= 100; ++s) o.acknowledge(s);
+    EXPECT_TRUE(o.commit()) << "nothing can be committed";
+
+    ASSERT_EQ(::umount2(sub.c_str(), MNT_DETACH), 0) << std::strerror(errno);
+    o.maintain(std::chrono::steady_clock::now() + std::chrono::seconds(11));
+    ASSERT_FALSE(o.stats().memory_only);
+    ASSERT_FALSE(o.commit());
+    EXPECT_EQ(o.stats().rows, 200u);
+    EXPECT_EQ(query_int(path, "SELECT count(*) FROM messages WHERE seq>100"), 200);
+    EXPECT_EQ(query_int(path, "SELECT count(*) FROM pragma_table_info('messages') WHERE name='key'"), 1);
 }

@@ -160,6 +160,30 @@ TEST(Outbox, RangedDeletesSpanOtherPrioritiesButNeverTakeARowNotAcknowledged) {
     EXPECT_EQ(inspect_outbox(dir.file("o.db")).rows_by_priority[3], 1u);
 }
 
+// Staged readings share their topic strings; the table is pruned to the topics still staged once
+// it holds more than 65,536, while readings staged during a commit keep theirs.
+TEST(Outbox, StagedTopicsSurviveThePruningOfTheTopicTable) {
+    outpost::test::TempDir dir;
+    Outbox o({.path = dir.file("o.db")});
+    for (int i = 0; i < 70'000; ++i) o.stage(msg(5, "t/" + std::to_string(i), std::to_string(i)));
+    ASSERT_TRUE(o.begin_commit());
+    for (int i = 70'000; i < 70'100; ++i) o.stage(msg(5, "t/" + std::to_string(i % 70'005), std::to_string(i)));
+    o.wait_for_commit();
+    ASSERT_EQ(o.collect_commit(), std::error_code{});  // the table is pruned here
+    for (int i = 70'100; i < 70'200; ++i) o.stage(msg(5, "t/" + std::to_string(i % 70'005), std::to_string(i)));
+    ASSERT_FALSE(o.commit());
+    DrainCursor cursor;
+    std::vector<StoredMessage> out;
+    while (o.fetch(cursor, 5000, out) > 0) {
+    }
+    ASSERT_EQ(out.size(), 70'200u);
+    for (const auto& m : out) {
+        const auto i = std::stoi(m.message.body);
+        ASSERT_EQ(m.message.topic, "t/" + std::to_string(i % 70'005)) << m.seq;
+        ASSERT_EQ(m.seq, static_cast<std::uint64_t>(i) + 1);
+    }
+}
+
 TEST(Outbox, StagedMessagesAreCommittedAtShutdown) {
     outpost::test::TempDir dir;
     {

@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <unordered_set>
 #include <vector>
 
 #include "outpost/core/message.hpp"
@@ -262,9 +263,27 @@ private:
     std::error_code write_marker_if_needed(std::uint64_t next_seq, std::uint32_t epoch, std::uint64_t rows);
     void refresh_reserve() noexcept;
 
+    // A staged reading, compact (up to two commit batches wait in memory under a saturated bus,
+    // and RSS is a budget): its topic points into topics_, shared by every reading of that topic.
+    struct Staged {
+        std::uint64_t seq;
+        std::int64_t created_ns;
+        const std::string* topic;
+        std::string body;
+        std::uint8_t priority;
+        std::uint8_t qos;
+        bool retain;
+        core::StoredMessage stored(std::uint32_t epoch) const;
+    };
+    // Topics of staged readings. Nodes never move, so the writer thread reads a committing
+    // reading's topic while the owner adds others; pruned to those still staged when it grows
+    // past max_topics and no commit is in flight.
+    std::unordered_set<std::string> topics_;
+    void prune_topics();
+
     OutboxOptions options_;
     std::unique_ptr<Impl> impl_;
-    std::deque<core::StoredMessage> staged_;
+    std::deque<Staged> staged_;
     struct Ack {  // 16 bytes: tens of thousands may wait
         std::uint64_t seq;
         std::int32_t bytes;     // topic plus body; -1: not known, read back at the delete
