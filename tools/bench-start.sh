@@ -1,20 +1,23 @@
 #!/bin/bash
 # Instant start: exec to the first PUBLISH on the wire with a large backlog after an unclean stop.
-#   tools/bench-start.sh [--rounds N] [--no-drain] [ROWS]     (default 3 rounds, 5000000 rows)
+#   tools/bench-start.sh [--rounds N] [--no-drain] [--damage] [ROWS]  (default 3 rounds, 5000000 rows)
 # Builds the backlog with outpost itself (a generated log ingested with the broker away, so the store
 # has its meta, epochs and positions rows), then starts a second ingest and kills it with SIGKILL
 # half-way: the stop is unclean. Each round then starts outpost against a minimal MQTT listener
 # (tools/bench/first_publish.py) that timestamps the first PUBLISH packet and kills outpost again,
 # so every round starts after an unclean stop. Finally (unless --no-drain) the whole backlog is
-# drained to a loopback mosquitto, reporting the drain rate and the maximum RSS during it.
+# drained to a loopback mosquitto, reporting the drain rate and the maximum RSS during it. With
+# --damage a page in the middle of the store is zeroed first: the drain reports when the damage
+# was found and the file quarantined, and how many rows were salvaged and recorded as lost.
 # Target: exec to first PUBLISH < 500 ms at 5M rows; RSS <= 16 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=3 rows=5000000 drain=1
+rounds=3 rows=5000000 drain=1 damage=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
     --no-drain) drain=0; shift ;;
+    --damage) damage=1; shift ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) rows=$1; shift ;;
   esac
@@ -62,6 +65,14 @@ for r in $(seq "$rounds"); do
     2> "$work/start$r.log" | tee -a "$work/first.txt" | sed "s/^/   round $r: /"
 done
 
+if [ "$damage" = 1 ]; then
+  # One page in the middle of the file zeroed (after the SIGKILL of the last round): the drain
+  # below must find it (a fetch or the background check), quarantine the file and salvage the rest.
+  pages=$(( $(stat -c %s "$db") / 4096 ))
+  dd if=/dev/zero of="$db" bs=4096 seek=$(( pages / 2 )) count=1 conv=notrunc status=none
+  echo "== page $(( pages / 2 )) of $pages zeroed"
+  drain=1
+fi
 if [ "$drain" = 1 ]; then
   echo "== drain of the whole backlog after the unclean stop (loopback mosquitto, window 256)"
   start_broker
@@ -70,9 +81,10 @@ if [ "$drain" = 1 ]; then
     2> "$work/drain.log"
 fi
 
-"$py" - "$work" "$rows" "$drain" <<'PY'
+"$py" - "$work" "$rows" "$drain" "$damage" <<'PY'
 import json, os, statistics, sys
-work, rows, drain = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+from datetime import datetime
+work, rows, drain, damage = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4] == "1"
 firsts = [json.loads(l) for l in open(os.path.join(work, "first.txt")) if l.strip()]
 ms = [f["exec_to_publish_ms"] for f in firsts if "exec_to_publish_ms" in f]
 def events(path, name):
@@ -96,4 +108,16 @@ if drain:
     rate = stop["acknowledged"] / stop["elapsed_s"] if stop["elapsed_s"] else 0
     print("drain: %d msgs acknowledged in %.1f s, %.0f msgs/s, CPU user %s s sys %s s, max RSS %.1f MB (target <= 16)"
           % (stop["acknowledged"], stop["elapsed_s"], rate, user, sys_, int(rss) / 1024))
+if damage:
+    path = os.path.join(work, "drain.log")
+    ts = lambda j: datetime.fromisoformat(j["ts"].replace("Z", "+00:00")).timestamp()
+    start = [json.loads(l) for l in open(path) if l.startswith("{")][:1]  # the run's first log line
+    q = events(path, "outbox.quarantined")
+    if not q:
+        print("damaged store: NOT quarantined")
+    else:
+        q = q[0]
+        print("damaged store: quarantined %.1f s after the first log line (%s), %d rows salvaged, %d recorded lost (quarantined)"
+              % (ts(q) - ts(start[0]) if start else -1, "while running" if q.get("while_running") else "at start",
+                 q.get("salvaged", 0), q.get("lost_estimate", 0)))
 PY
