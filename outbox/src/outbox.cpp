@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS losses(
 constexpr std::int64_t conversion_batch = 50'000;
 
 // Acknowledged numbers of one priority at most this far apart still make one ranged delete: the
-// count that guards the range then reads at most this many rows per acknowledgement.
+// read that checks the range then meets at most this many rows per acknowledgement.
 constexpr std::uint64_t max_ranged_gap = 64;
 
 // "key IN (...)": the keys `seq` could have at any priority, for a row whose priority is unknown.
