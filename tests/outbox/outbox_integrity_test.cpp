@@ -20,22 +20,16 @@
 #include "../../outbox/src/seq_marker.hpp"
 #include "private_mounts.hpp"
 #include "process.hpp"
+#include "site_reading.hpp"
 
 using namespace outpost::outbox;
 using outpost::core::Message;
 using outpost::core::StoredMessage;
+using outpost::test::site_reading;
 namespace fs = std::filesystem;
 
 namespace {
 
-Message msg(std::uint8_t priority, std::string body = std::string(100, 'v')) {
-    Message m;
-    m.topic = "site/t";
-    m.body = std::move(body);
-    m.priority = priority;
-    m.created_ns = 42;
-    return m;
-}
 
 std::vector<StoredMessage> drain(Outbox& o) {
     DrainCursor cursor;
@@ -46,7 +40,7 @@ std::vector<StoredMessage> drain(Outbox& o) {
 }
 
 void fill(Outbox& o, int n, std::uint8_t priority = 5) {
-    for (int i = 0; i < n; ++i) o.stage(msg(priority, "\"value\":" + std::to_string(i) + std::string(150, 'x')));
+    for (int i = 0; i < n; ++i) o.stage(site_reading(priority, "\"value\":" + std::to_string(i) + std::string(150, 'x')));
     ASSERT_FALSE(o.commit());
 }
 
@@ -55,7 +49,7 @@ void crash_after(const std::string& path, int messages) {
     const pid_t child = fork();
     if (child == 0) {
         auto* o = new Outbox({.path = path});
-        for (int i = 0; i < messages; ++i) o->stage(msg(5));
+        for (int i = 0; i < messages; ++i) o->stage(site_reading(5));
         _exit(o->commit() ? 1 : 0);
     }
     int status = 0;
@@ -103,7 +97,7 @@ TEST(OutboxSequence, AnEmptiedFileIsNoticedRecordedAndNumberingContinues) {
     EXPECT_EQ(o.stats().next_seq, 501u);
     EXPECT_NE(o.stats().epoch, first_epoch) << "continuity cannot be proven: a new epoch";
     EXPECT_EQ(lost_count(o.losses(), "store_missing"), 500);
-    EXPECT_EQ(o.stage(msg(5)), 501u);
+    EXPECT_EQ(o.stage(site_reading(5)), 501u);
 }
 
 TEST(OutboxSequence, ADeletedFileIsNoticedToo) {
@@ -155,7 +149,7 @@ TEST(OutboxSequence, ARolledBackFileContinuesAboveWhatWasHandedOut) {
     EXPECT_EQ(losses[0].last_seq, 350u);
     EXPECT_EQ(losses[0].count, 250);
     // Old rows keep the epoch they were numbered in; new ones carry the new epoch.
-    o.stage(msg(5));
+    o.stage(site_reading(5));
     ASSERT_FALSE(o.commit());
     const auto all = drain(o);
     ASSERT_EQ(all.size(), 101u);
@@ -262,7 +256,7 @@ TEST(OutboxDamage, CorruptionFoundWhileRunningIsQuarantinedAndTheGatewayGoesOn) 
     EXPECT_FALSE(o.stats().quarantined_at_start);
     EXPECT_GT(o.stats().salvaged, 0u);
     // The store works: new messages commit, numbering goes on above everything known.
-    const auto seq = o.stage(msg(9));
+    const auto seq = o.stage(site_reading(9));
     EXPECT_EQ(seq, 3001u);
     ASSERT_FALSE(o.commit());
     std::set<std::uint64_t> seen;
@@ -325,7 +319,7 @@ TEST(OutboxDamage, TheBackgroundCheckFindsDamageAfterACleanShutdown) {
     }
     ASSERT_EQ(o.stats().integrity_checks, 1u);
     EXPECT_EQ(o.stats().quarantines, 1u);
-    EXPECT_EQ(o.stage(msg(5)), 3001u);
+    EXPECT_EQ(o.stage(site_reading(5)), 3001u);
     ASSERT_FALSE(o.commit());
 }
 
@@ -336,7 +330,7 @@ TEST(OutboxInvariants, StagingAtTheCapIsConstantTime) {
     // With the disk refusing every commit, stage() must stay cheap at the cap: an erase from the
     // front of a vector cost ~1 ms per reading there (900 s for this loop), a deque pop a few ns.
     const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < 1'000'000; ++i) o.stage(msg(5, "v"));
+    for (int i = 0; i < 1'000'000; ++i) o.stage(site_reading(5, "v"));
     const auto elapsed = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(o.staged(), 100'000u);
     EXPECT_EQ(o.stats().dropped_unwritable, 900'000u);
@@ -354,7 +348,7 @@ TEST(OutboxInvariants, DropsAtTheCapStayBoundedWithMixedPriorities) {
     Quiet quiet;
     Outbox o({.path = dir.file("o.db"), .max_staged = 1000});
     // Alternating priorities: one loss record per priority, not one per reading.
-    for (int i = 0; i < 200'000; ++i) o.stage(msg(i % 2 ? 3 : 5, "v"));
+    for (int i = 0; i < 200'000; ++i) o.stage(site_reading(i % 2 ? 3 : 5, "v"));
     EXPECT_EQ(o.stats().dropped_unwritable, 199'000u);
     ASSERT_FALSE(o.commit());
     const auto losses = o.losses(1000);
@@ -394,7 +388,7 @@ TEST(OutboxInvariants, APriorityOutOfRangeInTheFileIsBounded) {
               0);
     Quiet quiet;
     Outbox o({.path = path, .max_rows = 1});
-    o.stage(msg(5));
+    o.stage(site_reading(5));
     ASSERT_FALSE(o.commit());  // eviction reads those priorities
     EXPECT_EQ(o.stats().rows, 1u);
     std::uint64_t evicted = 0;
@@ -409,7 +403,7 @@ TEST(OutboxInvariants, TheDestructorNeverThrowsEvenWithItsDirectoryGone) {
     EXPECT_NO_THROW({
         Outbox o({.path = sub + "/o.db"});
         fill(o, 10);
-        o.stage(msg(5));
+        o.stage(site_reading(5));
         fs::remove_all(sub);
     });
 }
@@ -421,10 +415,10 @@ TEST(OutboxInvariants, SourcePositionsCommitWithTheReadings) {
     const pid_t child = fork();
     if (child == 0) {
         auto* o = new Outbox({.path = path});
-        o->stage(msg(5));
+        o->stage(site_reading(5));
         o->set_position("replay:bms", 1234);
         if (o->commit()) _exit(1);
-        o->stage(msg(5));
+        o->stage(site_reading(5));
         o->set_position("replay:bms", 5678);  // staged, then the process dies: not committed
         _exit(0);
     }
@@ -472,7 +466,7 @@ TEST(OutboxFullDisk, AcknowledgedDeletesAndLossRecordsCommitWhileInsertsFail) {
     // Fill the disk.
     std::error_code failure;
     for (int batch = 0; batch < 1000 && !failure; ++batch) {
-        for (int i = 0; i < 50; ++i) o.stage(msg(5, std::string(300, 'b')));
+        for (int i = 0; i < 50; ++i) o.stage(site_reading(5, std::string(300, 'b')));
         failure = o.commit();
     }
     ASSERT_TRUE(failure) << "the disk never filled up";
@@ -482,7 +476,7 @@ TEST(OutboxFullDisk, AcknowledgedDeletesAndLossRecordsCommitWhileInsertsFail) {
     // arrives than the freed pages can take, so the disk stays full).
     for (std::uint64_t first = 1; first <= 1000; first += 250) {
         for (std::uint64_t s = first; s < first + 250; ++s) o.acknowledge(s);
-        for (int i = 0; i < 1000; ++i) o.stage(msg(5, std::string(300, 'b')));
+        for (int i = 0; i < 1000; ++i) o.stage(site_reading(5, std::string(300, 'b')));
         o.commit();
         EXPECT_EQ(o.pending_acks(), 0u) << "deletes were committed on their own";
         EXPECT_LE(o.staged(), 300u);
@@ -551,7 +545,7 @@ TEST(OutboxReadOnly, AStoreThatCannotBeWrittenRunsFromMemoryAndCatchesUpWhenItCa
     ASSERT_TRUE(o.stats().memory_only);
     EXPECT_NE(o.stats().epoch, old_epoch) << "readings numbered in memory get an epoch of their own";
     EXPECT_EQ(o.stats().next_seq, 101u);
-    for (int i = 0; i < 30; ++i) o.stage(msg(5));
+    for (int i = 0; i < 30; ++i) o.stage(site_reading(5));
     EXPECT_TRUE(o.commit()) << "nothing can be committed";
     // Stored rows (read-only) and new readings (from memory) are both delivered, each under its epoch.
     DrainCursor cursor;
@@ -569,7 +563,7 @@ TEST(OutboxReadOnly, AStoreThatCannotBeWrittenRunsFromMemoryAndCatchesUpWhenItCa
     EXPECT_EQ(o.staged(), 10u);
     EXPECT_EQ(o.stats().delivered_from_memory, 20u);
     // Memory is bounded: past max_staged the oldest undelivered reading is dropped and counted.
-    for (int i = 0; i < 60; ++i) o.stage(msg(5));
+    for (int i = 0; i < 60; ++i) o.stage(site_reading(5));
     EXPECT_EQ(o.staged(), 50u);
     EXPECT_EQ(o.stats().dropped_unwritable, 20u);
 
@@ -609,7 +603,7 @@ TEST(OutboxReadOnly, TheEpochNumberedInMemorySurvivesARestart) {
     {
         Outbox o({.path = path});
         memory_epoch = o.stats().epoch;
-        for (int i = 0; i < 5; ++i) o.stage(msg(5));
+        for (int i = 0; i < 5; ++i) o.stage(site_reading(5));
         ASSERT_EQ(::umount2(sub.c_str(), MNT_DETACH), 0);
         o.maintain(std::chrono::steady_clock::now() + std::chrono::seconds(11));
         ASSERT_FALSE(o.commit());

@@ -17,21 +17,15 @@
 
 #include "private_mounts.hpp"
 #include "process.hpp"
+#include "site_reading.hpp"
 
 using namespace outpost::outbox;
 using outpost::core::Message;
 using outpost::core::StoredMessage;
+using outpost::test::site_reading;
 
 namespace {
 
-Message msg(std::uint8_t priority, std::string body) {
-    Message m;
-    m.topic = "site/t";
-    m.body = std::move(body);
-    m.priority = priority;
-    m.created_ns = 42;
-    return m;
-}
 
 using Row = std::tuple<std::uint64_t, std::uint32_t, std::string>;  // seq, epoch, body
 
@@ -108,7 +102,7 @@ TEST(OutboxLayout, ALegacyStoreIsConvertedOnceAndDeliversWhatItHeldInOrder) {
         Outbox o({.path = path});
         // More than one conversion batch, three priorities interleaved, gaps from acknowledgements.
         for (int i = 0; i < 120'000; ++i) {
-            o.stage(msg(static_cast<std::uint8_t>(2 + 3 * (i % 3)), std::to_string(i)));
+            o.stage(site_reading(static_cast<std::uint8_t>(2 + 3 * (i % 3)), std::to_string(i)));
             if (i % 10'000 == 0) {
                 ASSERT_FALSE(o.commit());
             }
@@ -133,7 +127,7 @@ TEST(OutboxLayout, ALegacyStoreIsConvertedOnceAndDeliversWhatItHeldInOrder) {
     EXPECT_FALSE(o.stats().quarantined_at_start);
     EXPECT_EQ(drain(o), expected);
     for (const auto& l : o.losses()) ADD_FAILURE() << l.reason << " " << l.count << " " << l.first_seq << "-" << l.last_seq;
-    EXPECT_EQ(o.stage(msg(5, "new")), before.next_seq);
+    EXPECT_EQ(o.stage(site_reading(5, "new")), before.next_seq);
     ASSERT_FALSE(o.commit());
     const auto summary = inspect_outbox(path);
     EXPECT_EQ(summary.rows_by_priority[2] + summary.rows_by_priority[5] + summary.rows_by_priority[8], before.rows + 1);
@@ -154,7 +148,7 @@ TEST(OutboxLayout, AConversionCutShortResumesWhereItStopped) {
     std::vector<Row> expected;
     {
         Outbox o({.path = path});
-        for (int i = 0; i < 1000; ++i) o.stage(msg(static_cast<std::uint8_t>(i % 10), std::to_string(i)));
+        for (int i = 0; i < 1000; ++i) o.stage(site_reading(static_cast<std::uint8_t>(i % 10), std::to_string(i)));
         ASSERT_FALSE(o.commit());
         expected = drain(o);
     }
@@ -176,7 +170,7 @@ TEST(OutboxLayout, ADamagedLegacyStoreIsSalvagedFromItsOldLayout) {
     std::uint32_t epoch = 0;
     {
         Outbox o({.path = path});
-        for (int i = 0; i < 3000; ++i) o.stage(msg(5, std::to_string(i) + std::string(150, 'x')));
+        for (int i = 0; i < 3000; ++i) o.stage(site_reading(5, std::to_string(i) + std::string(150, 'x')));
         ASSERT_FALSE(o.commit());
         epoch = o.stats().epoch;
     }
@@ -209,7 +203,7 @@ TEST(OutboxLayout, ALegacyStoreThatCannotBeWrittenIsDeliveredReadOnlyAndConverte
     std::vector<Row> expected;
     {
         Outbox o({.path = path});
-        for (int i = 0; i < 300; ++i) o.stage(msg(static_cast<std::uint8_t>(i % 4 == 0 ? 8 : 3), std::to_string(i)));
+        for (int i = 0; i < 300; ++i) o.stage(site_reading(static_cast<std::uint8_t>(i % 4 == 0 ? 8 : 3), std::to_string(i)));
         ASSERT_FALSE(o.commit());
         expected = drain(o);
     }
