@@ -891,13 +891,12 @@ void Outbox::quarantine(const std::string& why, bool at_start) {
     auto copy_epochs = [&](const SalvageResult& found) {
         auto add = [&](std::uint64_t first, std::uint32_t epoch) {
             if (epoch == 0) epoch = fallback_epoch;
+            first = std::max<std::uint64_t>(first, 1);
+            if (!epochs_.empty() && epochs_.back().first == first) epochs_.pop_back();  // a later word on it
             if (epochs_.empty() || epochs_.back().second != epoch) epochs_.emplace_back(first, epoch);
         };
-        add(1, found.epoch.value_or(0));
-        for (const auto& [first, epoch] : found.epochs) {
-            if (first > 1) add(first, epoch);
-            else epochs_.back().second = epoch ? epoch : fallback_epoch;
-        }
+        add(1, found.epoch.value_or(0));  // below the file's first entry
+        for (const auto& [first, epoch] : found.epochs) add(first, epoch);
         sql::Transaction etx(im.db);
         rc = etx.begin_result();
         for (const auto& [first, epoch] : epochs_) {
@@ -1083,7 +1082,7 @@ void Outbox::flush_open_drops(bool now_or_never) {
 
 void Outbox::record_bad_row(std::uint64_t seq, int priority) {
     ++stats_.corrupt_rows;
-    if (acked_set_.insert(seq)) acked_.push_back({seq, -1, priority});
+    mark_done(seq, priority, -1);
     add_loss({wall_clock_ns(), "checksum_mismatch", priority, 1, seq, seq});
 }
 
@@ -1109,17 +1108,22 @@ std::uint64_t Outbox::stage(core::Message message) {
     return seq;
 }
 
-void Outbox::acknowledge(std::uint64_t seq) {
-    if (acked_set_.insert(seq)) acked_.push_back({seq, -1, -1});
+void Outbox::mark_done(std::uint64_t seq, int priority, std::int64_t stored_bytes) {
+    if (!acked_set_.insert(seq)) return;
+    const bool known_priority = priority >= 0 && priority < priority_levels;
+    // A size is only of use with its priority (the row's key); one beyond int32 is read back.
+    const bool known_size = known_priority && stored_bytes >= 0 && stored_bytes <= std::numeric_limits<std::int32_t>::max();
+    acked_.push_back({seq, known_size ? static_cast<std::int32_t>(stored_bytes) : -1, known_priority ? priority : -1});
 }
 
+void Outbox::acknowledge(std::uint64_t seq) { mark_done(seq, -1, -1); }
+
 void Outbox::acknowledge(std::uint64_t seq, int priority, std::uint32_t stored_bytes) {
-    const bool known = priority >= 0 && priority < priority_levels && stored_bytes <= std::numeric_limits<std::int32_t>::max();
-    if (acked_set_.insert(seq)) acked_.push_back({seq, known ? static_cast<std::int32_t>(stored_bytes) : -1, known ? priority : -1});
+    mark_done(seq, priority, std::int64_t{stored_bytes});
 }
 
 void Outbox::discard(std::uint64_t seq, int priority, std::string reason) {
-    if (acked_set_.insert(seq)) acked_.push_back({seq, -1, priority >= 0 && priority < priority_levels ? priority : -1});
+    mark_done(seq, priority, -1);
     ++stats_.discarded;
     add_loss({wall_clock_ns(), std::move(reason), std::clamp(priority, -1, priority_levels - 1), 1, seq, seq});
 }

@@ -290,6 +290,9 @@ private:
         std::int32_t priority;  // -1: not known
     };
     std::vector<Ack> acked_;
+    // Marks `seq` done (acknowledged, discarded, damaged): never fetched again, deleted at the next
+    // commit. Priority and size, when known (-1: not), spare reading the row back.
+    void mark_done(std::uint64_t seq, int priority, std::int64_t stored_bytes);
     // Deletes acknowledged rows in key order, each run of them with no other row between with one statement.
     int delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std::uint64_t& bytes, std::uint64_t& removed);
     SeqSet acked_set_;  // acknowledged or expired: never fetched again
