@@ -448,6 +448,7 @@ def shape(port, rate_kbit):
     """Everything to and from `port` through a token bucket of `rate_kbit` each way (an htb root with two
     tbf leaves picked by u32 filters on the port); the rest of lo (the subscriber's own connection)
     unshaped."""
+    run_quiet(['tc', 'qdisc', 'del', 'dev', 'lo', 'root'])  # a second run of the check in this namespace
     run_steps([
         ['tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '1000'],
         ['tc', 'class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit'],
