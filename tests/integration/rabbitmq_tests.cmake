@@ -5,4 +5,4 @@
 add_test(NAME integration.rabbitmq_cluster_failover
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/rabbitmq_cluster.py $<TARGET_FILE:outpost>)
 set_tests_properties(integration.rabbitmq_cluster_failover PROPERTIES LABELS "integration;rabbitmq"
-  TIMEOUT 240 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+  TIMEOUT 240 SKIP_RETURN_CODE 77)

@@ -4,10 +4,6 @@
 
 namespace outpost::ingest {
 
-namespace {
-std::uint16_t be16(const std::uint8_t* p) noexcept { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-}  // namespace
-
 std::span<const std::uint8_t> MbapFramer::begin(const ModbusRead& read) noexcept {
     read_ = read;
     tid_ = next_tid_++;
@@ -37,8 +33,8 @@ std::size_t MbapFramer::feed(std::span<const std::uint8_t> bytes) noexcept {
         size_ += take;
         used += take;
         if (expected_ == 0 && size_ == header_size) {
-            const std::uint16_t protocol = be16(&buffer_[2]);
-            const std::uint16_t length = be16(&buffer_[4]);
+            const std::uint16_t protocol = read_be16(&buffer_[2]);
+            const std::uint16_t length = read_be16(&buffer_[4]);
             if (protocol != 0) {
                 desync_ = "protocol id is not 0";
             } else if (length < 2 || length > 1 + modbus_max_pdu_size) {
@@ -51,7 +47,7 @@ std::size_t MbapFramer::feed(std::span<const std::uint8_t> bytes) noexcept {
             expected_ = header_size - 1 + length;
         }
         if (expected_ != 0 && size_ == expected_) {
-            if (!started_ || be16(&buffer_[0]) != tid_) {
+            if (!started_ || read_be16(&buffer_[0]) != tid_) {
                 // An answer to a transaction we gave up on (or unsolicited): drop it, keep waiting.
                 ++stale_;
                 size_ = 0;

@@ -22,7 +22,6 @@ const char* to_string(ModbusException code) noexcept {
 
 namespace {
 bool is_read_function(std::uint8_t fc) noexcept { return fc >= 1 && fc <= 4; }
-std::uint16_t be16(const std::uint8_t* p) noexcept { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
 }  // namespace
 
 bool is_valid(const ModbusRead& read) noexcept {
@@ -41,8 +40,8 @@ bool decode_read_request(std::uint8_t unit, std::span<const std::uint8_t> pdu, M
     ModbusRead read;
     read.unit = unit;
     read.table = static_cast<core::ModbusTable>(pdu[0]);
-    read.address = be16(&pdu[1]);
-    read.count = be16(&pdu[3]);
+    read.address = read_be16(&pdu[1]);
+    read.count = read_be16(&pdu[3]);
     if (!is_valid(read)) return false;
     out = read;
     return true;

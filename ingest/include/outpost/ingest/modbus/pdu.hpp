@@ -48,6 +48,11 @@ struct ModbusRead {
     bool operator==(const ModbusRead&) const = default;
 };
 
+// A 16-bit field as Modbus sends every one: high byte first.
+inline std::uint16_t read_be16(const std::uint8_t* p) noexcept {
+    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+
 // The protocol limit on `count` for a table (125 registers or 2000 bits).
 constexpr std::uint16_t modbus_read_limit(core::ModbusTable table) noexcept {
     return core::is_bit_table(table) ? modbus_max_read_bits : modbus_max_read_registers;
