@@ -13,5 +13,4 @@ cmake --build "$build" -j "$(nproc)"
 cd "$build"
 # As root, the tests that mount (in a private mount namespace) must not skip.
 [ "$(id -u)" -eq 0 ] && export OUTPOST_REQUIRE_MOUNT=1
-# -j in half cores: tests/CMakeLists.txt gives a test that keeps a core busy 2, one that mostly waits 1.
-ctest --output-on-failure --timeout 600 -j "$((2 * $(nproc)))" "$@"
+ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
