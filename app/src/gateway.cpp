@@ -134,7 +134,6 @@ void Gateway::start() {
             if (outbox_.staged() >= config_.commit_batch || outbox_.pending_acks() >= uplink::Uplink::ack_commit_batch) {
                 commit();
             }
-            resume_ingest_if_room();
             check_exit();
         });
     });
@@ -176,41 +175,19 @@ void Gateway::stage(std::vector<core::Message>& messages) {
     if (outbox_.staged() < config_.commit_batch) return;
     // A few batches may wait while the writer thread commits; more means it is behind a source
     // faster than the disk (a replay at full speed, or a bus while the writer also deletes a
-    // large drain's acknowledgements). The sources that can wait (replays, SocketCAN: frames wait
-    // in the socket's buffer) are held back until the commit has finished, and this thread goes
-    // on draining meanwhile (counted: ingest_pauses). A Modbus answer in hand cannot wait: past
-    // twice the mark this thread waits for the writer instead (commit_waits), rather than fill
-    // memory (a staged reading costs about 200 bytes of heap, and RSS is a budget) and drop at
-    // the cap.
-    const auto high_water = staging_high_water();
+    // large drain's acknowledgements): wait for it here, which holds the source back, rather
+    // than fill memory (a staged reading costs about 200 bytes of heap, and RSS is a budget) and
+    // drop at the cap. Counted (commit_waits). Waiting stalls the drain on this thread too: at
+    // two batches instead of four the drain under a saturated bus fell from 0.83x to 0.49x of its
+    // rate alone (medians of 5 runs) for 1 MB less heap.
+    const std::size_t high_water =
+        std::min(config_.outbox.max_staged / 2, std::max<std::size_t>(config_.commit_batch * 4, 4096));
     if (outbox_.commit_in_flight() && outbox_.staged() >= high_water &&
         std::chrono::steady_clock::now() >= commit_retry_at_) {
-        if (outbox_.staged() >= 2 * high_water) {
-            ++commit_waits_;
-            outbox_.wait_for_commit();
-        } else if (!ingest_paused_) {
-            ++ingest_pauses_;
-            pause_ingest();
-        }
+        ++commit_waits_;
+        outbox_.wait_for_commit();
     }
     commit();
-}
-
-std::size_t Gateway::staging_high_water() const noexcept {
-    return std::min(config_.outbox.max_staged / 2, std::max<std::size_t>(config_.commit_batch * 4, 4096));
-}
-
-void Gateway::pause_ingest() {
-    ingest_paused_ = true;
-    for (auto& r : replays_) r->pause();
-    for (auto& c : can_readers_) c->pause();
-}
-
-void Gateway::resume_ingest_if_room() {
-    if (!ingest_paused_ || (outbox_.commit_in_flight() && outbox_.staged() >= staging_high_water())) return;
-    ingest_paused_ = false;
-    for (auto& r : replays_) r->resume();
-    for (auto& c : can_readers_) c->resume();
 }
 
 void Gateway::record_positions() {
@@ -345,7 +322,6 @@ nlohmann::json Gateway::counters() const {
             {"staged", o.staged},
             {"commit_failures", o.commit_failures},
             {"commit_waits", commit_waits_},
-            {"ingest_pauses", ingest_pauses_},
             {"evicted", evicted},
             {"expired", expired},
             {"dropped_unwritable", o.dropped_unwritable},

@@ -66,7 +66,6 @@ void Gateway::start_source(const BusConfig& bus) {
         case BusType::modbus_tcp:
         case BusType::modbus_rtu_over_tcp: tcp_masters_.back()->start(); break;
     }
-    if (ingest_paused_) pause_ingest();  // the new source waits with the others
 }
 
 mapping::MapperStats Gateway::mapper_stats() const {

@@ -45,17 +45,7 @@ void CandumpReplay::start(std::function<void()> on_done) {
     core::log_info("replay.start", "replaying candump log", {{"bus", options_.bus_name}, {"path", options_.path},
                    {"from_offset", offset_},
                    {"speed", options_.speed == 0 ? nlohmann::json("max") : nlohmann::json(options_.speed)}});
-    schedule_slice();
-}
-
-void CandumpReplay::schedule_slice() {
-    scheduled_ = true;
     boost::asio::post(io_, [this] { run_slice(); });
-}
-
-void CandumpReplay::resume() {
-    paused_ = false;
-    if (!scheduled_ && !finished_ && on_done_) schedule_slice();
 }
 
 void CandumpReplay::stop() {
@@ -115,8 +105,7 @@ bool CandumpReplay::read_next() {
 }
 
 void CandumpReplay::run_slice() {
-    scheduled_ = false;
-    if (finished_ || paused_) return;  // resume() schedules the next slice
+    if (finished_) return;
     const bool paced = options_.speed > 0;
     for (std::size_t i = 0; i < options_.lines_per_slice; ++i) {
         if (!have_pending_) {
@@ -135,7 +124,6 @@ void CandumpReplay::run_slice() {
                 static_cast<std::int64_t>(static_cast<double>(pending_.timestamp_ns - first_ts_ns_) / options_.speed));
             const auto due = start_ + offset;
             if (due > std::chrono::steady_clock::now()) {
-                scheduled_ = true;
                 timer_.expires_at(due);
                 timer_.async_wait([this](boost::system::error_code ec) {
                     if (!ec) run_slice();
@@ -147,9 +135,9 @@ void CandumpReplay::run_slice() {
         have_pending_ = false;
         ++stats_.frames;
         sink_.on_frame(pending_);
-        if (finished_ || paused_) return;  // the sink may have stopped or paused us
+        if (finished_) return;  // the sink may have stopped us
     }
-    schedule_slice();
+    boost::asio::post(io_, [this] { run_slice(); });
 }
 
 void CandumpReplay::finish() {

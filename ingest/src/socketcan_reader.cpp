@@ -250,21 +250,13 @@ void SocketCanReader::on_drop_counter(std::uint32_t counter) {
 }
 
 void SocketCanReader::wait_readable() {
-    armed_ = true;
     socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
-        armed_ = false;
         if (ec || stopped_) return;
         read_ready();
     });
 }
 
-void SocketCanReader::resume() {
-    paused_ = false;
-    if (!armed_ && !stopped_ && socket_.is_open()) wait_readable();
-}
-
 void SocketCanReader::read_ready() {
-    if (paused_) return;  // resume() waits again
     canfd_frame raw{};
     ControlBuffer control{};
     // Read what is there now, but yield to the rest of the io_context now and then.
@@ -303,14 +295,12 @@ void SocketCanReader::read_ready() {
             apply(bus_state_.on_data_frame());
         }
         sink_.on_frame(f);
-        if (stopped_ || paused_) return;
+        if (stopped_) return;
     }
     if (!stopped_ && socket_.is_open()) {
         // More may be waiting: come back after other handlers had their turn.
-        armed_ = true;
         boost::asio::post(io_, [this] {
-            armed_ = false;
-            if (!stopped_ && !paused_ && socket_.is_open()) wait_readable();
+            if (!stopped_ && socket_.is_open()) wait_readable();
         });
     }
 }

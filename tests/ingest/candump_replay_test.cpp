@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <thread>
 
 #include <boost/asio/io_context.hpp>
 
@@ -114,75 +113,4 @@ TEST(CandumpReplay, EndlessSourcesAreRefusedAtOpen) {
         EXPECT_EQ(e.code(), std::errc::invalid_argument);
         EXPECT_NE(std::string(e.what()).find("/dev/zero: not a regular file"), std::string::npos) << e.what();
     }
-}
-
-TEST(CandumpReplay, PausedFromTheSinkItHandsOnNothingUntilResumedThenGoesOnWhereItStopped) {
-    // 2,000 frames as fast as possible (slices of 512): the sink pauses the replay in the middle of
-    // the first slice; while paused, the io_context runs other work and no frame arrives; resume()
-    // goes on with the next line: every frame once, in order.
-    std::string text;
-    for (int i = 0; i < 2000; ++i) {
-        text += "(1700000000." + std::to_string(100000 + i) + ") can0 100#" + std::to_string(1000 + i) + "\n";
-    }
-    const auto path = write_log("pause.log", text);
-    boost::asio::io_context io;
-    struct Pausing : Collect {
-        CandumpReplay* replay = nullptr;
-        void on_frame(const outpost::core::CanFrame& f) override {
-            Collect::on_frame(f);
-            if (frames.size() == 100 || frames.size() == 1500) replay->pause();
-        }
-    } sink;
-    CandumpReplay replay(io, {.path = path, .speed = 0}, sink);
-    sink.replay = &replay;
-    bool done = false;
-    replay.start([&] { done = true; });
-    for (const std::size_t at : {100u, 1500u}) {
-        io.restart();
-        io.run();  // nothing else queued: run() returns once the paused replay stops scheduling
-        EXPECT_FALSE(done);
-        ASSERT_EQ(sink.frames.size(), at);
-        io.restart();
-        io.run_for(std::chrono::milliseconds(20));
-        EXPECT_EQ(sink.frames.size(), at) << "a frame arrived while paused";
-        replay.resume();
-        replay.resume();  // twice: still one chain of slices
-    }
-    io.restart();
-    io.run();
-    EXPECT_TRUE(done);
-    ASSERT_EQ(sink.frames.size(), 2000u);
-    for (std::size_t i = 0; i < sink.frames.size(); ++i) {
-        const auto expect = std::to_string(1000 + i);
-        ASSERT_EQ(sink.frames[i].data[0], static_cast<std::uint8_t>(std::stoi(expect.substr(0, 2), nullptr, 16))) << i;
-        ASSERT_EQ(sink.frames[i].data[1], static_cast<std::uint8_t>(std::stoi(expect.substr(2, 2), nullptr, 16))) << i;
-    }
-    EXPECT_EQ(replay.stats().frames, 2000u);
-}
-
-TEST(CandumpReplay, APausedPacedReplayKeepsItsScheduleAfterResuming) {
-    // Ten frames 20 ms apart, paced as recorded; paused after the first for about 150 ms: after
-    // resume() the frames that fell due meanwhile come, and the rest keep their schedule (the last
-    // no sooner than 180 ms after the first), every frame once and in order.
-    std::string text;
-    for (int i = 0; i < 10; ++i) text += "(10." + std::to_string(100 + 20 * i) + "000) can0 100#0" + std::to_string(i) + "\n";
-    const auto path = write_log("paced-pause.log", text);
-    boost::asio::io_context io;
-    Collect sink;
-    CandumpReplay replay(io, {.path = path, .speed = 1.0, .restamp = false}, sink);
-    replay.start([] {});
-    io.run_one();  // the first slice: the first frame, then a timer for the second
-    ASSERT_EQ(sink.frames.size(), 1u);
-    replay.pause();
-    io.run();  // the timer for the second frame fires and finds the replay paused
-    std::this_thread::sleep_for(std::chrono::milliseconds(130));
-    EXPECT_EQ(sink.frames.size(), 1u);
-    replay.resume();
-    io.restart();
-    io.run();
-    ASSERT_EQ(sink.frames.size(), 10u);
-    for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(sink.frames[i].data[0], i);
-    // The last frame was due 180 ms after the first, whatever the pause.
-    const auto span = std::chrono::duration_cast<std::chrono::milliseconds>(sink.at[9] - sink.at[0]).count();
-    EXPECT_GE(span, 175);
 }

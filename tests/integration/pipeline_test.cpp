@@ -6,7 +6,6 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "broker.hpp"
 #include "site_files.hpp"
@@ -91,33 +90,4 @@ TEST(Pipeline, ABrokerThatIsDownAtStartOnlyDelaysDelivery) {
     EXPECT_EQ(seqs.size(), expected.size());
     EXPECT_EQ(*seqs.rbegin(), expected.size());
     EXPECT_NE(read_file(dir.file("outpost.log")).find("uplink.connect_failed"), std::string::npos);
-}
-
-TEST(Pipeline, AReplayFasterThanTheDiskIsHeldBackWhileTheIoThreadNeverWaits) {
-    // 150,000 frames replayed as fast as possible with every commit synced: the writer thread is
-    // slower than the replay, so the gateway must hold the replay back (ingest_pauses) and resume
-    // it, never blocking its io thread (commit_waits stays 0: a replay can wait), and commit
-    // every reading it read.
-    TempDir dir;
-    const auto log = dir.file("fast.log");
-    ASSERT_EQ(run({"/usr/bin/python3", source_dir() + "/tools/gen_bms_log.py", "--frames", "150000", "--fast", "--out", log},
-                  dir.file("gen.log")),
-              0)
-        << read_file(dir.file("gen.log"));
-    const auto site = write_site(dir, "site.json", 1, log);  // no broker: ingest only
-    const int rc = run({outpost_binary(), "run", "--config", site, "--exit-after", "ingest"}, dir.file("outpost.log"), 120s);
-    const auto text = read_file(dir.file("outpost.log"));
-    ASSERT_EQ(rc, 0) << text;
-    nlohmann::json stop;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.find("\"gateway.stop\"") != std::string::npos) stop = nlohmann::json::parse(line);
-    }
-    ASSERT_TRUE(stop.is_object()) << text;
-    const auto readings = stop["readings"].get<std::uint64_t>();
-    EXPECT_GT(readings, 500'000u);
-    EXPECT_EQ(stop["committed"].get<std::uint64_t>(), readings);
-    EXPECT_EQ(stop["frames"].get<std::uint64_t>(), 150'000u) << stop.dump();
-    EXPECT_GT(stop["ingest_pauses"].get<std::uint64_t>(), 0u) << stop.dump();
-    EXPECT_EQ(stop["commit_waits"].get<std::uint64_t>(), 0u) << stop.dump();
 }

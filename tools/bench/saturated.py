@@ -197,8 +197,6 @@ def main():
     committed, _ = rate(stats, 'committed', sat0, sat1)
     acked_sat, sat_stats = rate(stats, 'acknowledged', sat0, sat1)
     growth, _ = rate([dict(s, backlog=s['outbox_rows'] + s['staged']) for s in stats], 'backlog', sat0, sat1)
-    waits, _ = rate([dict(s, w=s.get('commit_waits', 0)) for s in stats], 'w', sat0, sat1)
-    pauses, _ = rate([dict(s, p=s.get('ingest_pauses', 0)) for s in stats], 'p', sat0, sat1)
     # Drain alone: the stats intervals after the last replay ended, up to the last one that still
     # ended with a backlog (once the backlog runs out, the seconds say nothing about the drain's rate).
     alone = None
@@ -223,7 +221,6 @@ def main():
         'acked_per_s_saturated': acked_sat, 'acked_per_s_alone': alone,
         'drain_ratio': acked_sat / alone if acked_sat is not None and alone else None,
         'backlog_growth_per_s': growth, 'peak_backlog': peak_backlog,
-        'commit_waits_per_s': waits, 'ingest_pauses_per_s': pauses,
         'replay_lag_s': (replay_end - start - args.seconds) if replay_end else None,
         'cpu_saturated': cpu_share(samples, sat0, sat1),
         'cpu_alone': alone_cpu if alone else None,
@@ -249,8 +246,6 @@ def main():
              ('  ok' if result['drain_ratio'] >= 0.8 else '  BELOW 0.8x')))
     print('  backlog growth %s rows/s during saturation (peak %d); replays ended %s s after their nominal end'
           % (fmt(growth), peak_backlog, fmt(result['replay_lag_s'], '%.1f')))
-    print('  held back for the writer during saturation: the sources %s times/s (ingest_pauses), the io thread '
-          '%s times/s (commit_waits)' % (fmt(pauses, '%.1f'), fmt(waits, '%.1f')))
     print('  CPU of outpost: %s saturated, %s draining alone (1.0 = one core); user %.1f s, sys %.1f s'
           % (fmt(result['cpu_saturated'], '%.2f'), fmt(result['cpu_alone'], '%.2f'), rusage.ru_utime, rusage.ru_stime))
     print('  RSS: max %.1f MB%s (target <= 16)' % (

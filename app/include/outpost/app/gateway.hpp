@@ -72,12 +72,6 @@ public:
 
 private:
     void stage(std::vector<core::Message>& messages);
-    // Readings staged (queued and in the commit in flight) past which the sources are held back.
-    std::size_t staging_high_water() const noexcept;
-    // Holds back the sources that can wait (replays, SocketCAN) while the writer catches up;
-    // resumed once the commit in flight has finished and left room.
-    void pause_ingest();
-    void resume_ingest_if_room();
     // Commits unless a failed commit's backoff is still running (a full disk must not cost a
     // commit attempt per frame); `force` ignores the backoff (shutdown).
     void commit(bool force = false);
@@ -141,8 +135,6 @@ private:
     std::chrono::steady_clock::time_point commit_retry_at_{};
     bool acks_only_in_flight_ = false;
     std::uint64_t commit_waits_ = 0;  // stage() waited for the writer thread (a source faster than the disk)
-    std::uint64_t ingest_pauses_ = 0;  // the sources were held back for the writer thread
-    bool ingest_paused_ = false;
     bool stopping_ = false;
     int exit_code_ = 0;
     RunOptions run_;

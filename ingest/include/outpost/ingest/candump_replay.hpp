@@ -53,11 +53,6 @@ public:
     // Starts the replay; `on_done` runs once, when the end of the log is reached or stop() is called.
     void start(std::function<void()> on_done);
     void stop();
-    // Flow control from the sink's owner (a disk behind a fast source): pause() stops handing
-    // frames on, also in the middle of a slice (it may be called from on_frame); resume() goes on
-    // where it stopped. A paced replay then catches up with the frames that fell due meanwhile.
-    void pause() noexcept { paused_ = true; }
-    void resume();
 
     const ReplayStats& stats() const noexcept { return stats_; }
     const std::string& bus_name() const noexcept { return options_.bus_name; }
@@ -68,7 +63,6 @@ public:
 
 private:
     void run_slice();
-    void schedule_slice();
     // Reads the next frame into pending_; false at end of file.
     bool read_next();
     void finish();
@@ -89,8 +83,6 @@ private:
     std::int64_t first_ts_ns_ = 0;
     std::chrono::steady_clock::time_point start_{};
     bool finished_ = false;
-    bool paused_ = false;
-    bool scheduled_ = false;  // a run_slice() is posted or its timer is armed
     core::LogLimiter malformed_log_;
 };
 

@@ -64,12 +64,6 @@ public:
     // std::system_error only if this kernel has no CAN support at all (a start-up problem).
     void start();
     void stop();
-    // Flow control from the sink's owner (a disk behind a fast bus): pause() stops reading, also in
-    // the middle of a burst (it may be called from on_frame); frames wait in the socket's receive
-    // buffer (receive_buffer bytes; past it the kernel drops and kernel_drops counts them) until
-    // resume().
-    void pause() noexcept { paused_ = true; }
-    void resume();
     const SocketCanStats& stats() const noexcept { return stats_; }
     const std::string& bus_name() const noexcept { return options_.bus_name; }
 
@@ -98,8 +92,6 @@ private:
     unsigned warned_ = 0;  // bits of what warn_once() has already logged
     bool fd_enabled_ = false;
     bool stopped_ = false;
-    bool paused_ = false;
-    bool armed_ = false;  // a wait for readability is pending, or posted
     core::LogLimiter open_log_;  // separate limiters: a flood of drops must not hide an open failure
     core::LogLimiter drop_log_;
 };
