@@ -675,8 +675,8 @@ Outbox::DbState Outbox::open_store() {
     im.db = sql::Database(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
     im.db.exec("PRAGMA busy_timeout=2000");
     im.db.exec("PRAGMA journal_mode=WAL");
-    // 1 MiB of page cache: appends and a drain in seq order touch few pages, and RSS is a budget.
-    im.db.exec("PRAGMA cache_size=-1024");
+    // 512 KiB of page cache: appends and a drain in key order touch few pages, and RSS is a budget.
+    im.db.exec("PRAGMA cache_size=-512");
     im.db.exec(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     // Debian builds SQLite with secure_delete on, which also zeroes whole freed pages: extra
     // writes for every delivered row (flash wear). FAST still clears deleted cells inside pages.
@@ -685,7 +685,7 @@ Outbox::DbState Outbox::open_store() {
     prepare_messages_table();
     im.rdb = sql::Database(options_.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     im.rdb.exec("PRAGMA busy_timeout=2000");
-    im.rdb.exec("PRAGMA cache_size=-512");  // reads follow the drain: few pages, and RSS is a budget
+    im.rdb.exec("PRAGMA cache_size=-256");  // reads follow the drain: few pages, and RSS is a budget
     im.prepare();
     for (const char* suffix : {"-wal", "-shm"}) make_private(options_.path + suffix);
 

@@ -197,6 +197,7 @@ def main():
     committed, _ = rate(stats, 'committed', sat0, sat1)
     acked_sat, sat_stats = rate(stats, 'acknowledged', sat0, sat1)
     growth, _ = rate([dict(s, backlog=s['outbox_rows'] + s['staged']) for s in stats], 'backlog', sat0, sat1)
+    waits, _ = rate([dict(s, w=s.get('commit_waits', 0)) for s in stats], 'w', sat0, sat1)
     # Drain alone: the stats intervals after the last replay ended, up to the last one that still
     # ended with a backlog (once the backlog runs out, the seconds say nothing about the drain's rate).
     alone = None
@@ -220,7 +221,7 @@ def main():
         'committed_vs_offered': committed / offered if committed else None,
         'acked_per_s_saturated': acked_sat, 'acked_per_s_alone': alone,
         'drain_ratio': acked_sat / alone if acked_sat is not None and alone else None,
-        'backlog_growth_per_s': growth, 'peak_backlog': peak_backlog,
+        'backlog_growth_per_s': growth, 'peak_backlog': peak_backlog, 'commit_waits_per_s': waits,
         'replay_lag_s': (replay_end - start - args.seconds) if replay_end else None,
         'cpu_saturated': cpu_share(samples, sat0, sat1),
         'cpu_alone': alone_cpu if alone else None,
@@ -246,6 +247,7 @@ def main():
              ('  ok' if result['drain_ratio'] >= 0.8 else '  BELOW 0.8x')))
     print('  backlog growth %s rows/s during saturation (peak %d); replays ended %s s after their nominal end'
           % (fmt(growth), peak_backlog, fmt(result['replay_lag_s'], '%.1f')))
+    print('  the io thread waited for the writer %s times/s during saturation (commit_waits)' % fmt(waits, '%.1f'))
     print('  CPU of outpost: %s saturated, %s draining alone (1.0 = one core); user %.1f s, sys %.1f s'
           % (fmt(result['cpu_saturated'], '%.2f'), fmt(result['cpu_alone'], '%.2f'), rusage.ru_utime, rusage.ru_stime))
     print('  RSS: max %.1f MB%s (target <= 16)' % (
