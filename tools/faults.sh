@@ -32,4 +32,10 @@ done
 work=${FAULTS_WORK:-$(mktemp -d /tmp/outpost-faults.XXXXXX)}
 mkdir -p "$work"
 echo "faults: $set_ set, binary $outpost, work directory $work"
-exec /usr/bin/python3 tools/faults/faults.py "$outpost" "$work" "$set_" "$@"
+rc=0
+/usr/bin/python3 tools/faults/faults.py "$outpost" "$work" "$set_" "$@" || rc=$?
+# A directory of our own is removed when every case passed; kept (and named) otherwise.
+if [ -z "${FAULTS_WORK:-}" ]; then
+  if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "faults: work directory kept: $work"; fi
+fi
+exit "$rc"
