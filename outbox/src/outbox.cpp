@@ -543,6 +543,15 @@ void Outbox::open_at_start() {
         } else if (impl_->marker->existed()) {
             discontinuity = "the sequence marker is unreadable";
         }
+        if (next >= seq_limit) {
+            // Only damage gets here (2^56 numbers take 2,283 years at a million a second). Going on
+            // would number readings no key can hold, going back could reuse a number: neither.
+            throw OutboxError("outbox: the next sequence number recorded for " + options_.path + " or its marker " +
+                                  impl_->marker->path() + " is " + std::to_string(next) +
+                                  ", beyond the 2^56 the outbox can number: one of them is damaged. Move both "
+                                  "aside (`outpost outbox export` still reads the file) and start again",
+                              SQLITE_CORRUPT);
+        }
         stats_.next_seq = next;
         if (!epochs_.empty() && !discontinuity) {
             stats_.epoch = epochs_.back().second;

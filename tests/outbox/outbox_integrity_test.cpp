@@ -396,6 +396,31 @@ TEST(OutboxInvariants, APriorityOutOfRangeInTheFileIsBounded) {
     EXPECT_EQ(evicted, 5u);
 }
 
+TEST(OutboxInvariants, ANextSequenceNumberBeyondWhatAKeyHoldsIsAStartUpErrorNotANewNumbering) {
+    outpost::test::TempDir dir;
+    const auto path = dir.file("o.db");
+    {
+        Outbox o({.path = path});
+        fill(o, 5);
+    }
+    // 2^56 + 5: only damage can write it (row_key.hpp keeps seqs below 2^56).
+    ASSERT_EQ(outpost::test::run({"sqlite3", path, "UPDATE meta SET value=(1<<56)+5 WHERE key='next_seq'"},
+                                 dir.file("sqlite3.log")),
+              0);
+    Quiet quiet;
+    try {
+        Outbox o({.path = path});
+        FAIL() << "opened with next_seq " << o.stats().next_seq;
+    } catch (const OutboxError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("72057594037927941"), std::string::npos) << what;
+        EXPECT_NE(what.find(path), std::string::npos) << what;
+    }
+    // Nothing stored was touched: the five readings are still there for export.
+    ASSERT_EQ(outpost::test::run({"sqlite3", path, "SELECT count(*) FROM messages"}, dir.file("count.log")), 0);
+    EXPECT_EQ(outpost::test::read_file(dir.file("count.log")), "5\n");
+}
+
 TEST(OutboxInvariants, TheDestructorNeverThrowsEvenWithItsDirectoryGone) {
     outpost::test::TempDir dir;
     const auto sub = dir.file("gone");
