@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-echo "== installing packages and building (first run takes a minute)"
+echo "== installing packages and building (the first build takes about 4 minutes on 2 cores)"
 sh tools/install-deps.sh demo
 cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOUTPOST_BUILD_TESTS=OFF >/dev/null
 cmake --build build-demo -j "$(nproc)" --target outpost >/dev/null
