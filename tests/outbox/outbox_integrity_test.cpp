@@ -72,6 +72,19 @@ std::int64_t lost_count(const std::vector<LossRecord>& losses, const std::string
     return n;
 }
 
+// A store with `n` readings, then changed behind the gateway's back with the sqlite3 shell (an
+// edit SQLite itself cannot see as damage). Returns the file's path.
+std::string stored_then_edited(const outpost::test::TempDir& dir, int n, const std::string& sql) {
+    const auto path = dir.file("o.db");
+    {
+        Outbox o({.path = path});
+        fill(o, n);
+    }
+    EXPECT_EQ(outpost::test::run({"sqlite3", path, sql}, dir.file("sqlite3.log")), 0)
+        << outpost::test::read_file(dir.file("sqlite3.log"));
+    return path;
+}
+
 struct Quiet {
     Quiet() { testing::internal::CaptureStderr(); }
     ~Quiet() { log = testing::internal::GetCapturedStderr(); }
@@ -274,15 +287,8 @@ TEST(OutboxDamage, CorruptionFoundWhileRunningIsQuarantinedAndTheGatewayGoesOn) 
 
 TEST(OutboxDamage, ARowThatFailsItsChecksumIsNeverReturnedAndIsRecorded) {
     outpost::test::TempDir dir;
-    const auto path = dir.file("o.db");
-    {
-        Outbox o({.path = path});
-        fill(o, 20);
-    }
     // A page that reads as valid with different bytes in it (here: an edit SQLite cannot see).
-    ASSERT_EQ(outpost::test::run({"sqlite3", path, "UPDATE messages SET body='\"value\":666' WHERE seq=7"},
-                                 dir.file("sqlite3.log")),
-              0);
+    const auto path = stored_then_edited(dir, 20, "UPDATE messages SET body='\"value\":666' WHERE seq=7");
     Quiet quiet;
     Outbox o({.path = path});
     const auto all = drain(o);
@@ -358,14 +364,7 @@ TEST(OutboxInvariants, DropsAtTheCapStayBoundedWithMixedPriorities) {
 
 TEST(OutboxInvariants, CountersNeverWrapBelowZero) {
     outpost::test::TempDir dir;
-    const auto path = dir.file("o.db");
-    {
-        Outbox o({.path = path});
-        fill(o, 5);
-    }
-    ASSERT_EQ(outpost::test::run({"sqlite3", path, "UPDATE meta SET value=0 WHERE key IN ('rows','bytes')"},
-                                 dir.file("sqlite3.log")),
-              0);
+    const auto path = stored_then_edited(dir, 5, "UPDATE meta SET value=0 WHERE key IN ('rows','bytes')");
     Quiet quiet;
     Outbox o({.path = path});
     for (std::uint64_t s = 1; s <= 5; ++s) o.acknowledge(s);
@@ -376,16 +375,9 @@ TEST(OutboxInvariants, CountersNeverWrapBelowZero) {
 
 TEST(OutboxInvariants, APriorityOutOfRangeInTheFileIsBounded) {
     outpost::test::TempDir dir;
-    const auto path = dir.file("o.db");
-    {
-        Outbox o({.path = path});
-        fill(o, 5);
-    }
     // The priority is the key's top byte (row_key.hpp): keys no priority has, below and above.
-    ASSERT_EQ(outpost::test::run({"sqlite3", path, "UPDATE messages SET key=-3 WHERE seq=2; "
-                                                   "UPDATE messages SET key=key+(100<<56) WHERE seq=3"},
-                                 dir.file("sqlite3.log")),
-              0);
+    const auto path = stored_then_edited(dir, 5, "UPDATE messages SET key=-3 WHERE seq=2; "
+                                                  "UPDATE messages SET key=key+(100<<56) WHERE seq=3");
     Quiet quiet;
     Outbox o({.path = path, .max_rows = 1});
     o.stage(site_reading(5));
@@ -398,15 +390,8 @@ TEST(OutboxInvariants, APriorityOutOfRangeInTheFileIsBounded) {
 
 TEST(OutboxInvariants, ANextSequenceNumberBeyondWhatAKeyHoldsIsAStartUpErrorNotANewNumbering) {
     outpost::test::TempDir dir;
-    const auto path = dir.file("o.db");
-    {
-        Outbox o({.path = path});
-        fill(o, 5);
-    }
     // 2^56 + 5: only damage can write it (row_key.hpp keeps seqs below 2^56).
-    ASSERT_EQ(outpost::test::run({"sqlite3", path, "UPDATE meta SET value=(1<<56)+5 WHERE key='next_seq'"},
-                                 dir.file("sqlite3.log")),
-              0);
+    const auto path = stored_then_edited(dir, 5, "UPDATE meta SET value=(1<<56)+5 WHERE key='next_seq'");
     Quiet quiet;
     try {
         Outbox o({.path = path});
