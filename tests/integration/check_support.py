@@ -94,7 +94,6 @@ def run_check(label, body, prefix, cleanup=None):
             return rc
         say('the wall clock was stepped by %.1f s during the check (against the monotonic clock): the '
             'wall-clock times it compared mean nothing; running it once more' % step)
-    return rc
 
 
 def run_once(label, body, prefix, cleanup):
