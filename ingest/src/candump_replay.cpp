@@ -17,7 +17,12 @@ using core::wall_clock_ns;
 }  // namespace
 
 CandumpReplay::CandumpReplay(boost::asio::io_context& io, ReplayOptions options, FrameSink& sink)
-    : io_(io), options_(std::move(options)), sink_(sink), reader_(core::limits::log_line_bytes), timer_(io) {
+    : io_(io),
+      options_(std::move(options)),
+      sink_(sink),
+      reader_(core::limits::log_line_bytes),
+      timer_(io),
+      pacer_(options_.pace_interval) {
     std::string error;
     if (const auto ec = reader_.open(options_.path, error)) {
         throw std::system_error(ec, "candump log " + error);
@@ -42,6 +47,7 @@ CandumpReplay::~CandumpReplay() = default;
 void CandumpReplay::start(std::function<void()> on_done) {
     on_done_ = std::move(on_done);
     start_ = std::chrono::steady_clock::now();
+    wall_start_ns_ = wall_clock_ns();
     core::log_info("replay.start", "replaying candump log", {{"bus", options_.bus_name}, {"path", options_.path},
                    {"from_offset", offset_},
                    {"speed", options_.speed == 0 ? nlohmann::json("max") : nlohmann::json(options_.speed)}});
@@ -107,6 +113,7 @@ bool CandumpReplay::read_next() {
 void CandumpReplay::run_slice() {
     if (finished_) return;
     const bool paced = options_.speed > 0;
+    std::size_t handed = 0;
     for (std::size_t i = 0; i < options_.lines_per_slice; ++i) {
         if (!have_pending_) {
             if (!read_next()) {
@@ -123,16 +130,25 @@ void CandumpReplay::run_slice() {
             const auto offset = std::chrono::nanoseconds(
                 static_cast<std::int64_t>(static_cast<double>(pending_.timestamp_ns - first_ts_ns_) / options_.speed));
             const auto due = start_ + offset;
-            if (due > std::chrono::steady_clock::now()) {
-                timer_.expires_at(due);
+            const auto now = std::chrono::steady_clock::now();
+            if (due > now) {
+                // Busy: everything due by the next look goes in one slice, stamped with its own time.
+                timer_.expires_at(std::max(due, pacer_.on_look(now, handed)));
                 timer_.async_wait([this](boost::system::error_code ec) {
                     if (!ec) run_slice();
                 });
                 return;
             }
         }
-        if (options_.restamp) pending_.timestamp_ns = wall_clock_ns();
+        if (options_.restamp) {
+            // Paced, a frame's time is when the log puts it (it may be handed in up to one pacing
+            // interval later); as fast as possible, it is now.
+            pending_.timestamp_ns = paced ? wall_start_ns_ + static_cast<std::int64_t>(static_cast<double>(
+                                                                  pending_.timestamp_ns - first_ts_ns_) / options_.speed)
+                                          : wall_clock_ns();
+        }
         have_pending_ = false;
+        ++handed;
         ++stats_.frames;
         sink_.on_frame(pending_);
         if (finished_) return;  // the sink may have stopped us

@@ -44,6 +44,8 @@ SocketCanReader::SocketCanReader(boost::asio::io_context& io, SocketCanOptions o
       sink_(sink),
       socket_(io),
       reopen_timer_(io),
+      pace_timer_(io),
+      pacer_(options_.pace_interval),
       backoff_(options_.reopen_initial, options_.reopen_max, std::random_device{}()),
       filter_plan_(plan_filters(options_.filters)) {}
 
@@ -64,10 +66,12 @@ void SocketCanReader::start() {
 void SocketCanReader::stop() {
     stopped_ = true;
     reopen_timer_.cancel();
+    pace_timer_.cancel();
     close();
 }
 
 void SocketCanReader::close() {
+    pace_timer_.cancel();
     if (socket_.is_open()) {
         boost::system::error_code ignored;
         socket_.close(ignored);
@@ -260,6 +264,7 @@ void SocketCanReader::read_ready() {
     canfd_frame raw{};
     ControlBuffer control{};
     // Read what is there now, but yield to the rest of the io_context now and then.
+    std::size_t frames = 0;
     for (int i = 0; i < 256; ++i) {
         iovec iov{&raw, sizeof raw};
         msghdr msg{};
@@ -270,7 +275,20 @@ void SocketCanReader::read_ready() {
         const ssize_t n = ::recvmsg(socket_.native_handle(), &msg, 0);
         if (n < 0) {
             const int err = errno;
-            if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) break;
+            if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+                // All read: look again at once while the bus is quiet, a pacing interval later while it is busy.
+                const auto now = std::chrono::steady_clock::now();
+                const auto next = pacer_.on_look(now, frames);
+                if (next <= now) {
+                    wait_readable();
+                } else {
+                    pace_timer_.expires_at(next);
+                    pace_timer_.async_wait([this](boost::system::error_code ec) {
+                        if (!ec && !stopped_ && socket_.is_open()) wait_readable();
+                    });
+                }
+                return;
+            }
             // ENETDOWN (link set down), ENODEV (interface deleted), ...: reopen with backoff.
             ++stats_.read_errors;
             const auto why = std::generic_category().message(err);
@@ -288,6 +306,7 @@ void SocketCanReader::read_ready() {
         if (f.timestamp_ns == 0) {
             f.timestamp_ns = core::wall_clock_ns();
         }
+        ++frames;
         if (f.error) {
             apply(bus_state_.on_error_frame(f));
         } else {

@@ -6,6 +6,7 @@
 // core::limits::log_line_bytes (4 KiB, far above any candump line) is skipped without being held in
 // memory, and counted as malformed and as too long.
 // Thread: everything runs on the io_context's thread.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "outpost/core/bounded_read.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/ingest/frame_sink.hpp"
+#include "outpost/ingest/wake_pacer.hpp"
 
 namespace outpost::ingest {
 
@@ -27,6 +29,8 @@ struct ReplayOptions {
     double speed = 1.0;         // 1.0 = as recorded, 2.0 = twice as fast; 0 = as fast as possible
     std::string interface;      // only lines of this interface ("" = all)
     bool restamp = true;        // replace the log's timestamps with the time of replay
+    // Paced: a replay that keeps finding due frames looks again only this long after (WakePacer).
+    std::chrono::steady_clock::duration pace_interval = WakePacer::default_interval;
     std::size_t lines_per_slice = 512;  // as-fast-as-possible mode: lines per io_context turn
     // Byte offset to resume from (where an earlier run's last commit ended). Past the end of the
     // file (a new, shorter log), the replay starts from the beginning and says so.
@@ -82,6 +86,8 @@ private:
     bool have_origin_ = false;
     std::int64_t first_ts_ns_ = 0;
     std::chrono::steady_clock::time_point start_{};
+    std::int64_t wall_start_ns_ = 0;  // the wall clock at start_: paced frames are stamped start + offset
+    WakePacer pacer_;
     bool finished_ = false;
     core::LogLimiter malformed_log_;
 };

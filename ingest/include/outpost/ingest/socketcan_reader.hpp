@@ -24,6 +24,7 @@
 #include "outpost/ingest/can/filter_plan.hpp"
 #include "outpost/ingest/can/drop_counter.hpp"
 #include "outpost/ingest/frame_sink.hpp"
+#include "outpost/ingest/wake_pacer.hpp"
 
 namespace outpost::ingest {
 
@@ -36,6 +37,9 @@ struct SocketCanOptions {
     int receive_buffer = 1 << 20;      // bytes; SO_RCVBUFFORCE, falling back to SO_RCVBUF
     std::chrono::milliseconds reopen_initial{200};
     std::chrono::milliseconds reopen_max{5000};
+    // A busy bus is read every this long, not on every frame (WakePacer); frames keep the kernel's
+    // receive time. Zero reads on every frame.
+    std::chrono::steady_clock::duration pace_interval = WakePacer::default_interval;
 };
 
 struct SocketCanStats {
@@ -84,6 +88,8 @@ private:
     FrameSink& sink_;
     boost::asio::posix::stream_descriptor socket_;
     boost::asio::steady_timer reopen_timer_;
+    boost::asio::steady_timer pace_timer_;
+    WakePacer pacer_;
     core::Backoff backoff_;
     SocketCanStats stats_;
     FilterPlan filter_plan_;
