@@ -1,6 +1,8 @@
 #pragma once
 // The application-side in-flight window (Sans-I/O): which outbox sequence number each MQTT
 // packet id carries, and how many are unacknowledged. Never hand the backlog to libmosquitto.
+// A table sized for the window (twice it, a power of two), not for every packet id: 256 messages in
+// flight take 8 KiB, not the 1 MiB of one slot per 16-bit id.
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -33,12 +35,17 @@ public:
 private:
     struct Slot {
         std::uint64_t seq = 0;  // 0 = free; outbox sequence numbers start at 1
-        std::uint8_t priority = 0;
         std::uint32_t stored_bytes = 0;
+        std::uint16_t mid = 0;
+        std::uint8_t priority = 0;
     };
+    // Open addressing with linear probing from mid & mask; removal shifts the entries after it back.
+    std::size_t find(std::uint16_t mid) const noexcept;  // its slot, or the free slot where it would go
+    void grow();
     std::size_t capacity_;
     std::size_t size_ = 0;
-    std::vector<Slot> slots_;  // indexed by MQTT packet id (1..65535)
+    std::size_t mask_;
+    std::vector<Slot> slots_;
 };
 
 }  // namespace outpost::uplink
