@@ -10,8 +10,15 @@ replays end the gateway keeps draining alone for TAIL seconds, then gets SIGTERM
 gateway.stats lines (one a second) it reports, over the saturation window (from 2 s after the start
 to the replays' nominal end) and over the drain-alone window:
 offered, read and committed readings/s, acknowledged msgs/s, backlog growth, CPU of the outpost
-process (user+sys from /proc/PID/stat), RSS (max from wait4, and sampled), and outbox.evicted lines
-a second. Prints a human table and writes NAME.result.json.
+process (user+sys from /proc/PID/stat), of the broker (--broker-pid) and of the whole machine
+(/proc/stat, in cores), RSS (max from wait4, and sampled), and outbox.evicted lines a second.
+Prints a human table and writes NAME.result.json.
+
+--ingest-only runs the same load with the broker away (a port nobody listens on): what ingest alone
+costs (the outpost process; the idle broker takes nothing). Given that figure (--ingest-cpu), a
+normal run also prints the ratio the machine's cores leave room for: (cores - ingest CPU) / (CPU of
+the drain alone, outpost and broker), at most 1. It assumes the drain could use every core left;
+the io thread and the broker are one thread each, so it is an upper bound.
 """
 import argparse
 import json
@@ -98,6 +105,13 @@ def proc_rss_kib(pid):
     return None
 
 
+def machine_busy():
+    """Busy jiffies of all CPUs so far (everything but idle and iowait), from /proc/stat."""
+    with open('/proc/stat') as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
+
+
 def read_events(path):
     out = []
     with open(path) as f:
@@ -136,6 +150,13 @@ def main():
     ap.add_argument('--seconds', type=float, default=20)
     ap.add_argument('--tail', type=float, default=10, help='seconds of drain alone after the replays')
     ap.add_argument('--max-rows', type=int, default=100_000_000)
+    ap.add_argument('--window', type=int, help="the broker's inflight_window (the site's default when not given)")
+    ap.add_argument('--broker-pid', type=int, help='the loopback broker, for its CPU')
+    ap.add_argument('--ingest-only', action='store_true',
+                    help='the broker away: ingest alone, for the CPU it costs (no drain figures)')
+    ap.add_argument('--ingest-cpu', type=float,
+                    help='cores the machine spent on ingest alone (an --ingest-only run): prints the '
+                         'ratio the cores leave room for')
     ap.add_argument('--link', help='a "link" section for the site, as JSON (e.g. batching)')
     ap.add_argument('--backlog', type=int, default=0,
                     help='readings stored before the saturation starts (ingested with the broker away), so '
@@ -147,11 +168,18 @@ def main():
         write_log(w('saturated.log'), frames)
     write_mapping(w('saturated_mapping.json'), args.buses, args.signals)
     speed = args.rate / 1000.0
+    port = args.port
+    if args.ingest_only:
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
     cmd = ['/usr/bin/python3', os.path.join(args.root, 'tools/bench/site.py'), '--root', args.root,
-           '--out', w(args.name + '.json'), '--port', str(args.port), '--outbox', w(args.name + '.db'),
+           '--out', w(args.name + '.json'), '--port', str(port), '--outbox', w(args.name + '.db'),
            '--mapping', w('saturated_mapping.json'), '--max-rows', str(args.max_rows)]
     if args.link:
         cmd += ['--link', args.link]
+    if args.window:
+        cmd += ['--window', str(args.window)]
     for b in range(args.buses):
         cmd += ['--bus', 'bus%d:%s:%g' % (b, w('saturated.log'), speed)]
     subprocess.run(cmd, check=True)
@@ -162,6 +190,7 @@ def main():
     with open(log_path, 'w') as log:
         child = subprocess.Popen([args.bin, 'run', '--config', w(args.name + '.json')], stderr=log)
     samples, rss_samples, done_at, stopped = [], [], None, False
+    broker_samples, machine_samples = [], []
     deadline = time.time() + args.seconds * 10 + args.tail + 60  # a gateway far behind is stopped too
     rusage = None
     while rusage is None:
@@ -169,6 +198,10 @@ def main():
         now = time.time()
         if cpu is not None:
             samples.append((now, cpu))
+            machine_samples.append((now, machine_busy()))
+            broker_cpu = proc_cpu(args.broker_pid) if args.broker_pid else None
+            if broker_cpu is not None:
+                broker_samples.append((now, broker_cpu))
             rss = proc_rss_kib(child.pid)
             if rss and samples[0][0] < now - 1.0:  # the first second is the exec and the start
                 rss_samples.append((now, rss))
@@ -210,6 +243,8 @@ def main():
         if len(left) >= 2:
             alone = (left[-1]['acknowledged'] - left[0]['acknowledged']) / (ts(left[-1]) - ts(left[0]))
             alone_cpu = cpu_share(samples, ts(left[0]), ts(left[-1]))
+            alone_broker = cpu_share(broker_samples, ts(left[0]), ts(left[-1]))
+            alone_machine = cpu_share(machine_samples, ts(left[0]), ts(left[-1]))
     sat_evicted = [t for t in evicted_lines if start <= t <= (replay_end or sat1)]
     dur = (replay_end or sat1) - start
     peak_backlog = max((s['outbox_rows'] + s['staged'] for s in stats), default=0)
@@ -225,6 +260,10 @@ def main():
         'replay_lag_s': (replay_end - start - args.seconds) if replay_end else None,
         'cpu_saturated': cpu_share(samples, sat0, sat1),
         'cpu_alone': alone_cpu if alone else None,
+        'cpu_broker_saturated': cpu_share(broker_samples, sat0, sat1),
+        'cpu_broker_alone': alone_broker if alone else None,
+        'cpu_machine_saturated': cpu_share(machine_samples, sat0, sat1),
+        'cpu_machine_alone': alone_machine if alone else None, 'cores': os.cpu_count(),
         'cpu_user_s': rusage.ru_utime, 'cpu_sys_s': rusage.ru_stime,
         'max_rss_mb': rusage.ru_maxrss / 1024,
         'rss_mb_samples_min_max': [min(r for _, r in rss_samples) / 1024, max(r for _, r in rss_samples) / 1024]
@@ -232,6 +271,12 @@ def main():
         'evicted_lines': len(sat_evicted), 'evicted_lines_per_s': len(sat_evicted) / dur if dur > 0 else None,
         'evicted_rows': last.get('evicted'), 'exit_status': status,
     }
+    # The room the cores leave: the drain alone costs outpost and broker cpu_drain cores; during the
+    # saturation, ingest takes ingest_cpu of the machine's cores first (it must keep the offered rate).
+    cpu_drain = (result['cpu_alone'] or 0) + (result['cpu_broker_alone'] or 0)
+    result['ingest_cpu'] = args.ingest_cpu
+    result['cpu_room_ratio'] = (min(1.0, (os.cpu_count() - args.ingest_cpu) / cpu_drain)
+                                if args.ingest_cpu is not None and cpu_drain > 0 else None)
     with open(w(args.name + '.result.json'), 'w') as f:
         json.dump(result, f, indent=1)
 
@@ -241,6 +286,11 @@ def main():
              fmt(result['committed_vs_offered'], '%.3f'),
              '' if result['committed_vs_offered'] is None else
              ('  ok' if result['committed_vs_offered'] >= 0.99 else '  BELOW 0.99')))
+    if args.ingest_only:
+        print('  ingest alone (broker away): CPU of outpost %s (its --ingest-cpu), of the machine %s of %d cores'
+              % (fmt(result['cpu_saturated'], '%.2f'), fmt(result['cpu_machine_saturated'], '%.2f'), os.cpu_count()))
+        print('  RSS: max %.1f MB' % result['max_rss_mb'])
+        return 0
     print('  acknowledged %s msgs/s during saturation, %s alone: ratio %s%s'
           % (fmt(acked_sat), fmt(alone), fmt(result['drain_ratio'], '%.2fx'),
              '  (the backlog left was drained within 2 s: raise --quota or --seconds)' if alone is None else
@@ -250,6 +300,13 @@ def main():
     print('  the io thread waited for the writer %s times/s during saturation (commit_waits)' % fmt(waits, '%.1f'))
     print('  CPU of outpost: %s saturated, %s draining alone (1.0 = one core); user %.1f s, sys %.1f s'
           % (fmt(result['cpu_saturated'], '%.2f'), fmt(result['cpu_alone'], '%.2f'), rusage.ru_utime, rusage.ru_stime))
+    print('  CPU of the broker: %s saturated, %s alone; of the machine: %s saturated, %s alone (of %d cores)'
+          % (fmt(result['cpu_broker_saturated'], '%.2f'), fmt(result['cpu_broker_alone'], '%.2f'),
+             fmt(result['cpu_machine_saturated'], '%.2f'), fmt(result['cpu_machine_alone'], '%.2f'), os.cpu_count()))
+    if result['cpu_room_ratio'] is not None:
+        print('  room the cores leave: (%d - %.2f ingest) / %.2f drain alone = %.2fx%s'
+              % (os.cpu_count(), args.ingest_cpu, cpu_drain, result['cpu_room_ratio'],
+                 '' if result['cpu_room_ratio'] >= 0.8 else '  (below 0.8x: the target needs more cores than this machine has)'))
     print('  RSS: max %.1f MB%s (target <= 16)' % (
         result['max_rss_mb'],
         ', sampled %.1f-%.1f MB' % tuple(result['rss_mb_samples_min_max']) if rss_samples else ''))
