@@ -150,6 +150,19 @@ std::string file_uri(const std::string& path, const char* query) {
 
 std::uint64_t checked_sub(std::uint64_t a, std::uint64_t b) noexcept { return a > b ? a - b : 0; }
 
+// A next sequence number read back (marker, meta) at or beyond 2^56 is damage: no key can hold it.
+// While running, and in memory-only mode, it is left out of the numbering, on the record: what this
+// process numbered itself and every stored row are below 2^56, and the numbering goes on under a
+// new epoch. (Opening a writable store at start-up refuses it instead: open_at_start.)
+std::uint64_t sane_next_seq(std::uint64_t next, const char* from, const std::string& path) {
+    if (next < seq_limit) return next;
+    core::log_error("outbox.next_seq_damaged",
+                    "a next sequence number beyond the 2^56 the outbox can number was read back; it is damaged and "
+                    "left out of the numbering",
+                    {{"path", path}, {"from", from}, {"value", next}});
+    return 1;
+}
+
 std::uint32_t random_epoch(const std::vector<std::pair<std::uint64_t, std::uint32_t>>& taken) {
     std::random_device rd;
     for (;;) {
@@ -587,11 +600,13 @@ void Outbox::start_memory_only(const std::string& why) {
     stats_.memory_only = true;
     // Numbering continues above everything that can still be read: the marker and the file.
     std::uint64_t next = 1;
-    if (const auto mark = SeqMarker::read(options_.path)) next = std::max(next, mark->next_seq);
+    if (const auto mark = SeqMarker::read(options_.path)) next = std::max(next, sane_next_seq(mark->next_seq, "marker", options_.path));
     epochs_.clear();
     try {
         if (!open_read_only()) throw OutboxError("not readable", SQLITE_CANTOPEN);
-        if (const auto v = im.get("next_seq")) next = std::max<std::uint64_t>(next, static_cast<std::uint64_t>(*v));
+        if (const auto v = im.get("next_seq")) {
+            next = std::max(next, sane_next_seq(static_cast<std::uint64_t>(*v), "meta", options_.path));
+        }
         sql::Statement top(im.db, "SELECT coalesce(max(seq),0), count(*) FROM messages");
         if (top.step() == SQLITE_ROW) {
             next = std::max(next, static_cast<std::uint64_t>(top.column_int(0)) + 1);
@@ -645,7 +660,8 @@ void Outbox::reopen() {
     const auto mark = marker->previous();
     im.marker = std::move(marker);
     const auto db = open_store();
-    std::uint64_t next = std::max({stats_.next_seq, db.next_seq, mark ? mark->next_seq : std::uint64_t{1}});
+    std::uint64_t next = std::max({stats_.next_seq, sane_next_seq(db.next_seq, "meta", options_.path),
+                                   mark ? sane_next_seq(mark->next_seq, "marker", options_.path) : std::uint64_t{1}});
     if (!staged_.empty()) next = std::max(next, staged_.back().seq + 1);
     stats_.next_seq = next;
     if (memory_epoch_) {
@@ -956,8 +972,10 @@ void Outbox::quarantine(const std::string& why, bool at_start) {
     stats_.salvaged += recovered;
 
     // Continue numbering above everything known, under a new epoch.
-    std::uint64_t next = std::max({stats_.next_seq, state.next_seq, salvage.next_seq.value_or(1), salvage.max_seq + 1,
-                                   mark ? mark->next_seq : std::uint64_t{1}});
+    std::uint64_t next = std::max({stats_.next_seq, state.next_seq,
+                                   sane_next_seq(salvage.next_seq.value_or(1), "damaged file's meta", options_.path),
+                                   salvage.max_seq + 1,
+                                   mark ? sane_next_seq(mark->next_seq, "marker", options_.path) : std::uint64_t{1}});
     if (!staged_.empty()) next = std::max(next, staged_.back().seq + 1);
     stats_.next_seq = next;
     const std::uint64_t known_rows = at_start ? std::max(salvage.rows.value_or(0), mark ? mark->rows : 0)

@@ -406,6 +406,45 @@ TEST(OutboxInvariants, ANextSequenceNumberBeyondWhatAKeyHoldsIsAStartUpErrorNotA
     EXPECT_EQ(outpost::test::read_file(dir.file("count.log")), "5\n");
 }
 
+TEST(OutboxReadOnly, ADamagedNextSequenceNumberIsLeftOutOfTheNumberingInMemoryOnlyMode) {
+    // The same damage, in a store that cannot be written: no start-up error (memory-only mode
+    // starts), so the damaged number must not number new readings beyond what a key can hold.
+    outpost::test::TempDir dir;
+    const auto sub = dir.file("ob");
+    fs::create_directories(sub);
+    const auto path = sub + "/o.db";
+    {
+        Outbox o({.path = path});
+        fill(o, 5);
+    }
+    ASSERT_EQ(outpost::test::run({"sqlite3", path, "UPDATE meta SET value=(1<<56)+5 WHERE key='next_seq'"},
+                                 dir.file("sqlite3.log")), 0);
+    if (std::string error; !outpost::test::make_read_only(sub, error)) {
+        if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
+        GTEST_SKIP() << error;
+    }
+    const outpost::test::MountGuard unmount{sub};
+    testing::internal::CaptureStderr();
+    {
+        Outbox o({.path = path});
+        EXPECT_TRUE(o.stats().memory_only);
+        EXPECT_EQ(o.stats().next_seq, 6u) << "numbering goes on above the stored rows";
+        const auto seq = o.stage(site_reading(5));
+        EXPECT_EQ(seq, 6u);
+        // The five stored readings and the new one, each once.
+        DrainCursor cursor;
+        std::vector<StoredMessage> out;
+        while (o.fetch(cursor, 10, out) > 0) {
+        }
+        std::set<std::uint64_t> seqs;
+        for (const auto& m : out) EXPECT_TRUE(seqs.insert(m.seq).second) << m.seq;
+        EXPECT_EQ(seqs, (std::set<std::uint64_t>{1, 2, 3, 4, 5, 6}));
+    }
+    const auto log = testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("outbox.next_seq_damaged"), std::string::npos) << log;
+    EXPECT_NE(log.find("72057594037927941"), std::string::npos) << log;
+}
+
 TEST(OutboxInvariants, TheDestructorNeverThrowsEvenWithItsDirectoryGone) {
     outpost::test::TempDir dir;
     const auto sub = dir.file("gone");
