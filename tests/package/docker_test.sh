@@ -4,17 +4,23 @@
 #     `docker import` (no registry is reachable here);
 #  2. an isolated dockerd (its own data/exec roots and socket under the test's temp dir, no iptables,
 #     no bridge; builds and containers use the host network);
-#  3. docker build of the runtime image (the gateway compiled from source and installed as the .deb)
-#     and of the compose demo's broker and Modbus simulator images;
+#  3. docker build of the runtime image and of the compose demo's broker and Modbus simulator
+#     images. Given the suite's build tree, the runtime image installs the .deb cpack makes from it
+#     (PACKAGE=prebuilt: the gateway is compiled once per suite, not again in the image), and the
+#     Dockerfile's build stage is checked as far as its dependencies: the build-deps stage's
+#     apt-get, then CMake configured in it (every package it needs found). Without a build tree, or
+#     with OUTPOST_DOCKER_FULL=1, the image compiles the gateway itself, as `docker build` does;
 #  4. in containers: `outpost version`, `outpost check` on the packaged and the example sites, then the
 #     demo site (BMS log replayed, PCS and meter polled over RTU-over-TCP from the simulator container)
 #     against the broker container, audited by sequence number: every committed reading was received
 #     or is still in the outbox volume; `docker stop` ends the gateway cleanly (exit code 0);
 #  5. docker-compose config on docker/compose.yaml;
 # then stops dockerd and removes everything it made. Nothing is cached outside the temp dir.
-#   docker_test.sh SOURCE_DIR VERSION
+#   docker_test.sh SOURCE_DIR VERSION [BUILD_DIR]
 set -euo pipefail
-src=$1 version=$2
+src=$1 version=$2 build_tree=${3:-}
+[ "${OUTPOST_DOCKER_FULL:-0}" = 1 ] && build_tree=""
+[ -z "$build_tree" ] || command -v cpack >/dev/null || build_tree=""
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap and dockerd)"
 command -v debootstrap >/dev/null || skip "debootstrap is missing (tools/install-deps.sh test installs it)"
@@ -90,15 +96,39 @@ rm -rf "$work/rootfs"
 stamp "base image imported ($(d image inspect -f '{{.Size}}' outpost-test/base:bookworm) bytes)"
 
 # 3. The images.
+context=$src package=build
+if [ -n "$build_tree" ]; then
+  # The sources as committed (no build trees) and the suite's own package in prebuilt/.
+  context=$work/context
+  mkdir -p "$context/prebuilt"
+  if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+    (cd "$src" && git ls-files -z | xargs -0 tar -c) | tar -x -C "$context"
+  else
+    tar -C "$src" --exclude='./build*' --exclude=./.git -c . | tar -x -C "$context"
+  fi
+  cpack --config "$build_tree/CPackConfig.cmake" -G DEB -B "$work/cpack" >"$work/cpack.log" 2>&1 || fail "cpack" cpack.log
+  cp "$work"/cpack/outpost_*.deb "$context/prebuilt/"
+  package=prebuilt
+  stamp "the suite's package: $(basename "$work"/cpack/outpost_*.deb)"
+fi
 build() {  # build TARGET TAG
   local start=$SECONDS
   DOCKER_BUILDKIT=1 d build --network host --progress plain --build-arg BASE=outpost-test/base:bookworm \
-    --build-arg JOBS=2 --target "$1" -t "$2" -f "$src/docker/Dockerfile" "$src" >"$work/build-$1.log" 2>&1 || return 1
+    --build-arg JOBS=2 --build-arg PACKAGE=$package --target "$1" -t "$2" -f "$src/docker/Dockerfile" "$context" \
+    >"$work/build-$1.log" 2>&1 || return 1
   stamp "built $2 in $((SECONDS - start)) s: $(d image inspect -f '{{.Size}}' "$2") bytes"
 }
-# The demo's two small images download while the gateway compiles.
+# The demo's two small images download while the gateway's builds.
 build demo-mosquitto outpost-test/mosquitto & small1=$!
 build demo-modbus-sim outpost-test/modbus-sim & small2=$!
+if [ -n "$build_tree" ]; then
+  build build-deps outpost-test/build-deps || fail "docker build --target build-deps" build-build-deps.log
+  # The build stage's dependencies: CMake finds everything it needs in the build-deps image.
+  d run --rm --network none -v "$context:/src:ro" outpost-test/build-deps \
+    cmake -S /src -B /tmp/build -DCMAKE_BUILD_TYPE=Release -DOUTPOST_BUILD_TESTS=OFF >"$work/configure.log" 2>&1 \
+    || fail "CMake configure in the build-deps image (a build dependency missing from the Dockerfile?)" configure.log
+  stamp "the build stage's dependencies: CMake configured in the build-deps image"
+fi
 build runtime outpost-test/outpost || fail "docker build --target runtime" build-runtime.log
 wait $small1 || fail "docker build --target demo-mosquitto" build-demo-mosquitto.log
 wait $small2 || fail "docker build --target demo-modbus-sim" build-demo-modbus-sim.log
