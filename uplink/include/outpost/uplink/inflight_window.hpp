@@ -5,6 +5,7 @@
 // flight take 8 KiB, not the 1 MiB of one slot per 16-bit id.
 #include <cstdint>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace outpost::uplink {
@@ -39,13 +40,14 @@ private:
         std::uint16_t mid = 0;
         std::uint8_t priority = 0;
     };
-    // Open addressing with linear probing from mid & mask; removal shifts the entries after it back.
-    std::size_t find(std::uint16_t mid) const noexcept;  // its slot, or the free slot where it would go
-    void grow();
+    // A packet's slot is its id & mask: libmosquitto hands ids out in turn, so those in flight sit
+    // in distinct slots. One that finds its slot taken (a packet left unacknowledged while more than
+    // the table's size went by) goes to `overflow_`.
     std::size_t capacity_;
     std::size_t size_ = 0;
     std::size_t mask_;
     std::vector<Slot> slots_;
+    std::unordered_map<std::uint16_t, Slot> overflow_;
 };
 
 }  // namespace outpost::uplink
