@@ -122,17 +122,19 @@ void CandumpReplay::run_slice() {
             }
             have_pending_ = true;
         }
+        std::chrono::nanoseconds offset{0};  // paced: from the replay's start to this frame
         if (paced) {
             if (!have_origin_) {
                 have_origin_ = true;
                 first_ts_ns_ = pending_.timestamp_ns;
             }
-            const auto offset = std::chrono::nanoseconds(
+            offset = std::chrono::nanoseconds(
                 static_cast<std::int64_t>(static_cast<double>(pending_.timestamp_ns - first_ts_ns_) / options_.speed));
             const auto due = start_ + offset;
             const auto now = std::chrono::steady_clock::now();
             if (due > now) {
-                // Busy: everything due by the next look goes in one slice, stamped with its own time.
+                // While frames keep coming, the next look is a pacing interval away; it takes
+                // everything due by then.
                 timer_.expires_at(std::max(due, pacer_.on_look(now, handed)));
                 timer_.async_wait([this](boost::system::error_code ec) {
                     if (!ec) run_slice();
@@ -141,11 +143,9 @@ void CandumpReplay::run_slice() {
             }
         }
         if (options_.restamp) {
-            // Paced, a frame's time is when the log puts it (it may be handed in up to one pacing
+            // Paced, a frame's time is where the log puts it (it may be handed in up to one pacing
             // interval later); as fast as possible, it is now.
-            pending_.timestamp_ns = paced ? wall_start_ns_ + static_cast<std::int64_t>(static_cast<double>(
-                                                                  pending_.timestamp_ns - first_ts_ns_) / options_.speed)
-                                          : wall_clock_ns();
+            pending_.timestamp_ns = paced ? wall_start_ns_ + offset.count() : wall_clock_ns();
         }
         have_pending_ = false;
         ++handed;

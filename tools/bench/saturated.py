@@ -155,8 +155,8 @@ def main():
     ap.add_argument('--ingest-only', action='store_true',
                     help='the broker away: ingest alone, for the CPU it costs (no drain figures)')
     ap.add_argument('--ingest-cpu', type=float,
-                    help='cores the machine spent on ingest alone (an --ingest-only run): prints the '
-                         'ratio the cores leave room for')
+                    help='cores outpost spent on ingest alone (an --ingest-only run): prints the ratio '
+                         'the cores leave room for')
     ap.add_argument('--link', help='a "link" section for the site, as JSON (e.g. batching)')
     ap.add_argument('--backlog', type=int, default=0,
                     help='readings stored before the saturation starts (ingested with the broker away), so '
@@ -306,7 +306,7 @@ def main():
     if result['cpu_room_ratio'] is not None:
         print('  room the cores leave: (%d - %.2f ingest) / %.2f drain alone = %.2fx%s'
               % (os.cpu_count(), args.ingest_cpu, cpu_drain, result['cpu_room_ratio'],
-                 '' if result['cpu_room_ratio'] >= 0.8 else '  (below 0.8x: the target needs more cores than this machine has)'))
+                 '' if result['cpu_room_ratio'] >= 0.8 else '  (below 0.8x even with every core left to the drain)'))
     print('  RSS: max %.1f MB%s (target <= 16)' % (
         result['max_rss_mb'],
         ', sampled %.1f-%.1f MB' % tuple(result['rss_mb_samples_min_max']) if rss_samples else ''))
