@@ -20,8 +20,8 @@ public:
     explicit WakePacer(Clock::duration interval = default_interval) noexcept : interval_(interval) {}
 
     // The source looked at `now` and found `frames`. Returns when it should look again: `now`
-    // while it is quiet (at most one frame, and the previous look an interval or more ago),
-    // else `now` plus the interval. An interval of zero never paces.
+    // while it is quiet (no frame, or one with the previous look an interval or more ago), else
+    // `now` plus the interval. An interval of zero never paces.
     Clock::time_point on_look(Clock::time_point now, std::size_t frames) noexcept {
         const bool busy = frames > 1 || (looked_ && now - last_ < interval_ && frames > 0);
         looked_ = true;
