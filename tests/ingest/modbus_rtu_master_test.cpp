@@ -63,7 +63,10 @@ TEST(RtuMasterPymodbus, EveryFunctionReturnsWhatTheSlaveHolds) {
     EXPECT_EQ(line.counters.malformed, 0u);
     EXPECT_EQ(line.counters.wrong_unit, 0u);
     EXPECT_GE(line.counters.responses, sink.blocks.size());
-    EXPECT_EQ(line.bytes_out, line.counters.requests * 8);
+    // Every request is 8 bytes; a request is counted when its answer (or its timeout) comes, so one
+    // may be on the line, sent but not yet counted, when the stats are read.
+    EXPECT_TRUE(line.bytes_out == line.counters.requests * 8 || line.bytes_out == (line.counters.requests + 1) * 8)
+        << line.bytes_out << " bytes out, " << line.counters.requests << " requests";
     const auto dev = master.device_stats(1);
     EXPECT_EQ(dev.unit, 2);
     EXPECT_EQ(dev.breaker, BreakerState::closed);

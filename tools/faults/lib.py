@@ -262,6 +262,7 @@ class Capture:
         self.id_conflicts = []     # (ep, seq) that named two different readings
         self.count = {}            # content key -> times received
         self.ids_of = {}           # content key -> set of (ep, seq)
+        self.loss_report_ids = set()  # (ep, seq) of the loss reports received (status topic /loss)
         if not os.path.exists(path):
             return
         with open(path) as f:
@@ -272,6 +273,13 @@ class Capture:
                     continue
                 if topic.startswith('probe/'):
                     self.probes += 1
+                    continue
+                if topic.startswith('outpost/') and topic.endswith('/loss'):
+                    try:
+                        p = json.loads(payload)
+                        self.loss_report_ids.add((p['ep'], p['seq']))
+                    except (ValueError, KeyError, TypeError):
+                        self.bad_payloads.append((topic, payload[:200]))
                     continue
                 self.received += 1
                 try:
@@ -318,16 +326,18 @@ def loss_total(stats_json, reasons=None):
 
 
 def undeclared_gaps(cap, stats_json):
-    """Sequence numbers below the highest one delivered that were neither delivered nor named by a loss
-    record (numbering is global across epochs: a new epoch continues from the highest value known)."""
+    """Sequence numbers below the highest one delivered that were neither delivered (a reading, or a
+    loss report: they share the numbering) nor named by a loss record (numbering is global across
+    epochs: a new epoch continues from the highest value known)."""
     seqs = {i[1] for i in cap.by_id}
+    reports = {i[1] for i in cap.loss_report_ids}
     if not seqs:
         return 0
     covered = [(int(l.get('first_seq', 0)), int(l.get('last_seq', 0))) for l in stats_json.get('losses', []) or []]
     covered.sort()
     gaps, j = 0, 0
     for s in range(1, max(seqs) + 1):
-        if s in seqs:
+        if s in seqs or s in reports:
             continue
         while j < len(covered) and covered[j][1] < s:
             j += 1

@@ -22,7 +22,8 @@ stop = threading.Event()
 
 def on_connect(client, userdata, flags, rc):
     if rc == 0:
-        client.subscribe([('site/#', 1), ('probe/#', 1)])
+        # Loss reports take sequence numbers from the same numbering as readings.
+        client.subscribe([('site/#', 1), ('probe/#', 1), ('outpost/+/loss', 1)])
 
 
 def on_message(client, userdata, msg):
