@@ -29,7 +29,6 @@ public:
         return busy ? now + interval_ : now;
     }
 
-    Clock::duration interval() const noexcept { return interval_; }
 
 private:
     Clock::duration interval_;
