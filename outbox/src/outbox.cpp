@@ -420,15 +420,17 @@ struct Outbox::Impl {
         return rc;
     }
 
-    // Whether the rows with keys in [first, last] are exactly `keys` (ascending); SQLITE_OK or the error.
-    int rows_are(std::int64_t first, std::int64_t last, const std::vector<std::int64_t>& keys, bool& exactly) {
+    // Whether the rows with keys in [first, last] are exactly the `n` keys `key_at(0..n-1)`
+    // (ascending); SQLITE_OK or the error.
+    template <class KeyAt>
+    int rows_are(std::int64_t first, std::int64_t last, std::size_t n, const KeyAt& key_at, bool& exactly) {
         keys_range.bind(1, first);
         keys_range.bind(2, last);
         std::size_t i = 0;
         exactly = true;
         int rc;
         while ((rc = keys_range.step()) == SQLITE_ROW) {
-            if (i == keys.size() || keys_range.column_int(0) != keys[i]) {
+            if (i == n || keys_range.column_int(0) != key_at(i)) {
                 exactly = false;
                 rc = SQLITE_DONE;
                 break;
@@ -436,7 +438,7 @@ struct Outbox::Impl {
             ++i;
         }
         keys_range.reset();
-        exactly = exactly && i == keys.size();
+        exactly = exactly && i == n;
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
 
@@ -1172,7 +1174,7 @@ std::optional<std::int64_t> Outbox::position(const std::string& source) const {
 struct Outbox::Job {
     bool acks_only = false;
     std::deque<Staged> staged;
-    std::vector<Ack> acked;
+    Acks acked;
     std::size_t pending = 0;  // acked plus expired at submission (the io thread reads this, not the vectors)
     std::vector<LossRecord> losses;
     std::map<std::string, std::int64_t> positions;
@@ -1571,7 +1573,7 @@ int Outbox::write_coalesced(OpenLosses& open_records, const LossRecord& l, std::
     return rc;
 }
 
-int Outbox::delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std::uint64_t& bytes,
+int Outbox::delete_acked_rows(Acks& acked, std::uint64_t& rows, std::uint64_t& bytes,
                               std::uint64_t& removed) {
     auto& im = *impl_;
     // Key order: by priority (unknown ones first, each looked up on its own), then seq.
@@ -1587,7 +1589,6 @@ int Outbox::delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std:
         }
         return rc;
     };
-    std::vector<std::int64_t> keys;
     for (std::size_t i = 0; i < acked.size();) {
         // A run of one priority with known sizes and close numbers (other priorities' readings
         // between them take no key in this range): when the rows between its first and last key
@@ -1603,12 +1604,13 @@ int Outbox::delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std:
         }
         const std::uint64_t n = end - i;
         if (n >= min_ranged_delete) {
-            keys.clear();
-            for (std::size_t k = i; k < end; ++k) keys.push_back(row_key(acked[k].priority, acked[k].seq));
+            const auto key_at = [&](std::size_t k) { return row_key(acked[i + k].priority, acked[i + k].seq); };
+            const std::int64_t first = key_at(0);
+            const std::int64_t last = key_at(n - 1);
             bool exactly = false;
-            if (const int rc = im.rows_are(keys.front(), keys.back(), keys, exactly); rc != SQLITE_OK) return rc;
+            if (const int rc = im.rows_are(first, last, n, key_at, exactly); rc != SQLITE_OK) return rc;
             if (exactly) {
-                if (const int rc = im.delete_between(keys.front(), keys.back()); rc != SQLITE_OK) return rc;
+                if (const int rc = im.delete_between(first, last); rc != SQLITE_OK) return rc;
                 removed += n;
                 rows = checked_sub(rows, n);
                 bytes = checked_sub(bytes, payload + n * row_overhead);

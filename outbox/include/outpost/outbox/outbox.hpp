@@ -289,12 +289,15 @@ private:
         std::int32_t bytes;     // topic plus body; -1: not known, read back at the delete
         std::int32_t priority;  // -1: not known
     };
-    std::vector<Ack> acked_;
+    // Blocks of 32, not one array: tens of thousands wait while a commit runs, and an array's
+    // doubling would briefly hold them twice.
+    using Acks = std::deque<Ack>;
+    Acks acked_;
     // Marks `seq` done (acknowledged, discarded, damaged): never fetched again, deleted at the next
     // commit. Priority and size, when known (-1: not), spare reading the row back.
     void mark_done(std::uint64_t seq, int priority, std::int64_t stored_bytes);
     // Deletes acknowledged rows in key order, each run of them with no other row between with one statement.
-    int delete_acked_rows(std::vector<Ack>& acked, std::uint64_t& rows, std::uint64_t& bytes, std::uint64_t& removed);
+    int delete_acked_rows(Acks& acked, std::uint64_t& rows, std::uint64_t& bytes, std::uint64_t& removed);
     SeqSet acked_set_;  // acknowledged or expired: never fetched again
     struct Expired {
         std::uint64_t seq;
