@@ -98,6 +98,8 @@ TEST(SystemdNotify, ReadyStatusPingsThatStopWhileTheIoThreadIsBlockedAndStopping
 
     gw.signal(SIGTERM);
     ASSERT_EQ(gw.wait(20s), 0) << read_file(dir.file("outpost.log"));
+    // Sent before the exit, but the socket's reader thread may not have taken it yet.
+    ASSERT_TRUE(wait_until([&] { return !sock.with("STOPPING=1").empty(); }, 10s));
     const auto stopping = sock.with("STOPPING=1");
     ASSERT_EQ(stopping.size(), 1u);
     // Nothing after STOPPING=1 pings the watchdog.
@@ -123,6 +125,7 @@ TEST(SystemdNotify, BrokerDownByDesignStillFeedsTheWatchdogAndSaysSo) {
     EXPECT_NE(statuses.back().text.find("broker DISCONNECTED"), std::string::npos) << statuses.back().text;
     gw.signal(SIGTERM);
     ASSERT_EQ(gw.wait(20s), 0) << read_file(dir.file("outpost.log"));
+    EXPECT_TRUE(wait_until([&] { return !sock.with("STOPPING=1").empty(); }, 10s));
     EXPECT_EQ(sock.with("STOPPING=1").size(), 1u);
 }
 
