@@ -198,7 +198,7 @@ std::string Gateway::metrics_text() const {
     out.counter("outpost_outbox_removed_messages_total", "acknowledged messages deleted", o.removed);
     out.counter("outpost_outbox_commits_total", "commit transactions", o.commits);
     out.counter("outpost_outbox_commit_failures_total", "commits that failed (retried with backoff)", o.commit_failures);
-    out.counter("outpost_ingest_disk_waits_total", "times the buses outran the disk and were held until a commit was in", commit_waits_);
+    out.counter("outpost_ingest_disk_waits_total", "times a live bus outran the disk and the io thread waited for a commit", commit_waits_);
     out.counter("outpost_outbox_quarantines_total", "damaged stores moved aside and replaced", o.quarantines);
     out.counter("outpost_outbox_salvaged_messages_total", "messages copied out of damaged stores", o.salvaged);
     out.counter("outpost_outbox_integrity_checks_total", "background integrity checks completed", o.integrity_checks);

@@ -115,12 +115,6 @@ void CandumpReplay::run_slice() {
     const bool paced = options_.speed > 0;
     std::size_t handed = 0;
     for (std::size_t i = 0; i < options_.lines_per_slice; ++i) {
-        if (gate_ && !gate_->is_open()) {
-            // The writer is behind: hand in nothing more until it has caught up. Paced, what came
-            // due meanwhile follows at once, stamped with its own time.
-            gate_->wait([this] { run_slice(); });
-            return;
-        }
         if (!have_pending_) {
             if (!read_next()) {
                 finish();

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
-#include <utility>
 
 #include <boost/asio/post.hpp>
 
@@ -267,17 +266,6 @@ void SocketCanReader::read_ready() {
     // Read what is there now, but yield to the rest of the io_context now and then.
     std::size_t frames = 0;
     for (int i = 0; i < 256; ++i) {
-        if (gate_ && !gate_->is_open()) {
-            // The writer is behind: leave the frames in the socket until it has caught up (the
-            // kernel drops what its buffer cannot hold, and counts it).
-            if (!std::exchange(held_, true)) {
-                gate_->wait([this] {
-                    held_ = false;
-                    if (!stopped_ && socket_.is_open()) read_ready();
-                });
-            }
-            return;
-        }
         iovec iov{&raw, sizeof raw};
         msghdr msg{};
         msg.msg_iov = &iov;

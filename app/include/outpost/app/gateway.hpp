@@ -23,7 +23,6 @@
 #include "outpost/app/systemd_notifier.hpp"
 #include "outpost/core/backoff.hpp"
 #include "outpost/ingest/candump_replay.hpp"
-#include "outpost/ingest/ingest_gate.hpp"
 #include "outpost/ingest/modbus/rtu_master.hpp"
 #include "outpost/ingest/modbus/rtu_tap.hpp"
 #include "outpost/ingest/modbus/tcp_master.hpp"
@@ -73,9 +72,6 @@ public:
 
 private:
     void stage(std::vector<core::Message>& messages);
-    // Staged readings past the high-water mark while the writer commits the last batch.
-    bool behind_the_writer() const;
-    void open_gate_if_caught_up();
     // Commits unless a failed commit's backoff is still running (a full disk must not cost a
     // commit attempt per frame); `force` ignores the backoff (shutdown).
     void commit(bool force = false);
@@ -119,8 +115,6 @@ private:
     uplink::Uplink uplink_;
     std::unique_ptr<LossReporter> loss_reporter_;  // null when loss records are not published
     std::chrono::steady_clock::time_point next_loss_report_{};
-    // Holds the CAN readers and replays while the writer is behind them (see stage()).
-    ingest::IngestGate gate_;
     std::vector<std::unique_ptr<ingest::CandumpReplay>> replays_;
     std::vector<std::string> replay_keys_;  // outbox position key of each replay
     std::vector<std::unique_ptr<ingest::SocketCanReader>> can_readers_;
@@ -140,8 +134,7 @@ private:
     core::Backoff commit_backoff_;
     std::chrono::steady_clock::time_point commit_retry_at_{};
     bool acks_only_in_flight_ = false;
-    // The gate was shut: the sources outran the writer thread (a source faster than the disk).
-    std::uint64_t commit_waits_ = 0;
+    std::uint64_t commit_waits_ = 0;  // stage() waited for the writer thread (a source faster than the disk)
     bool stopping_ = false;
     int exit_code_ = 0;
     RunOptions run_;

@@ -18,7 +18,6 @@
 #include "outpost/core/bounded_read.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/ingest/frame_sink.hpp"
-#include "outpost/ingest/ingest_gate.hpp"
 #include "outpost/ingest/wake_pacer.hpp"
 
 namespace outpost::ingest {
@@ -58,8 +57,6 @@ public:
     // Starts the replay; `on_done` runs once, when the end of the log is reached or stop() is called.
     void start(std::function<void()> on_done);
     void stop();
-    // While `gate` is shut the replay hands in nothing and waits for it (nullptr: never held).
-    void set_gate(IngestGate* gate) noexcept { gate_ = gate; }
 
     const ReplayStats& stats() const noexcept { return stats_; }
     const std::string& bus_name() const noexcept { return options_.bus_name; }
@@ -91,7 +88,6 @@ private:
     std::chrono::steady_clock::time_point start_{};
     std::int64_t wall_start_ns_ = 0;  // the wall clock at start_: paced frames are stamped start + offset
     WakePacer pacer_;
-    IngestGate* gate_ = nullptr;
     bool finished_ = false;
     core::LogLimiter malformed_log_;
 };

@@ -24,7 +24,6 @@
 #include "outpost/ingest/can/filter_plan.hpp"
 #include "outpost/ingest/can/drop_counter.hpp"
 #include "outpost/ingest/frame_sink.hpp"
-#include "outpost/ingest/ingest_gate.hpp"
 #include "outpost/ingest/wake_pacer.hpp"
 
 namespace outpost::ingest {
@@ -69,8 +68,6 @@ public:
     // std::system_error only if this kernel has no CAN support at all (a start-up problem).
     void start();
     void stop();
-    // While `gate` is shut the reader leaves frames in the socket and waits for it (nullptr: never held).
-    void set_gate(IngestGate* gate) noexcept { gate_ = gate; }
     const SocketCanStats& stats() const noexcept { return stats_; }
     const std::string& bus_name() const noexcept { return options_.bus_name; }
 
@@ -93,8 +90,6 @@ private:
     boost::asio::steady_timer reopen_timer_;
     boost::asio::steady_timer pace_timer_;
     WakePacer pacer_;
-    IngestGate* gate_ = nullptr;
-    bool held_ = false;  // waiting at the gate
     core::Backoff backoff_;
     SocketCanStats stats_;
     FilterPlan filter_plan_;
