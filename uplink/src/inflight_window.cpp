@@ -6,9 +6,11 @@ namespace outpost::uplink {
 
 namespace {
 
+constexpr std::size_t max_slots = 65536;  // one for every 16-bit packet id
+
 std::size_t table_size(std::size_t capacity) {
     std::size_t n = 16;
-    while (n < 2 * capacity && n < 65536) n *= 2;
+    while (n < 2 * capacity && n < max_slots) n *= 2;
     return n;
 }
 

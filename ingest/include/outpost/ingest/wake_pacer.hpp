@@ -29,7 +29,6 @@ public:
         return busy ? now + interval_ : now;
     }
 
-
 private:
     Clock::duration interval_;
     Clock::time_point last_{};
