@@ -185,7 +185,9 @@ void Gateway::stage(std::vector<core::Message>& messages) {
     if (outbox_.commit_in_flight() && outbox_.staged() >= high_water &&
         std::chrono::steady_clock::now() >= commit_retry_at_) {
         ++commit_waits_;
+        const auto waited_from = std::chrono::steady_clock::now();
         outbox_.wait_for_commit();
+        commit_wait_time_ += std::chrono::steady_clock::now() - waited_from;
     }
     commit();
 }
@@ -322,6 +324,8 @@ nlohmann::json Gateway::counters() const {
             {"staged", o.staged},
             {"commit_failures", o.commit_failures},
             {"commit_waits", commit_waits_},
+            {"commit_wait_ms", std::chrono::duration_cast<std::chrono::milliseconds>(commit_wait_time_).count()},
+            {"writer_busy_ms", o.writer_busy_ns / 1'000'000},
             {"evicted", evicted},
             {"expired", expired},
             {"dropped_unwritable", o.dropped_unwritable},

@@ -1,10 +1,28 @@
 #include "commit_worker.hpp"
 
+#include <cstdlib>
 #include <utility>
 
 namespace outpost::outbox {
 
-CommitWorker::CommitWorker() : thread_([this] { loop(); }) {}
+CommitWorker::CommitWorker() {
+    // The thread allocates before the constructor returns: with malloc's arenas limited (app's
+    // main()), the first helper thread to allocate gets an arena of its own, and this thread
+    // allocates for every row it writes. Started first, it is that thread.
+    bool claimed = false;
+    thread_ = std::thread([this, &claimed] {
+        {
+            void* volatile first = std::malloc(64);  // volatile: the call is made, not folded away
+            std::free(first);
+            std::lock_guard lock(mutex_);
+            claimed = true;
+        }
+        cv_.notify_all();
+        loop();
+    });
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&claimed] { return claimed; });
+}
 
 CommitWorker::~CommitWorker() {
     {
@@ -39,6 +57,11 @@ void CommitWorker::wait() const {
     cv_.wait(lock, [this] { return !pending_; });
 }
 
+std::chrono::nanoseconds CommitWorker::busy() const {
+    std::lock_guard lock(mutex_);
+    return busy_;
+}
+
 void CommitWorker::loop() {
     std::unique_lock lock(mutex_);
     for (;;) {
@@ -47,8 +70,11 @@ void CommitWorker::loop() {
         auto work = std::move(work_);
         work_ = nullptr;
         lock.unlock();
+        const auto start = std::chrono::steady_clock::now();
         work();
+        const auto took = std::chrono::steady_clock::now() - start;
         lock.lock();
+        busy_ += std::chrono::duration_cast<std::chrono::nanoseconds>(took);
         pending_ = false;
         auto listener = listener_;
         cv_.notify_all();

@@ -5,6 +5,7 @@
 // One piece of work at a time: submit() when idle, then finished() (or wait()) before the next.
 // The listener, if set, is called on the writer thread after each piece of work; it must only
 // hand a notification over to the owner (post to its event loop), never touch the outbox.
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -26,6 +27,8 @@ public:
     // then visible to the caller.
     bool finished() const;
     void wait() const;
+    // Time spent in submitted work since construction: how close the disk writer is to full.
+    std::chrono::nanoseconds busy() const;
 
 private:
     void loop();
@@ -36,6 +39,7 @@ private:
     std::function<void()> listener_;
     bool pending_ = false;
     bool stop_ = false;
+    std::chrono::nanoseconds busy_{0};
     std::thread thread_;
 };
 

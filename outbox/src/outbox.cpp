@@ -1299,6 +1299,7 @@ std::optional<std::error_code> Outbox::collect_commit() {
         if (j.positions_dirty) positions_dirty_ = true;
     }
     stats_.staged = staged_.size();
+    stats_.writer_busy_ns = static_cast<std::uint64_t>(impl_->worker.busy().count());
     const auto ec = j.ec;
     const bool acks_only = j.acks_only;
     job.reset();  // its readings (and their topics) are done with

@@ -231,6 +231,11 @@ def main():
     acked_sat, sat_stats = rate(stats, 'acknowledged', sat0, sat1)
     growth, _ = rate([dict(s, backlog=s['outbox_rows'] + s['staged']) for s in stats], 'backlog', sat0, sat1)
     waits, _ = rate([dict(s, w=s.get('commit_waits', 0)) for s in stats], 'w', sat0, sat1)
+    waited, _ = rate([dict(s, w=s.get('commit_wait_ms', 0) / 1000.0) for s in stats], 'w', sat0, sat1)
+    # Share of each second the outbox's writer thread spent committing (1.0: the writer is the limit).
+    busy = [dict(s, b=s.get('writer_busy_ms', 0) / 1000.0) for s in stats]
+    writer_sat, _ = rate(busy, 'b', sat0, sat1)
+    writer_alone = None
     # Drain alone: the stats intervals after the last replay ended, up to the last one that still
     # ended with a backlog (once the backlog runs out, the seconds say nothing about the drain's rate).
     alone = None
@@ -245,6 +250,7 @@ def main():
             alone_cpu = cpu_share(samples, ts(left[0]), ts(left[-1]))
             alone_broker = cpu_share(broker_samples, ts(left[0]), ts(left[-1]))
             alone_machine = cpu_share(machine_samples, ts(left[0]), ts(left[-1]))
+            writer_alone, _ = rate(busy, 'b', ts(left[0]), ts(left[-1]))
     sat_evicted = [t for t in evicted_lines if start <= t <= (replay_end or sat1)]
     dur = (replay_end or sat1) - start
     peak_backlog = max((s['outbox_rows'] + s['staged'] for s in stats), default=0)
@@ -257,6 +263,7 @@ def main():
         'acked_per_s_saturated': acked_sat, 'acked_per_s_alone': alone,
         'drain_ratio': acked_sat / alone if acked_sat is not None and alone else None,
         'backlog_growth_per_s': growth, 'peak_backlog': peak_backlog, 'commit_waits_per_s': waits,
+        'commit_wait_share': waited, 'writer_busy_saturated': writer_sat, 'writer_busy_alone': writer_alone,
         'replay_lag_s': (replay_end - start - args.seconds) if replay_end else None,
         'cpu_saturated': cpu_share(samples, sat0, sat1),
         'cpu_alone': alone_cpu if alone else None,
@@ -297,7 +304,10 @@ def main():
              ('  ok' if result['drain_ratio'] >= 0.8 else '  BELOW 0.8x')))
     print('  backlog growth %s rows/s during saturation (peak %d); replays ended %s s after their nominal end'
           % (fmt(growth), peak_backlog, fmt(result['replay_lag_s'], '%.1f')))
-    print('  the io thread waited for the writer %s times/s during saturation (commit_waits)' % fmt(waits, '%.1f'))
+    print('  the io thread waited for the writer %s times/s during saturation (commit_waits), %s of the time'
+          % (fmt(waits, '%.1f'), fmt(waited, '%.2f')))
+    print('  the writer thread committing: %s of the time saturated, %s alone (writer_busy_ms)'
+          % (fmt(writer_sat, '%.2f'), fmt(writer_alone, '%.2f')))
     print('  CPU of outpost: %s saturated, %s draining alone (1.0 = one core); user %.1f s, sys %.1f s'
           % (fmt(result['cpu_saturated'], '%.2f'), fmt(result['cpu_alone'], '%.2f'), rusage.ru_utime, rusage.ru_stime))
     print('  CPU of the broker: %s saturated, %s alone; of the machine: %s saturated, %s alone (of %d cores)'

@@ -135,6 +135,7 @@ private:
     std::chrono::steady_clock::time_point commit_retry_at_{};
     bool acks_only_in_flight_ = false;
     std::uint64_t commit_waits_ = 0;  // stage() waited for the writer thread (a source faster than the disk)
+    std::chrono::steady_clock::duration commit_wait_time_{};  // how long those waits took, together
     bool stopping_ = false;
     int exit_code_ = 0;
     RunOptions run_;

@@ -79,6 +79,7 @@ struct OutboxStats {
     std::uint64_t removed = 0;    // acknowledged and deleted since start
     std::uint64_t commits = 0;
     std::uint64_t commit_failures = 0;
+    std::uint64_t writer_busy_ns = 0;  // time the writer thread spent committing, since start
     std::array<std::uint64_t, priority_levels> evicted{};  // by priority, since start
     std::array<std::uint64_t, priority_levels> expired{};  // past their TTL and removed; by priority, since start
     std::uint64_t dropped_unwritable = 0;  // staged messages dropped because commits kept failing
