@@ -207,6 +207,8 @@ std::string Gateway::metrics_text() const {
     out.counter("outpost_outbox_quarantines_total", "damaged stores moved aside and replaced", o.quarantines);
     out.counter("outpost_outbox_salvaged_messages_total", "messages copied out of damaged stores", o.salvaged);
     out.counter("outpost_outbox_integrity_checks_total", "background integrity checks completed", o.integrity_checks);
+    out.counter("outpost_outbox_integrity_checks_deferred_total", "scheduled checks that waited while the writer was busy",
+                o.integrity_checks_deferred);
     out.counter("outpost_outbox_delivered_from_memory_total", "messages acknowledged while the store could not be written", o.delivered_from_memory);
     out.gauge("outpost_outbox_memory_only", "1 while the store cannot be written and readings are kept in memory", o.memory_only ? 1 : 0);
     out.gauge("outpost_outbox_epoch", "the epoch new messages are numbered in", static_cast<double>(o.epoch));

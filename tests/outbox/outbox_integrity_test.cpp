@@ -329,6 +329,41 @@ TEST(OutboxDamage, TheBackgroundCheckFindsDamageAfterACleanShutdown) {
     ASSERT_FALSE(o.commit());
 }
 
+TEST(OutboxDamage, AScheduledCheckWaitsWhileTheWriterIsBusyButAtMostOneInterval) {
+    outpost::test::TempDir dir;
+    const auto path = dir.file("o.db");
+    {
+        Outbox o({.path = path});
+        fill(o, 100);
+    }
+    Outbox o({.path = path, .integrity_check_interval = std::chrono::seconds(2)});
+    const auto opened = std::chrono::steady_clock::now();
+    const auto elapsed = [&] { return std::chrono::steady_clock::now() - opened; };
+    // Commits back to back: the writer thread is busy nearly all the time (each waits for fsync).
+    auto busy_until = [&](auto until, auto clock_offset) {
+        while (elapsed() < until) {
+            fill(o, 200);
+            o.maintain(std::chrono::steady_clock::now() + clock_offset);
+        }
+    };
+    // A little over a second on the real clock: the writer's share is measured; no check is due.
+    busy_until(std::chrono::milliseconds(1200), std::chrono::seconds(0));
+    // Then the clock the outbox is given jumps past the check after a clean start (10 s): due,
+    // but the writer is busy, so it waits (an interval, 2 s, at most).
+    busy_until(std::chrono::milliseconds(1700), std::chrono::seconds(10));
+    EXPECT_EQ(o.stats().integrity_checks, 0u);
+    EXPECT_EQ(o.stats().integrity_checks_deferred, 1u);
+    // Still busy: one interval past its time it runs anyway.
+    while (o.stats().integrity_checks == 0 && elapsed() < std::chrono::seconds(30)) {
+        fill(o, 200);
+        o.maintain(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    }
+    EXPECT_EQ(o.stats().integrity_checks, 1u);
+    EXPECT_GE(elapsed(), std::chrono::milliseconds(1500)) << "it waited until about one interval past its time";
+    EXPECT_EQ(o.stats().quarantines, 0u);
+    EXPECT_EQ(o.stats().integrity_checks_deferred, 1u) << "one check, counted once";
+}
+
 TEST(OutboxInvariants, StagingAtTheCapIsConstantTime) {
     outpost::test::TempDir dir;
     Quiet quiet;

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <tuple>
@@ -227,4 +228,37 @@ TEST(OutboxLayout, ALegacyStoreThatCannotBeWrittenIsDeliveredReadOnlyAndConverte
     EXPECT_EQ(o.stats().rows, 200u);
     EXPECT_EQ(query_int(path, "SELECT count(*) FROM messages WHERE seq>100"), 200);
     EXPECT_EQ(query_int(path, "SELECT count(*) FROM pragma_table_info('messages') WHERE name='key'"), 1);
+}
+
+// A reader that holds its snapshot (as the background check does for its whole run) keeps the
+// write-ahead log from starting over, so its file grows; once the reader is gone and the log
+// starts over, the file is cut back to 16 MB instead of keeping its largest size.
+TEST(OutboxLayout, TheLogFileIsCutBackAfterALongReaderLetsGo) {
+    outpost::test::TempDir dir;
+    const auto path = dir.file("o.db");
+    Outbox o({.path = path});
+    o.stage(site_reading(5));
+    ASSERT_FALSE(o.commit());
+    sqlite3* reader = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* held = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(reader, "SELECT key FROM messages", -1, &held, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(held), SQLITE_ROW);  // the read transaction stays open from here
+    const std::string body(400, 'b');
+    for (int c = 0; c < 60; ++c) {  // about 30 MB of rows
+        for (int i = 0; i < 1000; ++i) o.stage(site_reading(5, body));
+        ASSERT_FALSE(o.commit());
+    }
+    const auto wal = path + "-wal";
+    const auto grown = std::filesystem::file_size(wal);
+    EXPECT_GT(grown, 24u << 20) << "the held snapshot kept the log from starting over";
+    sqlite3_finalize(held);
+    sqlite3_close(reader);
+    // Commits go on: a checkpoint copies the log back, the log starts over and its file is cut.
+    for (int c = 0; c < 10; ++c) {
+        for (int i = 0; i < 1000; ++i) o.stage(site_reading(5, body));
+        ASSERT_FALSE(o.commit());
+    }
+    EXPECT_LE(std::filesystem::file_size(wal), std::uintmax_t{16} << 20);
+    EXPECT_EQ(o.stats().rows, 70'001u);
 }

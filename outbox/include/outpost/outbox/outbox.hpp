@@ -53,7 +53,9 @@ struct OutboxOptions {
     std::uint64_t max_bytes = 512ull << 20;
     bool synchronous_full = true;      // fsync every commit (power-cut safe up to the last commit)
     std::size_t max_staged = 100'000;  // staged messages kept while commits fail (full disk)
-    // A background integrity check this often (and once soon after a clean start); 0 = never.
+    // A background integrity check this often (and once soon after a clean start); 0 = never. A
+    // check that falls due while the writer thread is busy more than half the time waits, up to one
+    // interval past its time (the check after an unclean stop never waits).
     std::chrono::seconds integrity_check_interval{3600};
     // Space kept in a file beside the outbox and given up when the disk is full, so that deletes of
     // acknowledged messages and loss records can still be written. 0 = none.
@@ -89,6 +91,7 @@ struct OutboxStats {
     std::uint64_t quarantines = 0;          // damaged stores moved aside since start (at start too)
     std::uint64_t salvaged = 0;             // rows copied out of damaged stores into fresh ones
     std::uint64_t integrity_checks = 0;     // background checks completed
+    std::uint64_t integrity_checks_deferred = 0;  // checks that waited for a busy writer before they ran
     std::uint64_t delivered_from_memory = 0;  // acknowledged while the store could not be written
     bool memory_only = false;               // the store cannot be written: readings are kept in memory
     bool quarantined_at_start = false;
@@ -332,6 +335,13 @@ private:
     std::vector<std::pair<std::uint64_t, std::uint32_t>> epochs_;  // (first seq, epoch), ascending
     bool commit_failing_ = false;
     std::chrono::steady_clock::time_point next_check_{};
+    // The writer thread's share of the last second or so spent committing (maintain() samples it):
+    // a scheduled check waits while it is high.
+    double writer_share_ = 0;
+    std::chrono::steady_clock::time_point writer_sampled_at_{};
+    std::uint64_t writer_busy_at_sample_ns_ = 0;
+    bool check_now_ = false;       // the check after an unclean stop: never waits
+    bool check_deferred_ = false;  // the due check has waited (counted once)
     std::chrono::steady_clock::time_point next_reserve_attempt_{};
     OutboxStats stats_;
     std::unique_ptr<Job> job_;  // the commit in flight on the writer thread
