@@ -102,6 +102,8 @@ TEST(RtuTapMbpoll, DecodesTheConversationAndNeverWrites) {
         EXPECT_EQ(seen, polls[i].count) << outputs[i];
     }
     const auto s = tap.stats();
+    EXPECT_EQ(s.opens, 1u) << "the line was idle between the polls, never gone";
+    EXPECT_EQ(s.read_errors, 0u);
     EXPECT_EQ(s.sniffer.blocks, 4u);
     EXPECT_GE(s.sniffer.requests, 4u);
     EXPECT_GT(s.bytes_in, 0u);
@@ -109,6 +111,41 @@ TEST(RtuTapMbpoll, DecodesTheConversationAndNeverWrites) {
     EXPECT_EQ(line.port_stats("tap").bytes_from_port, 0u);
     EXPECT_GT(line.port_stats("tap").bytes_to_port, 0u);
     EXPECT_GT(line.port_stats("mbpoll").bytes_from_port, 0u);
+}
+
+// An idle line is waited on, not reopened; a line that goes away is reopened with backoff and
+// listened to again once it is back.
+TEST(RtuTapLine, AnIdleLineIsWaitedOnAndAVanishedOneReopenedWithBackoff) {
+    test::ModbusTempDir dir;
+    test::LineSimulator line(dir.file(""), 19200);
+    const auto tap_port = line.add_port("tap");
+    line.start();
+    boost::asio::io_context io;
+    test::BlockLog sink;
+    RtuTapOptions options;
+    options.name = "quiet-line";
+    options.device = tap_port;
+    options.format = {19200, SerialParity::none, 8, 1};
+    RtuTap tap(io, options, sink);
+    tap.start();
+    test::run_for(io, 1000ms);
+    EXPECT_EQ(tap.stats().opens, 1u);
+    EXPECT_EQ(tap.stats().read_errors, 0u);
+    EXPECT_TRUE(tap.stats().connected);
+
+    line.recreate_port("tap", 1000ms);
+    // Back after a second; the next attempt comes at most the backoff's cap (5 s) later.
+    ASSERT_TRUE(test::run_until(io, [&] { return tap.stats().opens >= 2; }, 10s));
+    const auto s = tap.stats();
+    // Full jitter draws each wait from [0, ceiling], the ceiling doubling from 200 ms: a handful of
+    // attempts in those seconds. Without the backoff a line that fails at once was reopened
+    // thousands of times a second.
+    EXPECT_LE(s.opens + s.open_failures, 30u);
+    EXPECT_EQ(s.read_errors, 1u) << "the one failure that closed the line";
+    EXPECT_TRUE(s.connected);
+    test::run_for(io, 500ms);
+    EXPECT_EQ(tap.stats().opens, s.opens) << "idle again, and waited on";
+    tap.stop();
 }
 
 }  // namespace

@@ -75,12 +75,14 @@ bool RtuTap::Impl::open() {
         const auto parity = f.parity == SerialParity::none  ? sp::parity::none
                             : f.parity == SerialParity::even ? sp::parity::even
                                                              : sp::parity::odd;
-        // A raw line, as serial_port::open() would set it up.
+        // A raw line, as serial_port::open() would set it up. VMIN 1: with VMIN and VTIME both 0
+        // a read finds 0 bytes on an idle line even when non-blocking, which Asio reports as end
+        // of file; the tap closed and reopened an idle line about 10,000 times a second.
         termios tio{};
         if (::tcgetattr(port.native_handle(), &tio) == 0) {
             ::cfmakeraw(&tio);
             tio.c_cflag |= CREAD | CLOCAL;
-            tio.c_cc[VMIN] = 0;
+            tio.c_cc[VMIN] = 1;
             tio.c_cc[VTIME] = 0;
             ::tcsetattr(port.native_handle(), TCSANOW, &tio);
         }
@@ -103,7 +105,6 @@ bool RtuTap::Impl::open() {
     }
     ++stats.opens;
     stats.connected = true;
-    backoff.reset();
     core::log_info("modbus.tap_open", "listening to the serial line (listen-only)",
                    {{"line", options.name}, {"device", options.device}, {"baud", options.format.baud}});
     return true;
@@ -136,8 +137,12 @@ asio::awaitable<void> RtuTap::Impl::run() {
         if (r.ec) {
             ++stats.read_errors;
             close(r.ec.message().c_str());
+            // A line that opens and fails at once must not be reopened in a loop: the backoff
+            // starts over only once the line has delivered bytes.
+            co_await detail::sleep_until(timer, steady::now() + backoff.next());
             continue;
         }
+        backoff.reset();
         stats.bytes_in += r.n;
         sniffer.feed(detail::wall_clock_ns(), std::span<const std::uint8_t>(buffer.data(), r.n), sink);
     }
