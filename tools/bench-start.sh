@@ -68,8 +68,9 @@ done
 if [ "$damage" = 1 ]; then
   # One page in the middle of the file zeroed (after the SIGKILL of the last round): the drain
   # below must find it (a fetch or the background check), quarantine the file and salvage the rest.
-  pages=$(( $(stat -c %s "$db") / 4096 ))
-  dd if=/dev/zero of="$db" bs=4096 seek=$(( pages / 2 )) count=1 conv=notrunc status=none
+  page=$(od -An -tu1 -j16 -N2 "$db" | awk '{ s = $1 * 256 + $2; print s == 1 ? 65536 : s }')
+  pages=$(( $(stat -c %s "$db") / page ))
+  dd if=/dev/zero of="$db" bs="$page" seek=$(( pages / 2 )) count=1 conv=notrunc status=none
   echo "== page $(( pages / 2 )) of $pages zeroed"
   drain=1
 fi

@@ -21,10 +21,13 @@
 #include "private_mounts.hpp"
 #include "process.hpp"
 #include "site_reading.hpp"
+#include "store_file.hpp"
 
 using namespace outpost::outbox;
 using outpost::core::Message;
 using outpost::core::StoredMessage;
+using outpost::test::page_size_of;
+using outpost::test::scribble;
 using outpost::test::site_reading;
 namespace fs = std::filesystem;
 
@@ -55,13 +58,6 @@ void crash_after(const std::string& path, int messages) {
     int status = 0;
     waitpid(child, &status, 0);
     ASSERT_EQ(WEXITSTATUS(status), 0);
-}
-
-void scribble(const std::string& path, std::streamoff offset, std::size_t bytes, char with = '\x13') {
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(offset);
-    const std::string junk(bytes, with);
-    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
 }
 
 std::int64_t lost_count(const std::vector<LossRecord>& losses, const std::string& reason) {
@@ -197,7 +193,7 @@ TEST(OutboxSequence, AGarbledWalAfterACrashIsARollbackOnTheRecord) {
         fill(o, 50);
     }
     crash_after(path, 400);
-    scribble(path + "-wal", 32, 4096);  // the first frame: nothing after it is trusted
+    scribble(path + "-wal", 32, page_size_of(path));  // the first frame: nothing after it is trusted
     Quiet quiet;
     Outbox o({.path = path});
     EXPECT_EQ(o.stats().next_seq, 451u);
@@ -213,7 +209,7 @@ TEST(OutboxSequence, AQuarantinedStoreContinuesFromTheMarkerWhenItsHeaderIsGone)
         Outbox o({.path = path});
         fill(o, 700);
     }
-    scribble(path, 0, 4096, '\0');  // page 1 zeroed: not a database any more
+    scribble(path, 0, page_size_of(path), '\0');  // page 1 zeroed: not a database any more
     Quiet quiet;
     Outbox o({.path = path});
     EXPECT_TRUE(o.stats().quarantined_at_start);
@@ -262,7 +258,8 @@ TEST(OutboxDamage, CorruptionFoundWhileRunningIsQuarantinedAndTheGatewayGoesOn) 
     {
         outpost::test::run({"sqlite3", path, "PRAGMA wal_checkpoint(TRUNCATE)"}, dir.file("sqlite3.log"));
     }
-    scribble(path, 4096 * 30, 4096 * 6);
+    const auto page = static_cast<std::streamoff>(page_size_of(path));
+    scribble(path, page * 8, page * 2);
     const auto all = drain(o);  // hits the damage, recovers, the cursor keeps its place
     const auto again = drain(o);
     EXPECT_EQ(o.stats().quarantines, 1u);
@@ -312,7 +309,8 @@ TEST(OutboxDamage, TheBackgroundCheckFindsDamageAfterACleanShutdown) {
     }
     // Damage near the end of the file, in pages nothing reads at the open: only a check finds it.
     const auto size = static_cast<std::streamoff>(fs::file_size(path));
-    scribble(path, size - 4096 * 3, 4096 * 2);
+    const auto page = static_cast<std::streamoff>(page_size_of(path));
+    scribble(path, size - page * 3, page * 2);
     Quiet quiet;
     Outbox o({.path = path, .integrity_check_interval = std::chrono::seconds(1)});
     EXPECT_FALSE(o.stats().quarantined_at_start) << "a clean shutdown opens without a check";

@@ -12,21 +12,22 @@
 #include <cstring>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <tuple>
 
 #include "private_mounts.hpp"
 #include "process.hpp"
 #include "site_reading.hpp"
+#include "store_file.hpp"
 
 using namespace outpost::outbox;
 using outpost::core::Message;
 using outpost::core::StoredMessage;
+using outpost::test::page_size_of;
+using outpost::test::scribble;
 using outpost::test::site_reading;
 
 namespace {
-
 
 using Row = std::tuple<std::uint64_t, std::uint32_t, std::string>;  // seq, epoch, body
 
@@ -85,12 +86,6 @@ struct Quiet {
     std::string log;
 };
 
-void scribble(const std::string& path, std::streamoff offset, std::size_t bytes) {
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(offset);
-    const std::string junk(bytes, '\x13');
-    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
-}
 
 }  // namespace
 
@@ -177,7 +172,8 @@ TEST(OutboxLayout, ADamagedLegacyStoreIsSalvagedFromItsOldLayout) {
     }
     make_legacy(dir, path);
     // Table pages (the index was built last, at the end of the file).
-    scribble(path, 4096 * 30, 4096 * 6);
+    const auto page = static_cast<std::streamoff>(page_size_of(path));
+    scribble(path, page * 8, page * 2);
 
     Quiet quiet;
     Outbox o({.path = path});
@@ -261,4 +257,38 @@ TEST(OutboxLayout, TheLogFileIsCutBackAfterALongReaderLetsGo) {
     }
     EXPECT_LE(std::filesystem::file_size(wal), std::uintmax_t{16} << 20);
     EXPECT_EQ(o.stats().rows, 70'001u);
+}
+
+TEST(OutboxLayout, NewStoresHave16KiBPagesAndTheLogStartsOverAt4MB) {
+    outpost::test::TempDir dir;
+    const auto path = dir.file("o.db");
+    Outbox o({.path = path});
+    EXPECT_EQ(page_size_of(path), 16384u);
+    const std::string body(400, 'b');
+    std::uintmax_t largest = 0;
+    for (int c = 0; c < 30; ++c) {  // about 13 MB of rows, 450 KB a commit
+        for (int i = 0; i < 1000; ++i) o.stage(site_reading(5, body));
+        ASSERT_FALSE(o.commit());
+        largest = std::max(largest, std::filesystem::file_size(path + "-wal"));
+    }
+    // 4 MB and what the commit that crossed it wrote; 1000 pages (SQLite's default) would be 16 MB.
+    EXPECT_GT(largest, std::uintmax_t{3} << 20);
+    EXPECT_LT(largest, std::uintmax_t{6} << 20);
+}
+
+TEST(OutboxLayout, AStoreWithSmallerPagesKeepsThem) {
+    outpost::test::TempDir dir;
+    const auto path = dir.file("o.db");
+    // A store as versions before 16 KiB pages wrote it.
+    outpost::test::run({"sqlite3", path, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t(a)"},
+                       dir.file("sqlite3.log"));
+    {
+        Outbox o({.path = path});
+        for (int i = 0; i < 3000; ++i) o.stage(site_reading(5));
+        ASSERT_FALSE(o.commit());
+    }
+    EXPECT_EQ(page_size_of(path), 4096u);
+    Outbox o({.path = path});
+    EXPECT_EQ(o.stats().rows, 3000u);
+    EXPECT_EQ(drain(o).size(), 3000u);
 }

@@ -6,16 +6,18 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "outpost/outbox/outbox_error.hpp"
 #include "private_mounts.hpp"
 #include "process.hpp"
+#include "store_file.hpp"
 
 using namespace outpost::outbox;
 using outpost::core::Message;
 using outpost::core::StoredMessage;
+using outpost::test::page_size_of;
+using outpost::test::scribble;
 
 namespace {
 
@@ -338,10 +340,8 @@ TEST(Outbox, ACorruptPageFoundByTheCheckIsQuarantined) {
     }
     // Scribble over pages in the middle of the table and mark the shutdown unclean.
     {
-        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(4096 * 20);
-        const std::string junk(4096 * 4, '\x13');
-        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+        const auto page = page_size_of(path);
+        scribble(path, static_cast<std::streamoff>(page * 10), page * 2);
     }
     outpost::test::run({"sqlite3", path, "UPDATE meta SET value=0 WHERE key='clean_shutdown'"},
                        dir.file("sqlite3.log"));
@@ -370,7 +370,7 @@ TEST(OutboxFullDisk, CommitsFailWithoutLosingWhatIsStoredAndDropsAreRecorded) {
     const auto mnt = dir.file("small");
     std::filesystem::create_directory(mnt);
     // A small filesystem in this test process's own mount namespace: nothing on the host changes.
-    if (std::string error; !outpost::test::mount_tmpfs(mnt, "1536k", error)) {
+    if (std::string error; !outpost::test::mount_tmpfs(mnt, "2560k", error)) {
         if (std::getenv("OUTPOST_REQUIRE_MOUNT")) FAIL() << error;
         GTEST_SKIP() << "cannot mount a tmpfs here: " << error;
     }
