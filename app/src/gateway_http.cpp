@@ -201,9 +201,9 @@ std::string Gateway::metrics_text() const {
     out.add("outpost_outbox_writer_busy_seconds_total", MT::counter,
             "time the outbox's writer thread spent committing (its rate near 1: the disk writer is the limit)", {},
             static_cast<double>(o.writer_busy_ns) / 1e9);
-    out.counter("outpost_ingest_holds_total", "times the sources outran the disk and were held until a commit was back", ingest_holds_);
-    out.add("outpost_ingest_held_seconds_total", MT::counter, "time the sources were held", {},
-            std::chrono::duration<double>(ingest_held_time_).count());
+    out.counter("outpost_ingest_disk_waits_total", "times a live bus outran the disk and the io thread waited for a commit", commit_waits_);
+    out.add("outpost_ingest_disk_wait_seconds_total", MT::counter, "time the io thread spent in those waits", {},
+            std::chrono::duration<double>(commit_wait_time_).count());
     out.counter("outpost_outbox_quarantines_total", "damaged stores moved aside and replaced", o.quarantines);
     out.counter("outpost_outbox_salvaged_messages_total", "messages copied out of damaged stores", o.salvaged);
     out.counter("outpost_outbox_integrity_checks_total", "background integrity checks completed", o.integrity_checks);

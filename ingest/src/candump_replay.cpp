@@ -110,18 +110,8 @@ bool CandumpReplay::read_next() {
     return false;
 }
 
-void CandumpReplay::resume() {
-    if (!parked_ || finished_) return;
-    parked_ = false;
-    boost::asio::post(io_, [this] { run_slice(); });
-}
-
 void CandumpReplay::run_slice() {
     if (finished_) return;
-    if (sink_.held()) {
-        parked_ = true;
-        return;
-    }
     const bool paced = options_.speed > 0;
     std::size_t handed = 0;
     for (std::size_t i = 0; i < options_.lines_per_slice; ++i) {
@@ -162,10 +152,6 @@ void CandumpReplay::run_slice() {
         ++stats_.frames;
         sink_.on_frame(pending_);
         if (finished_) return;  // the sink may have stopped us
-        if (sink_.held()) {
-            parked_ = true;
-            return;
-        }
     }
     boost::asio::post(io_, [this] { run_slice(); });
 }

@@ -70,16 +70,7 @@ void SocketCanReader::stop() {
     close();
 }
 
-void SocketCanReader::resume() {
-    if (!parked_) return;
-    parked_ = false;
-    boost::asio::post(io_, [this] {
-        if (!stopped_ && socket_.is_open()) wait_readable();
-    });
-}
-
 void SocketCanReader::close() {
-    parked_ = false;  // a reopen waits on the new socket itself
     pace_timer_.cancel();
     if (socket_.is_open()) {
         boost::system::error_code ignored;
@@ -324,11 +315,6 @@ void SocketCanReader::read_ready() {
         }
         sink_.on_frame(f);
         if (stopped_) return;
-        if (sink_.held()) {
-            // The rest stays in the kernel's buffer until resume().
-            parked_ = true;
-            return;
-        }
     }
     if (!stopped_ && socket_.is_open()) {
         // More may be waiting: come back after other handlers had their turn.

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdio>
 #include <fstream>
 
 #include <boost/asio/io_context.hpp>
@@ -114,49 +113,4 @@ TEST(CandumpReplay, EndlessSourcesAreRefusedAtOpen) {
         EXPECT_EQ(e.code(), std::errc::invalid_argument);
         EXPECT_NE(std::string(e.what()).find("/dev/zero: not a regular file"), std::string::npos) << e.what();
     }
-}
-
-TEST(CandumpReplay, AHeldSinkStopsTheReplayUntilItIsResumedAndNoFrameIsLostOrRepeated) {
-    std::string text;
-    for (int i = 0; i < 1000; ++i) {
-        char line[64];
-        std::snprintf(line, sizeof line, "(%d.000000) can0 100#%02X%02X\n", 100 + i, i >> 8, i & 0xFF);
-        text += line;
-    }
-    const auto path = write_log("held.log", text);
-    // Holds after every 64 frames, as the gateway does when its writer thread is behind.
-    struct Holding : Collect {
-        bool hold = false;
-        std::size_t taken_while_held = 0;
-        void on_frame(const outpost::core::CanFrame& f) override {
-            if (hold) ++taken_while_held;
-            Collect::on_frame(f);
-            if (frames.size() % 64 == 0) hold = true;
-        }
-        bool held() const noexcept override { return hold; }
-    } sink;
-    boost::asio::io_context io;
-    CandumpReplay replay(io, {.path = path, .speed = 0}, sink);
-    bool done = false;
-    replay.start([&] { done = true; });
-    int holds = 0;
-    for (;;) {
-        io.restart();
-        io.run();  // returns when nothing is left to do: done, or parked
-        if (done) break;
-        ++holds;
-        ASSERT_TRUE(sink.hold) << "the replay stopped without being held";
-        ASSERT_EQ(sink.frames.size(), static_cast<std::size_t>(holds) * 64) << "it stopped at once";
-        sink.hold = false;
-        replay.resume();
-    }
-    EXPECT_EQ(holds, 1000 / 64);
-    EXPECT_EQ(sink.taken_while_held, 0u);
-    ASSERT_EQ(sink.frames.size(), 1000u);
-    for (std::size_t i = 0; i < sink.frames.size(); ++i) {
-        EXPECT_EQ((sink.frames[i].data[0] << 8) | sink.frames[i].data[1], static_cast<int>(i));
-    }
-    replay.resume();  // not held: nothing happens
-    io.restart();
-    EXPECT_EQ(io.run(), 0u);
 }

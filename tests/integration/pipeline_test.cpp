@@ -91,35 +91,3 @@ TEST(Pipeline, ABrokerThatIsDownAtStartOnlyDelaysDelivery) {
     EXPECT_EQ(*seqs.rbegin(), expected.size());
     EXPECT_NE(read_file(dir.file("outpost.log")).find("uplink.connect_failed"), std::string::npos);
 }
-
-TEST(Pipeline, AReplayFasterThanTheDiskIsHeldBackAndNothingIsDroppedOrRepeated) {
-    // 60,000 frames at full speed, 220,000 readings: the io thread maps them faster than the
-    // writer thread commits them, so the gateway holds the replay while a commit runs.
-    TempDir dir;
-    Broker broker(dir);
-    Subscriber sub(dir, broker.port(), "site/#");
-    ASSERT_EQ(run({"/usr/bin/python3", source_dir() + "/tools/gen_bms_log.py", "--fast", "--frames", "60000", "--out",
-                   dir.file("bms.log"), "--expected", dir.file("expected.jsonl")},
-                  dir.file("gen.log")),
-              0)
-        << read_file(dir.file("gen.log"));
-    const auto expected = read_jsonl(dir.file("expected.jsonl"));
-    const auto site = write_site(dir, "site.json", broker.port(), dir.file("bms.log"));
-    const int rc = run({outpost_binary(), "run", "--config", site, "--exit-after", "drain"}, dir.file("outpost.log"), 300s);
-    ASSERT_EQ(rc, 0) << read_file(dir.file("outpost.log"));
-    nlohmann::json stop;
-    for (const auto& line : read_jsonl(dir.file("outpost.log"))) {
-        if (line.value("event", "") == "gateway.stop") stop = line;
-    }
-    ASSERT_TRUE(stop.is_object());
-    EXPECT_GT(stop["ingest_holds"].get<std::uint64_t>(), 0u) << stop.dump();
-    EXPECT_EQ(stop["readings"].get<std::size_t>(), expected.size());
-    EXPECT_EQ(stop["committed"].get<std::size_t>(), expected.size());
-    EXPECT_EQ(stop["acknowledged"].get<std::size_t>(), expected.size());
-    EXPECT_EQ(stop["dropped_unwritable"].get<std::uint64_t>(), 0u);
-    ASSERT_TRUE(sub.wait_for_count(expected.size(), 60s)) << sub.messages().size() << " of " << expected.size();
-    std::set<std::uint64_t> seqs;
-    for (const auto& r : sub.messages()) EXPECT_TRUE(seqs.insert(r.payload["seq"].get<std::uint64_t>()).second);
-    EXPECT_EQ(seqs.size(), expected.size());
-    EXPECT_EQ(*seqs.rbegin(), expected.size());
-}

@@ -230,8 +230,8 @@ def main():
     committed, _ = rate(stats, 'committed', sat0, sat1)
     acked_sat, sat_stats = rate(stats, 'acknowledged', sat0, sat1)
     growth, _ = rate([dict(s, backlog=s['outbox_rows'] + s['staged']) for s in stats], 'backlog', sat0, sat1)
-    holds, _ = rate([dict(s, w=s.get('ingest_holds', 0)) for s in stats], 'w', sat0, sat1)
-    held, _ = rate([dict(s, w=s.get('ingest_held_ms', 0) / 1000.0) for s in stats], 'w', sat0, sat1)
+    waits, _ = rate([dict(s, w=s.get('commit_waits', 0)) for s in stats], 'w', sat0, sat1)
+    waited, _ = rate([dict(s, w=s.get('commit_wait_ms', 0) / 1000.0) for s in stats], 'w', sat0, sat1)
     # Share of each second the outbox's writer thread spent committing (1.0: the writer is the limit).
     busy = [dict(s, b=s.get('writer_busy_ms', 0) / 1000.0) for s in stats]
     writer_sat, _ = rate(busy, 'b', sat0, sat1)
@@ -262,8 +262,8 @@ def main():
         'committed_vs_offered': committed / offered if committed else None,
         'acked_per_s_saturated': acked_sat, 'acked_per_s_alone': alone,
         'drain_ratio': acked_sat / alone if acked_sat is not None and alone else None,
-        'backlog_growth_per_s': growth, 'peak_backlog': peak_backlog, 'ingest_holds_per_s': holds,
-        'ingest_held_share': held, 'writer_busy_saturated': writer_sat, 'writer_busy_alone': writer_alone,
+        'backlog_growth_per_s': growth, 'peak_backlog': peak_backlog, 'commit_waits_per_s': waits,
+        'commit_wait_share': waited, 'writer_busy_saturated': writer_sat, 'writer_busy_alone': writer_alone,
         'replay_lag_s': (replay_end - start - args.seconds) if replay_end else None,
         'cpu_saturated': cpu_share(samples, sat0, sat1),
         'cpu_alone': alone_cpu if alone else None,
@@ -304,8 +304,8 @@ def main():
              ('  ok' if result['drain_ratio'] >= 0.8 else '  BELOW 0.8x')))
     print('  backlog growth %s rows/s during saturation (peak %d); replays ended %s s after their nominal end'
           % (fmt(growth), peak_backlog, fmt(result['replay_lag_s'], '%.1f')))
-    print('  the sources were held for the writer %s times/s during saturation (ingest_holds), %s of the time'
-          % (fmt(holds, '%.1f'), fmt(held, '%.2f')))
+    print('  the io thread waited for the writer %s times/s during saturation (commit_waits), %s of the time'
+          % (fmt(waits, '%.1f'), fmt(waited, '%.2f')))
     print('  the writer thread committing: %s of the time saturated, %s alone (writer_busy_ms)'
           % (fmt(writer_sat, '%.2f'), fmt(writer_alone, '%.2f')))
     print('  CPU of outpost: %s saturated, %s draining alone (1.0 = one core); user %.1f s, sys %.1f s'

@@ -57,7 +57,6 @@ public:
 
     void start();
     void on_frame(const core::CanFrame& frame) override;
-    bool held() const noexcept override { return ingest_held_; }
     void on_modbus(const core::ModbusBlock& block) override;
     // Re-reads the site file and its mappings (SIGHUP). A configuration with problems is refused,
     // each problem logged with its file and JSON path, and the running one stays. A valid one
@@ -77,10 +76,6 @@ private:
     // commit attempt per frame); `force` ignores the backoff (shutdown).
     void commit(bool force = false);
     void commit_done(std::error_code ec, bool acks_only);
-    // Staged readings at which the sources are held while a commit runs.
-    std::size_t hold_threshold() const noexcept;
-    // Lets held sources go on once the writer has caught up with them.
-    void release_sources();
     void record_positions();
     void schedule_commit();
     void schedule_stats();
@@ -139,12 +134,8 @@ private:
     core::Backoff commit_backoff_;
     std::chrono::steady_clock::time_point commit_retry_at_{};
     bool acks_only_in_flight_ = false;
-    // Sources held back while the writer thread is behind them (FrameSink::held): how often, and
-    // for how long together.
-    bool ingest_held_ = false;
-    std::chrono::steady_clock::time_point held_since_{};
-    std::uint64_t ingest_holds_ = 0;
-    std::chrono::steady_clock::duration ingest_held_time_{};
+    std::uint64_t commit_waits_ = 0;  // stage() waited for the writer thread (a source faster than the disk)
+    std::chrono::steady_clock::duration commit_wait_time_{};  // how long those waits took, together
     bool stopping_ = false;
     int exit_code_ = 0;
     RunOptions run_;

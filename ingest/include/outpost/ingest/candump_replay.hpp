@@ -57,8 +57,6 @@ public:
     // Starts the replay; `on_done` runs once, when the end of the log is reached or stop() is called.
     void start(std::function<void()> on_done);
     void stop();
-    // Goes on after the sink held it (FrameSink::held); nothing if it was not held.
-    void resume();
 
     const ReplayStats& stats() const noexcept { return stats_; }
     const std::string& bus_name() const noexcept { return options_.bus_name; }
@@ -83,7 +81,6 @@ private:
     ReplayStats stats_;
     core::CanFrame pending_{};
     bool have_pending_ = false;
-    bool parked_ = false;  // stopped for the sink's hold, until resume()
     std::uint64_t offset_ = 0;          // bytes consumed so far (reader_.offset())
     std::uint64_t pending_offset_ = 0;  // where the line of pending_ starts
     bool have_origin_ = false;

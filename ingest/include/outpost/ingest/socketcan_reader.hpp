@@ -68,8 +68,6 @@ public:
     // std::system_error only if this kernel has no CAN support at all (a start-up problem).
     void start();
     void stop();
-    // Goes on reading after the sink held it (FrameSink::held); nothing if it was not held.
-    void resume();
     const SocketCanStats& stats() const noexcept { return stats_; }
     const std::string& bus_name() const noexcept { return options_.bus_name; }
 
@@ -100,7 +98,6 @@ private:
     unsigned warned_ = 0;  // bits of what warn_once() has already logged
     bool fd_enabled_ = false;
     bool stopped_ = false;
-    bool parked_ = false;  // stopped reading for the sink's hold, until resume()
     core::LogLimiter open_log_;  // separate limiters: a flood of drops must not hide an open failure
     core::LogLimiter drop_log_;
 };
