@@ -86,7 +86,6 @@ struct Quiet {
     std::string log;
 };
 
-
 }  // namespace
 
 TEST(OutboxLayout, ALegacyStoreIsConvertedOnceAndDeliversWhatItHeldInOrder) {
