@@ -143,7 +143,9 @@ TEST(MappingLoader, ADbcThatIsNotARegularFileIsRefused) {
 
 // `outpost check` on a DBC message with 100k signals: linear, not quadratic (it took > 20 s).
 // Process CPU time, so a loaded machine does not make it fail; and the 10x larger message may
-// take at most 40x as long (linear is 10x, quadratic 100x), whatever the machine's speed.
+// take at most 40x as long (linear is 10x, quadratic 100x), whatever the machine's speed. The
+// absolute bound is a quarter of the quadratic time: measured 0.15 s, but CPU time itself grew
+// to 1.03 s with both cores of this VM busy.
 TEST(MappingLoader, ADbcMessageWith100kSignalsLoadsInLinearTime) {
     outpost::test::TempDir dir;
     auto cpu_seconds = [] { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; };
@@ -173,7 +175,7 @@ TEST(MappingLoader, ADbcMessageWith100kSignalsLoadsInLinearTime) {
     const double small = time_load("small", R"({"dbc": [{"file": "small.dbc"}]})", 10'000);
     const double big = time_load("big", R"({"dbc": [{"file": "big.dbc"}]})", 100'000);
     std::printf("100k signals: %.3f s CPU; 10k: %.3f s\n", big, small);
-    EXPECT_LT(big, 1.0);
+    EXPECT_LT(big, 5.0);
     EXPECT_LT(big, 40 * std::max(small, 0.005));
     // Listing every signal by name goes through the same lookups.
     std::string names = "[";
