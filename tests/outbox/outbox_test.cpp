@@ -54,6 +54,49 @@ TEST(Outbox, HigherPriorityFirstAndFifoWithinAPriority) {
     EXPECT_EQ(o.stats().rows, 7u);
 }
 
+// A commit writes its readings several to a statement, in key order: every field of every row
+// comes back as it was staged, whatever the mix of priorities and a count that is not a multiple
+// of the statement's rows, and the counts match a store written one reading a commit.
+TEST(Outbox, AManyReadingCommitOfMixedPrioritiesStoresEachReadingAsStaged) {
+    outpost::test::TempDir dir;
+    Outbox many({.path = dir.file("many.db")});
+    Outbox one_by_one({.path = dir.file("one.db")});
+    std::map<std::uint64_t, Message> staged;
+    for (int i = 0; i < 1003; ++i) {
+        Message m = msg(static_cast<std::uint8_t>(i * 7 % 10), "site/t" + std::to_string(i % 13), "\"value\":" + std::to_string(i));
+        m.created_ns = 1'000'000 + i;
+        m.qos = static_cast<std::uint8_t>(i % 3);
+        m.retain = i % 5 == 0;
+        ASSERT_EQ(one_by_one.stage(m), static_cast<std::uint64_t>(i + 1));
+        ASSERT_FALSE(one_by_one.commit());
+        staged[many.stage(m)] = m;
+    }
+    ASSERT_FALSE(many.commit());
+    EXPECT_EQ(many.stats().rows, 1003u);
+    EXPECT_EQ(many.stats().bytes, one_by_one.stats().bytes);
+    DrainCursor cursor;
+    std::vector<StoredMessage> out;
+    while (many.fetch(cursor, 100, out) > 0) {
+    }
+    ASSERT_EQ(out.size(), 1003u);
+    EXPECT_EQ(many.stats().corrupt_rows, 0u) << "every row's checksum matches what was written";
+    int last_priority = 10;
+    for (const auto& s : out) {
+        ASSERT_TRUE(staged.count(s.seq)) << s.seq;
+        const Message& m = staged.at(s.seq);
+        EXPECT_EQ(s.message.topic, m.topic) << s.seq;
+        EXPECT_EQ(s.message.body, m.body) << s.seq;
+        EXPECT_EQ(s.message.created_ns, m.created_ns) << s.seq;
+        EXPECT_EQ(s.message.priority, m.priority) << s.seq;
+        EXPECT_EQ(s.message.qos, m.qos) << s.seq;
+        EXPECT_EQ(s.message.retain, m.retain) << s.seq;
+        EXPECT_LE(s.message.priority, last_priority) << "higher priorities first";
+        last_priority = s.message.priority;
+        staged.erase(s.seq);
+    }
+    EXPECT_TRUE(staged.empty());
+}
+
 TEST(Outbox, NewHighPriorityMessagesOvertakeADrainInProgress) {
     outpost::test::TempDir dir;
     Outbox o({.path = dir.file("o.db")});

@@ -288,6 +288,8 @@ private:
     OutboxOptions options_;
     std::unique_ptr<Impl> impl_;
     std::deque<Staged> staged_;
+    // The writer thread: inserts a commit's readings, counting them into `st`; SQLite's result code.
+    int write_staged(const std::deque<Staged>& staged, OutboxStats& st);
     struct Ack {  // 16 bytes: tens of thousands may wait
         std::uint64_t seq;
         std::int32_t bytes;     // topic plus body; -1: not known, read back at the delete
