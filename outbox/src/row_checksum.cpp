@@ -3,6 +3,10 @@
 #include <array>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 namespace outpost::outbox {
 namespace {
 
@@ -25,9 +29,30 @@ void append_le(std::string_view::value_type* out, std::uint64_t v, std::size_t n
     for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
 }
 
+#if defined(__x86_64__)
+// SSE 4.2 has an instruction for this very polynomial: eight bytes a step instead of four table
+// lookups per four bytes (the checksum is computed for every row written and every row read).
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t crc, const unsigned char* p, std::size_t n) noexcept {
+    std::uint64_t c = ~crc;
+    for (; n >= 8; p += 8, n -= 8) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+    }
+    auto c32 = static_cast<std::uint32_t>(c);
+    for (; n > 0; --n) c32 = _mm_crc32_u8(c32, *p++);
+    return ~c32;
+}
+
+const bool have_sse42 = [] {
+    __builtin_cpu_init();  // may run before libgcc's own initialisation of what it reports
+    return __builtin_cpu_supports("sse4.2") != 0;
+}();
+#endif
+
 }  // namespace
 
-std::uint32_t crc32c(std::uint32_t crc, std::string_view data) noexcept {
+std::uint32_t crc32c_portable(std::uint32_t crc, std::string_view data) noexcept {
     crc = ~crc;
     const auto* p = reinterpret_cast<const unsigned char*>(data.data());
     std::size_t n = data.size();
@@ -39,6 +64,21 @@ std::uint32_t crc32c(std::uint32_t crc, std::string_view data) noexcept {
     }
     while (n-- > 0) crc = (crc >> 8) ^ tables[0][(crc ^ *p++) & 0xFF];
     return ~crc;
+}
+
+bool crc32c_in_hardware() noexcept {
+#if defined(__x86_64__)
+    return have_sse42;
+#else
+    return false;
+#endif
+}
+
+std::uint32_t crc32c(std::uint32_t crc, std::string_view data) noexcept {
+#if defined(__x86_64__)
+    if (have_sse42) return crc32c_sse42(crc, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+#endif
+    return crc32c_portable(crc, data);
 }
 
 std::uint32_t row_checksum(const RowFields& row) noexcept {

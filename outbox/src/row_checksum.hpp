@@ -6,8 +6,12 @@
 
 namespace outpost::outbox {
 
-// CRC-32C (Castagnoli) of `data`, continuing from `crc` (0 to start).
+// CRC-32C (Castagnoli) of `data`, continuing from `crc` (0 to start): with the CPU's instruction
+// where there is one (x86-64 with SSE 4.2), tables otherwise.
 std::uint32_t crc32c(std::uint32_t crc, std::string_view data) noexcept;
+// The same with tables only, and whether crc32c() uses the instruction (for tests).
+std::uint32_t crc32c_portable(std::uint32_t crc, std::string_view data) noexcept;
+bool crc32c_in_hardware() noexcept;
 
 struct RowFields {
     std::uint64_t seq = 0;
