@@ -12,7 +12,8 @@
 # readings first (broker away), so that the drain works on a backlog during the saturation too.
 # --room first runs the load with the broker away, for the cores ingest alone takes, and then prints
 # the ratio the rest of the machine's cores leave room for: (cores - ingest) / (outpost + broker
-# draining alone). The broker shares this machine's cores; on a gateway it is across the link.
+# draining alone), and the same for the outbox's one writer thread: (1 - its share on ingest) / (its
+# share draining alone). The broker shares this machine's cores; on a gateway it is across the link.
 # Also: tools/bench.sh --saturated [...]. Targets: committed >= 0.99 of offered; drain during the
 # saturation >= 0.8x the drain alone; with the quota reached, the same and <= 1 eviction line a second.
 set -euo pipefail
@@ -45,6 +46,7 @@ if [ "$room" = 1 ]; then
   echo "== ingest alone, the broker away: the same load, for the cores it takes"
   "$py" tools/bench/saturated.py "${common[@]}" --name ingest --ingest-only --tail 1
   common+=(--ingest-cpu "$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["cpu_saturated"])' "$work/ingest.result.json")")
+  common+=(--ingest-writer "$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["writer_busy_saturated"])' "$work/ingest.result.json")")
 fi
 echo "== saturated, no quota: $buses buses x $rate frames/s x 6 signals for $seconds s, then $tail s of drain alone"
 "$py" tools/bench/saturated.py "${common[@]}" --name free

@@ -19,6 +19,10 @@ costs (the outpost process; the idle broker takes nothing). Given that figure (-
 normal run also prints the ratio the machine's cores leave room for: (cores - ingest CPU) / (CPU of
 the drain alone, outpost and broker), at most 1. It assumes the drain could use every core left;
 the io thread and the broker are one thread each, so it is an upper bound.
+The same for the outbox's one writer thread (--ingest-writer, its busy share in the --ingest-only
+run): (1 - ingest's share) / (the drain alone's share), at most 1. Inserts and deletes both go
+through that thread; when the drain alone keeps it busy, this bounds the ratio however the io
+thread and the cores are shared.
 """
 import argparse
 import json
@@ -157,6 +161,9 @@ def main():
     ap.add_argument('--ingest-cpu', type=float,
                     help='cores outpost spent on ingest alone (an --ingest-only run): prints the ratio '
                          'the cores leave room for')
+    ap.add_argument('--ingest-writer', type=float,
+                    help="the writer thread's busy share on ingest alone (an --ingest-only run): prints the "
+                         'ratio the one writer leaves room for')
     ap.add_argument('--link', help='a "link" section for the site, as JSON (e.g. batching)')
     ap.add_argument('--backlog', type=int, default=0,
                     help='readings stored before the saturation starts (ingested with the broker away), so '
@@ -284,6 +291,10 @@ def main():
     result['ingest_cpu'] = args.ingest_cpu
     result['cpu_room_ratio'] = (min(1.0, (os.cpu_count() - args.ingest_cpu) / cpu_drain)
                                 if args.ingest_cpu is not None and cpu_drain > 0 else None)
+    # The same for the writer thread, which commits both the inserts and the drain's deletes.
+    result['ingest_writer'] = args.ingest_writer
+    result['writer_room_ratio'] = (min(1.0, (1.0 - args.ingest_writer) / writer_alone)
+                                   if args.ingest_writer is not None and writer_alone else None)
     with open(w(args.name + '.result.json'), 'w') as f:
         json.dump(result, f, indent=1)
 
@@ -296,6 +307,7 @@ def main():
     if args.ingest_only:
         print('  ingest alone (broker away): CPU of outpost %s (its --ingest-cpu), of the machine %s of %d cores'
               % (fmt(result['cpu_saturated'], '%.2f'), fmt(result['cpu_machine_saturated'], '%.2f'), os.cpu_count()))
+        print('  the writer thread committing: %s of the time (its --ingest-writer)' % fmt(writer_sat, '%.2f'))
         print('  RSS: max %.1f MB' % result['max_rss_mb'])
         return 0
     print('  acknowledged %s msgs/s during saturation, %s alone: ratio %s%s'
@@ -317,6 +329,10 @@ def main():
         print('  room the cores leave: (%d - %.2f ingest) / %.2f drain alone = %.2fx%s'
               % (os.cpu_count(), args.ingest_cpu, cpu_drain, result['cpu_room_ratio'],
                  '' if result['cpu_room_ratio'] >= 0.8 else '  (below 0.8x even with every core left to the drain)'))
+    if result['writer_room_ratio'] is not None:
+        print('  room the writer leaves: (1 - %.2f ingest) / %.2f drain alone = %.2fx%s'
+              % (args.ingest_writer, writer_alone, result['writer_room_ratio'],
+                 '' if result['writer_room_ratio'] >= 0.8 else '  (below 0.8x: the one writer bounds the ratio)'))
     print('  RSS: max %.1f MB%s (target <= 16)' % (
         result['max_rss_mb'],
         ', sampled %.1f-%.1f MB' % tuple(result['rss_mb_samples_min_max']) if rss_samples else ''))
