@@ -266,7 +266,8 @@ struct Outbox::Impl {
         // OR FAIL: a statement of several rows that may abort halfway keeps a journal of its own
         // to undo just itself (pages copied to a temporary file: ingest 30% slower than one row a
         // statement, measured). Any failure rolls the whole commit back here, so none is needed.
-        std::string many = "INSERT OR FAIL INTO messages(key,created_ns,qos,retain,topic,body,crc) VALUES(?,?,?,?,?,?,?)";
+        std::string many = "INSERT OR FAIL INTO messages(key,created_ns,qos,retain,topic,body,crc) "
+                           "VALUES(?,?,?,?,?,?,?)";
         for (std::size_t i = 1; i < rows_per_insert; ++i) many += ",(?,?,?,?,?,?,?)";
         insert_many = sql::Statement(db, many);
         remove = sql::Statement(db, "DELETE FROM messages WHERE key=?1 RETURNING length(topic)+length(body)");
@@ -431,7 +432,9 @@ struct Outbox::Impl {
 
     // rows_per_insert rows with one statement (every parameter bound each time: no clearing).
     int write_rows(const RowFields* rows) {
-        for (std::size_t i = 0; i < rows_per_insert; ++i) bind_row(insert_many, static_cast<int>(i) * insert_columns + 1, rows[i]);
+        for (std::size_t i = 0; i < rows_per_insert; ++i) {
+            bind_row(insert_many, static_cast<int>(i) * insert_columns + 1, rows[i]);
+        }
         const int rc = insert_many.step();
         insert_many.rewind();
         return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -1452,13 +1455,13 @@ int Outbox::write_staged(const std::deque<Staged>& staged, OutboxStats& st) {
     // Key order (priority, then seq), so that SQLite's cursor steps on instead of seeking: staged
     // readings are in seq order, so one priority (the common case) is in key order already.
     std::vector<std::uint32_t> order;
-    const bool in_key_order =
-        std::is_sorted(staged.begin(), staged.end(), [](const Staged& a, const Staged& b) { return a.priority < b.priority; });
+    const auto by_priority = [](const Staged& a, const Staged& b) { return a.priority < b.priority; };
+    const bool in_key_order = std::is_sorted(staged.begin(), staged.end(), by_priority);
     if (!in_key_order) {
         order.resize(staged.size());
         std::iota(order.begin(), order.end(), std::uint32_t{0});
         std::stable_sort(order.begin(), order.end(),
-                         [&](std::uint32_t a, std::uint32_t b) { return staged[a].priority < staged[b].priority; });
+                         [&](std::uint32_t a, std::uint32_t b) { return by_priority(staged[a], staged[b]); });
     }
     std::array<RowFields, rows_per_insert> chunk;
     std::size_t held = 0;

@@ -32,7 +32,8 @@ void append_le(std::string_view::value_type* out, std::uint64_t v, std::size_t n
 #if defined(__x86_64__)
 // SSE 4.2 has an instruction for this very polynomial: eight bytes a step instead of four table
 // lookups per four bytes (the checksum is computed for every row written and every row read).
-__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t crc, const unsigned char* p, std::size_t n) noexcept {
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t crc, const unsigned char* p,
+                                                             std::size_t n) noexcept {
     std::uint64_t c = ~crc;
     for (; n >= 8; p += 8, n -= 8) {
         std::uint64_t v;

@@ -73,14 +73,16 @@ void insert_rows(sqlite3* db, long n, long batch) {
             const bool whole = end - k >= per_statement;
             sqlite3_stmt* ins = whole ? multi : one;
             for (int r = 0; r < (whole ? per_statement : 1); ++r, ++k) {
-                const int len = std::snprintf(bodies[r], sizeof bodies[r], "\"ts\":1700000000.%06ld,\"value\":%ld.%ld,\"unit\":\"V\"",
+                const int len = std::snprintf(bodies[r], sizeof bodies[r],
+                                              "\"ts\":1700000000.%06ld,\"value\":%ld.%ld,\"unit\":\"V\"",
                                               k % 1000000, 700 + k % 100, k % 10);
                 const int p = r * 5;
                 sqlite3_bind_int64(ins, p + 1, priority_key + k + 1);
                 sqlite3_bind_int64(ins, p + 2, 1700000000000000000 + k);
                 sqlite3_bind_text(ins, p + 3, topic.data(), static_cast<int>(topic.size()), SQLITE_STATIC);
                 sqlite3_bind_text(ins, p + 4, bodies[r], len, SQLITE_STATIC);
-                sqlite3_bind_int64(ins, p + 5, 0x5EED0000L + k);  // the same columns as Outpost's rows (it computes a CRC)
+                // The same columns as Outpost's rows (it computes a CRC).
+                sqlite3_bind_int64(ins, p + 5, 0x5EED0000L + k);
             }
             check(sqlite3_step(ins), db, "insert");
             sqlite3_reset(ins);
