@@ -430,14 +430,12 @@ struct Outbox::Impl {
         return done(insert);
     }
 
-    // rows_per_insert rows with one statement (every parameter bound each time: no clearing).
+    // rows_per_insert rows with one statement.
     int write_rows(const RowFields* rows) {
         for (std::size_t i = 0; i < rows_per_insert; ++i) {
             bind_row(insert_many, static_cast<int>(i) * insert_columns + 1, rows[i]);
         }
-        const int rc = insert_many.step();
-        insert_many.rewind();
-        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+        return done(insert_many);  // which clears the bindings: none points into a finished commit
     }
 
     // Deletes a message that is done with (acknowledged, evicted, expired). Its size is known from
@@ -1236,6 +1234,9 @@ std::optional<std::int64_t> Outbox::position(const std::string& source) const {
 // What one commit carries to the writer thread, and what it brings back.
 struct Outbox::Job {
     bool acks_only = false;
+    // The disk is full and its reserve was given up for deletes and loss records: the inserts are
+    // not tried (one that fitted would take that room), they fail as on a full disk.
+    bool hold_inserts = false;
     std::deque<Staged> staged;
     Acks acked;
     std::size_t pending = 0;  // acked plus expired at submission (the io thread reads this, not the vectors)
@@ -1289,6 +1290,7 @@ bool Outbox::begin_commit(bool acks_only) {
     if (acks_only ? acked_.empty() && expired_.empty() && unwritten_losses_.empty() : !has_work()) return false;
     auto job = std::make_unique<Job>();
     job->acks_only = acks_only;
+    job->hold_inserts = stats_.reserve_released && commit_failing_;
     if (!acks_only) {
         job->staged.swap(staged_);
         if (positions_dirty_) {
@@ -1310,7 +1312,7 @@ bool Outbox::begin_commit(bool acks_only) {
 void Outbox::run_job(Job& j) {
     // The writer thread: only `j`, the write connection, the marker and the writer's own state.
     if (!j.acks_only) {
-        j.ec = commit_once(j);
+        j.ec = j.hold_inserts ? make_sqlite_error(SQLITE_FULL) : commit_once(j);
         if (!j.ec) return;
     }
     if (!j.acked.empty() || !j.expired.empty() || !j.losses.empty() || j.acks_only) {
@@ -2082,7 +2084,8 @@ void Outbox::maintain(std::chrono::steady_clock::time_point now) {
                            {{"error", e.what()}});
         }
     }
-    if (stats_.reserve_released && !commit_failing_ && now >= next_reserve_attempt_) {
+    // Inserts wait for this (see Job::hold_inserts): the reserve back means the disk has room again.
+    if (stats_.reserve_released && now >= next_reserve_attempt_) {
         next_reserve_attempt_ = now + std::chrono::seconds(10);
         refresh_reserve();
         std::error_code ec;

@@ -54,8 +54,6 @@ public:
         sqlite3_reset(stmt_);
         sqlite3_clear_bindings(stmt_);
     }
-    // For a statement whose every parameter is bound before each step: the bindings stay.
-    void rewind() noexcept { sqlite3_reset(stmt_); }
     std::int64_t column_int(int i) const noexcept { return sqlite3_column_int64(stmt_, i); }
     bool column_is_null(int i) const noexcept { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
     std::string_view column_text(int i) const noexcept {
