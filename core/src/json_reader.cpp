@@ -131,12 +131,15 @@ private:
         const auto levels = member ? stack_.size() : stack_.size() - 1;
         for (std::size_t i = 0; i < levels; ++i) {
             const auto& f = stack_[i];
+            // Appended piece by piece, not `"/" + x`: GCC 12 warns falsely about that (-Wrestrict,
+            // its bug 105329).
+            p += '/';
             if (f.value->is_object()) {
-                p += "/" + f.key;
+                p += f.key;
             } else {
                 // Below the top the element being read is already in the array; at the top it is next.
                 const auto n = f.value->size();
-                p += "/" + std::to_string(i + 1 < stack_.size() ? n - 1 : n);
+                p += std::to_string(i + 1 < stack_.size() ? n - 1 : n);
             }
         }
         return p;

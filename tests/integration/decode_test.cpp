@@ -192,8 +192,11 @@ TEST(Decode, CheckReportsMergedKernelFiltersForMoreThan512Rules) {
 }
 
 // The case: `check` on a DBC message with 100k signals took over 20 s (quadratic lookups).
-// The child's CPU time, so a loaded machine does not fail it; measured 0.11 s user + 0.04 s system.
-TEST(Decode, CheckOnADbcMessageWith100kSignalsTakesUnderASecond) {
+// The child's CPU time, measured 0.15 s on an idle machine. It is not immune to load on a virtual
+// machine (a vCPU the host takes away still counts): beside two busy loops, a build and the suite
+// it once took over 1 s. The bound sits between what linear lookups cost loaded and the 20 s of
+// the quadratic ones.
+TEST(Decode, CheckOnADbcMessageWith100kSignalsIsNotQuadratic) {
     TempDir dir;
     std::string dbc = "BO_ 256 big: 64 X\n";
     for (int i = 0; i < 100'000; ++i) {
@@ -212,7 +215,7 @@ TEST(Decode, CheckOnADbcMessageWith100kSignalsTakesUnderASecond) {
     const double took = cpu() - before;
     std::printf("outpost check, 100k signals: %.3f s CPU\n", took);
     EXPECT_NE(read_file(dir.file("out")).find("100000 signal(s)"), std::string::npos) << read_file(dir.file("out"));
-    EXPECT_LT(took, 1.0);
+    EXPECT_LT(took, 5.0);
 }
 
 // `outpost decode --modbus`: the same dry run for a Modbus RTU transcript. The fixture was captured
