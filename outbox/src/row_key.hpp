@@ -4,7 +4,7 @@
 // `seq` and `priority` are generated columns, read-only views of the key for people and tools.
 //
 // Stores written before this layout ("legacy": seq as the key, priority a column with an index
-// on (priority, seq)) are converted when they are first opened for writing (see outbox.cpp).
+// on (priority, seq)) are converted when they are first opened for writing (see outbox_open.cpp).
 #include <cstdint>
 
 namespace outpost::outbox {

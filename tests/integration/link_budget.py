@@ -27,7 +27,7 @@ Each check is a ctest test of its own (tests/integration/link_tests.cmake):
 
 The loss records of expired readings are published once they have settled, two loss windows after they
 were written (app/src/loss_reporter.cpp), and the outbox sweeps held readings a grace period after their
-TTL ran out (outbox/src/outbox.cpp). Both are 60 s by default; these sites set `outbox.loss_window_s` and
+TTL ran out (outbox/src/outbox_removal.cpp). Both are 60 s by default; these sites set `outbox.loss_window_s` and
 `outbox.expiry_grace_s` to LOSS_WINDOW and EXPIRY_GRACE (10 s), so that `budget` takes about 1.5 minutes,
 `ttl` about 1 and `budget_drain` about 1.
 

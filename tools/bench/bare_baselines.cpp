@@ -40,7 +40,7 @@ sqlite3* open_db(const char* path) {
     sqlite3* db = nullptr;
     check(sqlite3_open(path, &db), db, "open");
     check(sqlite3_exec(db,
-                       // Outpost creates its stores with 16 KiB pages (outbox.cpp).
+                       // Outpost creates its stores with 16 KiB pages (outbox_open.cpp).
                        "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                        // Outpost's schema (outbox/src/row_key.hpp): the key is priority * 2^56 + seq.
                        "CREATE TABLE IF NOT EXISTS messages(key INTEGER PRIMARY KEY,"
