@@ -20,6 +20,7 @@
 
 #include "commit_worker.hpp"
 #include "integrity_checker.hpp"
+#include "loss_row.hpp"
 #include "loss_tally.hpp"
 #include "outpost/core/log.hpp"
 #include "outpost/outbox/outbox_error.hpp"
@@ -135,8 +136,7 @@ struct Outbox::Impl {
                                       "WHERE key>?1 AND key<?2 ORDER BY key LIMIT ?3");
         meta_set = sql::Statement(db, "INSERT INTO meta(key,value) VALUES(?1,?2) "
                                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
-        loss_insert = sql::Statement(db, "INSERT INTO losses(at_ns,reason,priority,count,first_seq,last_seq) "
-                                         "VALUES(?1,?2,?3,?4,?5,?6)");
+        loss_insert = sql::Statement(db, insert_loss_sql);
         loss_grow = sql::Statement(db,
                                    "UPDATE losses SET count=count+?1, first_seq=min(first_seq,?2), "
                                    "last_seq=max(last_seq,?3), at_ns=?4 WHERE rowid=?5");
@@ -234,12 +234,7 @@ struct Outbox::Impl {
     }
 
     int write_loss(const LossRecord& l) {
-        loss_insert.bind(1, l.at_ns);
-        loss_insert.bind(2, l.reason);
-        loss_insert.bind(3, l.priority);
-        loss_insert.bind(4, l.count);
-        loss_insert.bind(5, static_cast<std::int64_t>(l.first_seq));
-        loss_insert.bind(6, static_cast<std::int64_t>(l.last_seq));
+        bind_loss(loss_insert, l);
         const int rc = done(loss_insert);
         if (rc == SQLITE_OK) ++loss_rows;
         return rc;

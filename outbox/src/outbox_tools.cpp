@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "loss_row.hpp"
 #include "outpost/outbox/outbox_error.hpp"
 #include "row_checksum.hpp"
 #include "row_key.hpp"
@@ -190,14 +191,9 @@ PurgeResult purge_messages(const std::string& path, const MessageFilter& filter,
         result.records.push_back(std::move(record));
     }
     if (dry_run || result.removed == 0) return result;  // nothing committed
-    sql::Statement loss(db, "INSERT INTO losses(at_ns,reason,priority,count,first_seq,last_seq) VALUES(?1,?2,?3,?4,?5,?6)");
+    sql::Statement loss(db, insert_loss_sql);
     for (const auto& r : result.records) {
-        loss.bind(1, r.at_ns);
-        loss.bind(2, r.reason);
-        loss.bind(3, r.priority);
-        loss.bind(4, r.count);
-        loss.bind(5, static_cast<std::int64_t>(r.first_seq));
-        loss.bind(6, static_cast<std::int64_t>(r.last_seq));
+        bind_loss(loss, r);
         const int rc = loss.step();
         loss.reset();
         if (rc != SQLITE_DONE) throw OutboxError("cannot write a loss record to " + path + ": " + db.error_message(), rc);
