@@ -340,6 +340,7 @@ nlohmann::json Gateway::counters() const {
             {"acknowledged", u.acknowledged},
             {"rejected", u.rejected},
             {"inflight", u.inflight},
+            {"window", u.window},
             {"connected", u.connected},
             {"connects", u.connects},
             {"connect_failures", u.connect_failures},

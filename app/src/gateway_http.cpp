@@ -246,6 +246,9 @@ std::string Gateway::metrics_text() const {
     out.counter("outpost_uplink_acknowledged_messages_total", "messages the broker acknowledged", u.acknowledged);
     out.counter("outpost_uplink_rejected_messages_total", "messages the broker refused (recorded as losses)", u.rejected);
     out.gauge("outpost_uplink_inflight_messages", "messages published and not yet acknowledged", static_cast<double>(u.inflight));
+    out.gauge("outpost_uplink_window_messages",
+              "messages in flight at most on this connection: the configured window or the broker's receive maximum",
+              static_cast<double>(u.window));
     out.counter("outpost_uplink_payload_bytes_total", "payload bytes published", u.payload_bytes);
     out.counter("outpost_uplink_batches_total", "batch messages published (each carries several readings)", u.batches);
     out.counter("outpost_uplink_paced_waits_total", "times the bandwidth cap made the drain wait", u.paced_waits);

@@ -8,7 +8,8 @@
 
 namespace outpost::test {
 
-Broker::Broker(const TempDir& dir, int port, bool persistent, const std::string& secured_listener)
+Broker::Broker(const TempDir& dir, int port, bool persistent, const std::string& secured_listener,
+               const std::string& settings)
     : port_(port ? port : free_port()) {
     static int count = 0;
     const std::string name = "mosquitto-" + std::to_string(++count);
@@ -24,7 +25,7 @@ Broker::Broker(const TempDir& dir, int port, bool persistent, const std::string&
                         // test's directory (persistence, certificates, password file).
                         "user root\n" +
                         "max_queued_messages 0\n"
-                        "log_type error\nlog_type warning\nlog_type notice\n" + secured_listener);
+                        "log_type error\nlog_type warning\nlog_type notice\n" + settings + secured_listener);
     start();
 }
 

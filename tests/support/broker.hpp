@@ -18,8 +18,10 @@ public:
     // persistent broker saves its sessions (subscriptions, queued messages) when stopped with
     // stop() and restores them at start(), so a persistent subscriber misses nothing across it.
     // `secured_listener` adds a second listener (TLS, passwords) after the anonymous plain one the
-    // subscribers use; security settings then apply per listener.
-    explicit Broker(const TempDir& dir, int port = 0, bool persistent = false, const std::string& secured_listener = "");
+    // subscribers use; security settings then apply per listener. `settings`: more global lines
+    // for mosquitto.conf (e.g. "max_inflight_messages 3\n").
+    explicit Broker(const TempDir& dir, int port = 0, bool persistent = false, const std::string& secured_listener = "",
+                    const std::string& settings = "");
     ~Broker();
 
     int port() const noexcept { return port_; }

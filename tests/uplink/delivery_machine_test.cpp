@@ -40,6 +40,23 @@ TEST(DeliveryMachine, ConnectsAtOnceThenFillsTheWindowInPriorityOrder) {
     EXPECT_EQ(r.machine.stats().acknowledged, 5u);
 }
 
+TEST(DeliveryMachine, TheBrokersReceiveMaximumBoundsTheWindowForThatConnection) {
+    // mosquitto's default is 20: more would wait inside libmosquitto, not on the wire.
+    Rig r(opts(4));
+    for (std::uint64_t s = 1; s <= 8; ++s) r.source.add(s);
+    r.start();
+    EXPECT_EQ(without_timer(r.connack(0, 2)), (Lines{"status online", "publish 1", "publish 2"}));
+    EXPECT_EQ(r.machine.stats().window, 2u);
+    EXPECT_EQ(r.ack(1), (Lines{"ack 1", "publish 3"}));
+    EXPECT_EQ(r.ack(2), (Lines{"ack 2", "publish 4"}));
+    // The next broker sends a larger one: the configured window is the ceiling again.
+    r.lost(UplinkError::connection_lost);
+    EXPECT_EQ(r.machine.stats().window, 0u);
+    r.fire();
+    EXPECT_EQ(without_timer(r.connack(0, 1000)), (Lines{"status online", "publish 3", "publish 4", "publish 5", "publish 6"}));
+    EXPECT_EQ(r.machine.stats().window, 4u);
+}
+
 TEST(DeliveryMachine, AfterALostConnectionWhatWasNotAcknowledgedGoesOutFirst) {
     // PUBACK for 1 and 3, connection lost: resend 2 then 4.
     Rig r(opts(3));

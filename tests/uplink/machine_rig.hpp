@@ -122,7 +122,7 @@ struct Rig {
         return lines;
     }
     Lines start() { return feed(event::Start{}); }
-    Lines connack(int code = 0) { return feed(event::ConnAck{code}); }
+    Lines connack(int code = 0, std::uint16_t receive_maximum = 0) { return feed(event::ConnAck{code, receive_maximum}); }
     Lines ack(std::uint64_t seq, int reason = 0) { return feed(event::Acked{static_cast<int>(seq), reason}); }
     Lines lost(UplinkError e) { return feed(event::Lost{e, "scripted"}); }
     // Moves the clock to the armed timer and fires it.

@@ -55,6 +55,32 @@ TEST(Uplink, DrainsTheOutboxAndRemovesOnlyAcknowledgedMessages) {
     up.stop();
 }
 
+TEST(Uplink, KeepsToTheBrokersReceiveMaximumAndStillDrainsEverything) {
+    // mosquitto tells an MQTT 5 client its max_inflight_messages (20 by default) as its Receive
+    // Maximum; the window configured here is larger.
+    test::TempDir dir;
+    test::Broker broker(dir, 0, false, "", "max_inflight_messages 3\n");
+    test::Subscriber sub(dir, broker.port(), "t/#");
+    outbox::Outbox box({.path = dir.file("o.db")});
+    fill(box, 300, 3);
+    boost::asio::io_context io;
+    uplink::Uplink up(io, uplink_options(broker.port(), 64), box);
+    up.start();
+    std::size_t most_inflight = 0, window = 0;
+    ASSERT_TRUE(run_until(io, box, [&] {
+        most_inflight = std::max(most_inflight, up.stats().inflight);
+        if (up.stats().connected) window = up.stats().window;
+        return up.drained();
+    }, 30s));
+    EXPECT_EQ(window, 3u);
+    EXPECT_LE(most_inflight, 3u);
+    EXPECT_GT(most_inflight, 0u);
+    ASSERT_TRUE(sub.wait_for_count(300, 10s));
+    EXPECT_EQ(seqs(sub.messages()).size(), 300u);
+    EXPECT_EQ(box.stats().rows, 0u);
+    up.stop();
+}
+
 TEST(Uplink, ReconnectsWithBackoffAndResendsWhatWasNotAcknowledged) {
     test::TempDir dir;
     const int port = test::free_port();

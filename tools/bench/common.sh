@@ -43,7 +43,7 @@ free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 # start_broker: a mosquitto on a free loopback port ($port), without persistence, stopped on exit.
 start_broker() {
   port=$(free_port)
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" \
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\n' "$port" \
     > "$work/mosquitto.conf"
   mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
   broker=$!

@@ -39,7 +39,7 @@ void DeliveryMachine::handle(const Event& e, Clock::time_point now, std::vector<
                    [&](const event::Start&) {
                        if (state_ == State::idle) connect(0, now, out);
                    },
-                   [&](const event::ConnAck& a) { on_connack(a.reason_code, now, out); },
+                   [&](const event::ConnAck& a) { on_connack(a, now, out); },
                    [&](const event::Published& p) { on_published(p.mid, now); },
                    [&](const event::PublishRefused& r) { on_refused(r, now, out); },
                    [&](const event::Acked& a) { on_acked(a.mid, a.reason_code, now, out); },
@@ -69,8 +69,9 @@ void DeliveryMachine::connect(std::size_t address, Clock::time_point now, std::v
     out.push_back(action::Connect{address_});
 }
 
-void DeliveryMachine::on_connack(int code, Clock::time_point now, std::vector<Action>& out) {
+void DeliveryMachine::on_connack(const event::ConnAck& ack, Clock::time_point now, std::vector<Action>& out) {
     if (state_ != State::connecting) return;
+    const int code = ack.reason_code;
     if (code >= 0x80) {
         end_connection(connack_error(code), "the broker refused the connection: " + reason_code_text(code), now, out);
         return;
@@ -78,6 +79,11 @@ void DeliveryMachine::on_connack(int code, Clock::time_point now, std::vector<Ac
     state_ = State::connected;
     stats_.connected = true;
     ++stats_.connects;
+    // More than the broker's Receive Maximum would wait inside libmosquitto, not on the wire: the
+    // backlog stays in the outbox instead, and the window counts only what the broker can take.
+    window_limit_ = window_.capacity();
+    if (ack.receive_maximum > 0) window_limit_ = std::min<std::size_t>(window_limit_, ack.receive_maximum);
+    stats_.window = window_limit_;
     failed_in_round_ = 0;
     connected_at_ = now;
     stable_ = false;
@@ -95,9 +101,18 @@ void DeliveryMachine::on_connack(int code, Clock::time_point now, std::vector<Ac
     exhausted_ = false;
     tokens_ = static_cast<double>(options_.max_bytes_per_s);
     refilled_ = now;
-    core::log_info("uplink.connected", "connected to the broker",
-                   {{"address", options_.addresses[address_]}, {"attempt", stats_.connect_attempts},
-                    {"backoff_ceiling_ms", backoff_.ceiling().count()}});
+    nlohmann::json fields = {{"address", options_.addresses[address_]}, {"attempt", stats_.connect_attempts},
+                             {"backoff_ceiling_ms", backoff_.ceiling().count()}, {"window", window_limit_}};
+    if (ack.receive_maximum > 0) fields["broker_receive_maximum"] = ack.receive_maximum;
+    core::log_info("uplink.connected", "connected to the broker", fields);
+    // Once per limit, not at every reconnect of a flapping link.
+    if (window_limit_ < window_.capacity() && window_limit_ != limit_logged_) {
+        core::log_info("uplink.window_limited", "the broker takes fewer unacknowledged messages than the configured "
+                       "window; the drain keeps to its limit (on a slow link, raise it on the broker for more "
+                       "throughput, e.g. mosquitto's max_inflight_messages)",
+                       {{"inflight_window", window_.capacity()}, {"broker_receive_maximum", ack.receive_maximum}});
+    }
+    limit_logged_ = window_limit_;
     out.push_back(action::PublishStatus{true});
     if (options_.health_interval.count() > 0) {
         out.push_back(action::PublishHealth{});
@@ -262,6 +277,7 @@ void DeliveryMachine::on_stop(std::vector<Action>& out) {
 
 void DeliveryMachine::forget_connection() {
     stats_.connected = false;
+    stats_.window = 0;
     window_.clear();
     pending_.clear();
     ready_.clear();
@@ -352,7 +368,7 @@ milliseconds DeliveryMachine::short_jitter() {
 void DeliveryMachine::pump(Clock::time_point now, std::vector<Action>& out) {
     if (state_ != State::connected || failing_back_) return;
     if (batcher_.enabled()) batcher_.collect_due(now);
-    while (window_.size() + pending_.size() < window_.capacity()) {
+    while (window_.size() + pending_.size() < window_limit_) {
         if (options_.max_inflight_bytes > 0 && inflight_bytes_ >= options_.max_inflight_bytes) return;
         if (paced(now)) return;
         if (batcher_.enabled() && batcher_.next(lowest_, batch_)) {
@@ -374,7 +390,7 @@ void DeliveryMachine::pump(Clock::time_point now, std::vector<Action>& out) {
             if (source_.congested()) return;  // resumed by the OutboxChanged of the next commit
             ready_.clear();
             ready_pos_ = 0;
-            if (source_.fetch(cursor_, std::min(options_.fetch_batch, window_.capacity()), ready_) == 0) {
+            if (source_.fetch(cursor_, std::min(options_.fetch_batch, window_limit_), ready_) == 0) {
                 exhausted_ = true;
                 exhausted_version_ = version;
                 return;

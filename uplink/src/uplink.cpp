@@ -583,14 +583,16 @@ void Uplink::tick() {
     });
 }
 
-void Uplink::on_connect_cb(mosquitto*, void* self, int rc, int, const mqtt5__property*) {
+void Uplink::on_connect_cb(mosquitto*, void* self, int rc, int, const mqtt5__property* props) {
     auto* u = static_cast<Uplink*>(self);
     u->connecting_ = false;
     // libmosquitto's text only explains a failed connect or handshake; while connected it would
     // format a line for every packet (a tenth of the drain's instructions).
     mosquitto_log_callback_set(u->mosq_, nullptr);
     const int code = u->options_.protocol == MqttProtocol::v5 ? rc : connack_v311_to_reason_code(rc);
-    u->incoming_.push_back(event::ConnAck{code});
+    std::uint16_t receive_maximum = 0;
+    if (props) mosquitto_property_read_int16(props, MQTT_PROP_RECEIVE_MAXIMUM, &receive_maximum, false);
+    u->incoming_.push_back(event::ConnAck{code, receive_maximum});
 }
 
 void Uplink::on_disconnect_cb(mosquitto*, void* self, int rc, const mqtt5__property*) {

@@ -115,6 +115,9 @@ struct UplinkStats {
     std::uint64_t failbacks = 0;  // returns to the preferred address
     std::size_t inflight = 0;
     std::size_t inflight_bytes = 0;
+    // Messages in flight at most on this connection: the configured window, or the broker's
+    // Receive Maximum when that is smaller (0 while not connected).
+    std::size_t window = 0;
     std::size_t address = 0;  // the address in use or being tried
     bool connected = false;
     int last_error = 0;  // UplinkError of the last failure, 0 before any
@@ -124,6 +127,9 @@ namespace event {
 struct Start {};
 struct ConnAck {
     int reason_code = 0;  // MQTT 5 numbering (3.1.1 return codes mapped by the shell)
+    // The broker's Receive Maximum (MQTT 5 CONNACK property): how many QoS 1/2 messages it takes
+    // unacknowledged. 0: not sent (MQTT 3.1.1, or no limit).
+    std::uint16_t receive_maximum = 0;
 };
 struct Published {
     int mid = 0;  // the oldest Publish not yet reported went out as this packet id
@@ -213,7 +219,7 @@ private:
     };
 
     void connect(std::size_t address, Clock::time_point now, std::vector<Action>& out);
-    void on_connack(int code, Clock::time_point now, std::vector<Action>& out);
+    void on_connack(const event::ConnAck& ack, Clock::time_point now, std::vector<Action>& out);
     void on_published(int mid, Clock::time_point now);
     void on_refused(const event::PublishRefused& e, Clock::time_point now, std::vector<Action>& out);
     void on_acked(int mid, int reason, Clock::time_point now, std::vector<Action>& out);
@@ -237,6 +243,8 @@ private:
     core::Backoff backoff_;
     std::mt19937_64 rng_;
     InflightWindow window_;
+    std::size_t window_limit_ = 0;  // this connection's: window_'s capacity or the broker's Receive Maximum
+    std::size_t limit_logged_ = 0;  // the last connection's, so a limit is explained once
     outbox::DrainCursor cursor_;
     std::vector<core::StoredMessage> ready_;
     std::size_t ready_pos_ = 0;
