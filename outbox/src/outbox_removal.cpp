@@ -110,9 +110,13 @@ int Outbox::write_coalesced(OpenLosses& open_records, const LossRecord& l, std::
 int Outbox::delete_acked_rows(Acks& acked, std::uint64_t& rows, std::uint64_t& bytes,
                               std::uint64_t& removed) {
     auto& im = *impl_;
-    // Key order: by priority (unknown ones first, each looked up on its own), then seq.
-    std::sort(acked.begin(), acked.end(),
-              [](const Ack& a, const Ack& b) { return a.priority != b.priority ? a.priority < b.priority : a.seq < b.seq; });
+    // Key order: by priority (unknown ones first, each looked up on its own), then seq. A drain
+    // of one priority acknowledges in that order already (its PUBACKs come in publish order), and
+    // a sorted deque costs one pass instead of an introsort.
+    const auto key_less = [](const Ack& a, const Ack& b) {
+        return a.priority != b.priority ? a.priority < b.priority : a.seq < b.seq;
+    };
+    if (!std::is_sorted(acked.begin(), acked.end(), key_less)) std::sort(acked.begin(), acked.end(), key_less);
     auto remove_one = [&](const Ack& a) {
         std::int64_t b = 0;
         const int rc = im.delete_acked(a.seq, a.priority, a.bytes, b);
