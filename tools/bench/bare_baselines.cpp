@@ -40,8 +40,10 @@ sqlite3* open_db(const char* path) {
     sqlite3* db = nullptr;
     check(sqlite3_open(path, &db), db, "open");
     check(sqlite3_exec(db,
-                       // Outpost creates its stores with 16 KiB pages (outbox_open.cpp).
+                       // Outpost creates its stores with 16 KiB pages and deletes without
+                       // zeroing (outbox_open.cpp).
                        "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                       "PRAGMA secure_delete=OFF;"
                        // Outpost's schema (outbox/src/row_key.hpp): the key is priority * 2^56 + seq.
                        "CREATE TABLE IF NOT EXISTS messages(key INTEGER PRIMARY KEY,"
                        " created_ns INTEGER NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL,"
