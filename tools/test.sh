@@ -13,9 +13,9 @@ cmake --build "$build" -j "$(nproc)"
 cd "$build"
 # As root, the tests that mount (in a private mount namespace) must not skip.
 [ "$(id -u)" -eq 0 ] && export OUTPOST_REQUIRE_MOUNT=1
-# One `cpu` slot per core (tests/CMakeLists.txt): every test takes one except the three that mostly
-# sleep, which run beside the others instead of keeping a core idle.
+# One `cpu` slot per core (tests/CMakeLists.txt): every test takes one except those that mostly
+# wait (for TTLs, backoffs, watchdogs), which run beside the others instead of keeping a core idle.
 cores=$(nproc)
 printf '{"version": {"major": 1, "minor": 0}, "local": [{"cpu": [{"id": "0", "slots": %d}]}]}\n' "$cores" \
   > cpu-slots.json
-ctest --output-on-failure --timeout 600 -j "$((cores + 3))" --resource-spec-file cpu-slots.json "$@"
+ctest --output-on-failure --timeout 600 -j "$((cores + 6))" --resource-spec-file cpu-slots.json "$@"
