@@ -18,7 +18,8 @@
 # draining alone), and the same for the outbox's one writer thread: (1 - its share on ingest) / (its
 # share draining alone). The broker shares this machine's cores; on a gateway it is across the link.
 # Also: tools/bench.sh --saturated [...]. Targets: committed >= 0.99 of offered; drain during the
-# saturation >= 0.8x the drain alone; with the quota reached, the same and <= 1 eviction line a second.
+# saturation >= 0.8x the drain alone (the median of the rounds); with the quota reached, the same
+# and <= 1 eviction line a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=3 seconds=20 tail=10 buses=4 rate=8000 quota=300000 quota_run=1 link= backlog=0 room=0 window=
@@ -35,10 +36,11 @@ while [ $# -gt 0 ]; do
     --backlog) backlog=$2; shift 2 ;;
     --room) room=1; shift ;;
     --window) window=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
+case $rounds in ''|*[!0-9]*|0) echo "--rounds must be a positive integer" >&2; exit 2 ;; esac
 . tools/bench/common.sh
 bench_start outpost
 common=(--bin "$bin" --root "$root" --work "$work" --port "$port" --buses "$buses" --rate "$rate"
@@ -52,7 +54,6 @@ if [ "$room" = 1 ]; then
   common+=(--ingest-cpu "$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["cpu_saturated"])' "$work/ingest.result.json")")
   common+=(--ingest-writer "$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["writer_busy_saturated"])' "$work/ingest.result.json")")
 fi
-case $rounds in ''|*[!0-9]*|0) echo "--rounds must be a positive integer" >&2; exit 2 ;; esac
 for r in $(seq 1 "$rounds"); do
   echo "== round $r of $rounds, no quota: $buses buses x $rate frames/s x 6 signals for $seconds s, then $tail s of drain alone"
   "$py" tools/bench/saturated.py "${common[@]}" --name "free-$r"
