@@ -106,13 +106,20 @@ TEST(RtuMasterLine, InjectedFaultsAreCountedAndTheLineRecovers) {
     for (const auto& c : cases) {
         const auto before = master.device_stats(0).counters;
         const auto blocks = sink.blocks.size();
+        const auto late_before = line.late_deliveries();
         line.inject(1, c.fault);
-        ASSERT_TRUE(test::run_until(io, [&] { return master.device_stats(0).counters.*c.counter == before.*c.counter + 1; }, 10s))
+        ASSERT_TRUE(test::run_until(io, [&] { return master.device_stats(0).counters.*c.counter > before.*c.counter; }, 10s))
             << static_cast<int>(c.fault);
         // The next transactions succeed.
         ASSERT_TRUE(test::run_until(io, [&] { return sink.blocks.size() >= blocks + 3; }, 10s)) << static_cast<int>(c.fault);
         const auto after = master.device_stats(0).counters;
-        EXPECT_EQ(after.*c.counter, before.*c.counter + 1) << static_cast<int>(c.fault);
+        // Exactly once, unless the simulator itself fell behind the line's timing meanwhile (then a
+        // frame may really have reached the master with a gap in it, and been counted too).
+        if (line.late_deliveries() == late_before) {
+            EXPECT_EQ(after.*c.counter, before.*c.counter + 1) << static_cast<int>(c.fault);
+        } else {
+            EXPECT_GE(after.*c.counter, before.*c.counter + 1) << static_cast<int>(c.fault);
+        }
     }
     const auto s = master.device_stats(0);
     EXPECT_EQ(s.counters.exceptions_by_code[4], 1u);

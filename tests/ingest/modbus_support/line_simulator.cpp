@@ -252,6 +252,7 @@ void LineSimulator::run() {
         while (!bus_.empty() && bus_.front().at <= now) {
             const Pending p = bus_.front();
             bus_.pop_front();
+            if (now - p.at > t35_ / 2) late_deliveries_.fetch_add(1);
             for (std::size_t i = 0; i < ports_.size(); ++i) {
                 if (static_cast<int>(i) != p.from && ports_[i]->master >= 0) outgoing[i].push_back(p.byte);
             }
